@@ -1,0 +1,58 @@
+/* test.h — the few macros every unit test binary uses. A test binary exits 0 when all checks
+ * pass, 1 when any failed, 77 to skip (e.g. io_uring unavailable outside CI). */
+#ifndef SC_TEST_H
+#define SC_TEST_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int test_failures;
+static int test_checks;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        test_checks++;                                                                             \
+        if (!(cond)) {                                                                             \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                                         \
+    do {                                                                                           \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
+        test_checks++;                                                                             \
+        if (va_ != vb_) {                                                                          \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, \
+                    #a, #b, va_, vb_);                                                             \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_EQ_STR(a, b)                                                                         \
+    do {                                                                                           \
+        const char *sa_ = (a), *sb_ = (b);                                                         \
+        test_checks++;                                                                             \
+        if (sa_ == NULL || sb_ == NULL || strcmp(sa_, sb_) != 0) {                                 \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (\"%s\" vs \"%s\")\n", __FILE__,       \
+                    __LINE__, #a, #b, sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");                 \
+        }                                                                                          \
+    } while (0)
+
+#define TEST_RUN(fn)                                                                               \
+    do {                                                                                           \
+        int before_ = test_failures;                                                               \
+        fn();                                                                                      \
+        fprintf(stderr, "%s %s\n", test_failures == before_ ? "ok  " : "FAIL", #fn);               \
+    } while (0)
+
+#define TEST_EXIT()                                                                                \
+    do {                                                                                           \
+        fprintf(stderr, "%d checks, %d failed\n", test_checks, test_failures);                     \
+        return test_failures ? 1 : 0;                                                              \
+    } while (0)
+
+#endif
