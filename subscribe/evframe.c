@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <zlib.h>
@@ -151,6 +152,7 @@ int evframe_add_event(struct evbuffer *out, const struct evframe_event *ev, size
 struct evframe_part {
     const uint8_t *ptr;
     size_t len;
+    size_t start; /* offset of ptr[0] in the message */
 };
 
 struct evframe {
@@ -183,7 +185,12 @@ static struct evframe *frame_alloc(size_t n_parts, size_t n_owners, size_t small
 
 static void frame_add_part(struct evframe *f, const uint8_t *ptr, size_t len)
 {
-    f->parts[f->n_parts++] = (struct evframe_part){.ptr = ptr, .len = len};
+    size_t start = 0;
+    if (f->n_parts > 0) {
+        const struct evframe_part *prev = &f->parts[f->n_parts - 1];
+        start = prev->start + prev->len;
+    }
+    f->parts[f->n_parts++] = (struct evframe_part){.ptr = ptr, .len = len, .start = start};
     if (ptr != &comma)
         f->n_held_parts++;
 }
@@ -319,14 +326,57 @@ size_t evframe_parts(const struct evframe *f)
     return f->n_parts;
 }
 
+/* Index of the part holding message byte `offset` (< total_len): binary search on starts. */
+static size_t part_at(const struct evframe *f, size_t offset)
+{
+    size_t lo = 0, hi = f->n_parts;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->parts[mid].start <= offset)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+size_t evframe_peek(const struct evframe *f, size_t offset, size_t max_bytes, struct iovec *iov,
+                    size_t max_iov)
+{
+    ASSERT(offset <= f->total_len);
+    size_t n = 0;
+    if (offset == f->total_len)
+        return 0;
+    for (size_t i = part_at(f, offset); i < f->n_parts && n < max_iov && max_bytes > 0; i++) {
+        const struct evframe_part *p = &f->parts[i];
+        size_t skip = offset > p->start ? offset - p->start : 0;
+        size_t len = SC_MIN(p->len - skip, max_bytes);
+        iov[n].iov_base = (void *)(uintptr_t)(p->ptr + skip); /* read-only to the writer */
+        iov[n].iov_len = len;
+        n++;
+        max_bytes -= len;
+    }
+    return n;
+}
+
+void evframe_copyout(const struct evframe *f, size_t offset, void *dst, size_t len)
+{
+    ASSERT(offset <= f->total_len && len <= f->total_len - offset);
+    uint8_t *out = dst;
+    for (size_t i = len ? part_at(f, offset) : f->n_parts; i < f->n_parts && len > 0; i++) {
+        const struct evframe_part *p = &f->parts[i];
+        size_t skip = offset > p->start ? offset - p->start : 0;
+        size_t n = SC_MIN(p->len - skip, len);
+        memcpy(out, p->ptr + skip, n);
+        out += n;
+        len -= n;
+    }
+    ASSERT(len == 0);
+}
+
 void evframe_flatten(const struct evframe *f, uint8_t *dst)
 {
-    size_t off = 0;
-    for (size_t i = 0; i < f->n_parts; i++) {
-        memcpy(dst + off, f->parts[i].ptr, f->parts[i].len);
-        off += f->parts[i].len;
-    }
-    ASSERT(off == f->total_len);
+    evframe_copyout(f, 0, dst, f->total_len);
 }
 
 int evframe_check(const struct evframe *f)

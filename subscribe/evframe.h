@@ -23,6 +23,7 @@
 #include "subscribe/eventstream.h"
 
 struct evbuffer;
+struct iovec;
 struct refbuf;
 
 /* One stored record: its wire-form JSON object, the CRC32 of exactly ptr[0..len), and the
@@ -86,15 +87,30 @@ void evframe_incref(struct evframe *f);
 /* Drops one reference; the last one releases the record owners and frees the frame. NULL ok. */
 void evframe_decref(struct evframe *f);
 
-/* Appends the whole frame to `out` by reference only (no byte is copied); the frame stays
- * alive until libevent frees the last chain. Returns 0 or -ENOMEM (out may then hold part of
- * the message: tear the pipe down). Thread: the caller owns `out`; the frame may be shared. */
+/* Appends the whole frame to `out` by reference only; no byte is copied. The frame stays alive
+ * until libevent frees the last chain. Cost: one evbuffer_add_reference per part, and libevent
+ * 2.1 allocates a ~1 KiB chain for each, so a frame of many small records costs a pipe more
+ * memory than its bytes: tail pipes should rather queue {frame, offset} and use evframe_peek()
+ * (subscribe/README.md). Returns 0 or -ENOMEM (out may then hold part of the message: tear the
+ * pipe down). Thread: the caller owns `out`; the frame may be shared. */
 int evframe_append(struct evframe *f, struct evbuffer *out);
 
 size_t evframe_len(const struct evframe *f);
 uint32_t evframe_crc(const struct evframe *f); /* the message CRC (last 4 bytes) */
 /* Number of evbuffer chains evframe_append() adds (records, separators, small parts). */
 size_t evframe_parts(const struct evframe *f);
+
+/* Zero-copy view for writers that keep a per-pipe {frame, offset} cursor (nghttp2 NO_COPY +
+ * writev): fills up to max_iov iovecs with the message bytes from `offset` (<= evframe_len()),
+ * at most max_bytes in all; returns how many were filled, 0 at the end. The iovecs point into
+ * the frame and the record blocks: valid while the caller holds a frame reference; never write
+ * through them. O(log parts + filled). */
+size_t evframe_peek(const struct evframe *f, size_t offset, size_t max_bytes, struct iovec *iov,
+                    size_t max_iov);
+
+/* Copies message bytes [offset, offset + len) to dst (asserted in range): for writers that must
+ * copy anyway (TLS records, nghttp2 without NO_COPY). */
+void evframe_copyout(const struct evframe *f, size_t offset, void *dst, size_t len);
 
 /* Copies the whole message into dst (evframe_len() bytes). For tests, dumps and diagnostics. */
 void evframe_flatten(const struct evframe *f, uint8_t *dst);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 
@@ -308,6 +309,59 @@ static void test_shared_frame_zero_copy(void)
     block_dispose(&b); /* asserts the count is back to 1 */
 }
 
+/* The cursor path: a writer walks the frame with evframe_peek() in uneven steps and gets the
+ * same bytes as the flattened frame, with record bytes straight from the block. */
+static void test_peek_cursor(void)
+{
+    enum { RECS = 40 };
+    size_t lens[RECS], rec_bytes = 0;
+    for (size_t i = 0; i < RECS; i++)
+        rec_bytes += lens[i] = 1 + (i * 7919) % 3000;
+    struct block b;
+    block_init(&b, RECS, lens, NULL);
+    struct evframe_event ev = {.records = b.recs, .n_records = RECS, .continuation_seq = SEQ};
+    struct evframe *f;
+    CHECK_EQ_INT(evframe_create_event(&ev, &f), 0);
+    size_t len = evframe_len(f);
+    uint8_t *flat = sc_malloc(len), *got = sc_malloc(len);
+    evframe_flatten(f, flat);
+    const uint8_t *lo = b.rb->data, *hi = b.rb->data + b.rb->len;
+    for (size_t step = 1; step < 20000; step = step * 3 + 1) {
+        size_t off = 0, inside = 0, calls = 0;
+        while (off < len && calls++ < 100000) {
+            struct iovec iov[5];
+            size_t n = evframe_peek(f, off, step, iov, 1 + step % 5);
+            CHECK(n > 0);
+            if (n == 0)
+                break;
+            size_t took = 0;
+            for (size_t i = 0; i < n; i++) {
+                const uint8_t *p = iov[i].iov_base;
+                memcpy(got + off + took, p, iov[i].iov_len);
+                took += iov[i].iov_len;
+                if (p >= lo && p < hi)
+                    inside += iov[i].iov_len;
+            }
+            CHECK(took > 0 && took <= step);
+            off += took;
+        }
+        CHECK_EQ_INT(off, len);
+        CHECK(memcmp(got, flat, len) == 0);
+        CHECK_EQ_INT(inside, rec_bytes); /* every record byte came from the block itself */
+        struct iovec iov[1];
+        CHECK_EQ_INT(evframe_peek(f, len, step, iov, 1), 0);
+    }
+    for (size_t off = 0; off < len; off += 997) {
+        size_t n = SC_MIN(len - off, (size_t)5003);
+        evframe_copyout(f, off, got, n);
+        CHECK(memcmp(got, flat + off, n) == 0);
+    }
+    free(got);
+    free(flat);
+    evframe_decref(f);
+    block_dispose(&b);
+}
+
 static void test_direct_references(void)
 {
     size_t lens[] = {10, 20, 30};
@@ -461,6 +515,7 @@ int main(int argc, char **argv)
     TEST_RUN(test_counts_and_sizes);
     TEST_RUN(test_heartbeat_and_child_shards);
     TEST_RUN(test_shared_frame_zero_copy);
+    TEST_RUN(test_peek_cursor);
     TEST_RUN(test_direct_references);
     TEST_RUN(test_limits_and_lies);
     TEST_RUN(test_message_frames);
