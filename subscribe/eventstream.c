@@ -49,17 +49,28 @@ const char *eventstream_content_type(enum eventstream_codec codec)
 const char *eventstream_strerror(int err)
 {
     switch (err) {
-    case EVENTSTREAM_ERR_PRELUDE_CRC: return "prelude_crc";
-    case EVENTSTREAM_ERR_MESSAGE_CRC: return "message_crc";
-    case EVENTSTREAM_ERR_TOTAL_LEN: return "total_len";
-    case EVENTSTREAM_ERR_TOO_LONG: return "too_long";
-    case EVENTSTREAM_ERR_HEADERS_LEN: return "headers_len";
-    case EVENTSTREAM_ERR_HEADER_TRUNCATED: return "header_truncated";
-    case EVENTSTREAM_ERR_HEADER_NAME: return "header_name";
-    case EVENTSTREAM_ERR_HEADER_TYPE: return "header_type";
-    case EVENTSTREAM_ERR_DUPLICATE_HEADER: return "duplicate_header";
-    case EVENTSTREAM_ERR_VALUE_TOO_LONG: return "value_too_long";
-    default: return "unknown";
+    case EVENTSTREAM_ERR_PRELUDE_CRC:
+        return "prelude_crc";
+    case EVENTSTREAM_ERR_MESSAGE_CRC:
+        return "message_crc";
+    case EVENTSTREAM_ERR_TOTAL_LEN:
+        return "total_len";
+    case EVENTSTREAM_ERR_TOO_LONG:
+        return "too_long";
+    case EVENTSTREAM_ERR_HEADERS_LEN:
+        return "headers_len";
+    case EVENTSTREAM_ERR_HEADER_TRUNCATED:
+        return "header_truncated";
+    case EVENTSTREAM_ERR_HEADER_NAME:
+        return "header_name";
+    case EVENTSTREAM_ERR_HEADER_TYPE:
+        return "header_type";
+    case EVENTSTREAM_ERR_DUPLICATE_HEADER:
+        return "duplicate_header";
+    case EVENTSTREAM_ERR_VALUE_TOO_LONG:
+        return "value_too_long";
+    default:
+        return "unknown";
     }
 }
 
@@ -105,12 +116,24 @@ static size_t put_header(uint8_t *dst, const struct eventstream_header *h)
     *p++ = (uint8_t)h->type;
     switch (h->type) {
     case EVENTSTREAM_TRUE:
-    case EVENTSTREAM_FALSE: break;
-    case EVENTSTREAM_BYTE: *p++ = (uint8_t)h->v.i; break;
-    case EVENTSTREAM_SHORT: put_u16(p, (uint16_t)h->v.i), p += 2; break;
-    case EVENTSTREAM_INT: put_u32(p, (uint32_t)h->v.i), p += 4; break;
+    case EVENTSTREAM_FALSE:
+        break;
+    case EVENTSTREAM_BYTE:
+        *p++ = (uint8_t)h->v.i;
+        break;
+    case EVENTSTREAM_SHORT:
+        put_u16(p, (uint16_t)h->v.i);
+        p += 2;
+        break;
+    case EVENTSTREAM_INT:
+        put_u32(p, (uint32_t)h->v.i);
+        p += 4;
+        break;
     case EVENTSTREAM_LONG:
-    case EVENTSTREAM_TIMESTAMP: put_u64(p, (uint64_t)h->v.i), p += 8; break;
+    case EVENTSTREAM_TIMESTAMP:
+        put_u64(p, (uint64_t)h->v.i);
+        p += 8;
+        break;
     case EVENTSTREAM_BYTES:
     case EVENTSTREAM_STRING:
         put_u16(p, (uint16_t)h->v.bytes.len);
@@ -119,7 +142,10 @@ static size_t put_header(uint8_t *dst, const struct eventstream_header *h)
             memcpy(p, h->v.bytes.ptr, h->v.bytes.len);
         p += h->v.bytes.len;
         break;
-    case EVENTSTREAM_UUID: memcpy(p, h->v.uuid, 16), p += 16; break;
+    case EVENTSTREAM_UUID:
+        memcpy(p, h->v.uuid, 16);
+        p += 16;
+        break;
     }
     return (size_t)(p - dst);
 }
@@ -133,8 +159,8 @@ void eventstream_put_prelude(uint8_t *dst, uint32_t total_len, uint32_t headers_
 
 size_t eventstream_put_string_header(uint8_t *dst, const char *name, const char *value)
 {
-    struct eventstream_header h = {.name = name, .name_len = strlen(name),
-                                   .type = EVENTSTREAM_STRING};
+    struct eventstream_header h = {
+        .name = name, .name_len = strlen(name), .type = EVENTSTREAM_STRING};
     h.v.bytes.ptr = (const uint8_t *)value;
     h.v.bytes.len = strlen(value);
     ASSERT(h.name_len >= 1 && h.name_len <= 255 && h.v.bytes.len <= EVENTSTREAM_VALUE_MAX);
@@ -169,8 +195,8 @@ int eventstream_encode(const struct eventstream_header *h, size_t n, const void 
 
 static struct eventstream_header string_header(const char *name, const char *value)
 {
-    struct eventstream_header h = {.name = name, .name_len = strlen(name),
-                                   .type = EVENTSTREAM_STRING};
+    struct eventstream_header h = {
+        .name = name, .name_len = strlen(name), .type = EVENTSTREAM_STRING};
     h.v.bytes.ptr = (const uint8_t *)value;
     h.v.bytes.len = strlen(value);
     return h;
@@ -233,10 +259,12 @@ static size_t cbor_message(uint8_t *dst, const char *msg, size_t len)
         *p++ = (uint8_t)len;
     } else if (len <= 0xffff) {
         *p++ = 0x79;
-        put_u16(p, (uint16_t)len), p += 2;
+        put_u16(p, (uint16_t)len);
+        p += 2;
     } else {
         *p++ = 0x7a;
-        put_u32(p, (uint32_t)len), p += 4;
+        put_u32(p, (uint32_t)len);
+        p += 4;
     }
     memcpy(p, msg, len);
     return (size_t)(p - dst) + len;
@@ -412,19 +440,35 @@ bool eventstream_header_next(const struct eventstream_message *msg, size_t *curs
     memset(&h->v, 0, sizeof(h->v));
     switch (h->type) {
     case EVENTSTREAM_TRUE:
-    case EVENTSTREAM_FALSE: break;
-    case EVENTSTREAM_BYTE: h->v.i = (int8_t)p[off]; off += 1; break;
-    case EVENTSTREAM_SHORT: h->v.i = (int16_t)get_u16(p + off); off += 2; break;
-    case EVENTSTREAM_INT: h->v.i = (int32_t)get_u32(p + off); off += 4; break;
+    case EVENTSTREAM_FALSE:
+        break;
+    case EVENTSTREAM_BYTE:
+        h->v.i = (int8_t)p[off];
+        off += 1;
+        break;
+    case EVENTSTREAM_SHORT:
+        h->v.i = (int16_t)get_u16(p + off);
+        off += 2;
+        break;
+    case EVENTSTREAM_INT:
+        h->v.i = (int32_t)get_u32(p + off);
+        off += 4;
+        break;
     case EVENTSTREAM_LONG:
-    case EVENTSTREAM_TIMESTAMP: h->v.i = (int64_t)get_u64(p + off); off += 8; break;
+    case EVENTSTREAM_TIMESTAMP:
+        h->v.i = (int64_t)get_u64(p + off);
+        off += 8;
+        break;
     case EVENTSTREAM_BYTES:
     case EVENTSTREAM_STRING:
         h->v.bytes.len = get_u16(p + off);
         h->v.bytes.ptr = p + off + 2;
         off += 2 + h->v.bytes.len;
         break;
-    case EVENTSTREAM_UUID: memcpy(h->v.uuid, p + off, 16); off += 16; break;
+    case EVENTSTREAM_UUID:
+        memcpy(h->v.uuid, p + off, 16);
+        off += 16;
+        break;
     }
     DASSERT(off <= msg->headers_len);
     *cursor = off;

@@ -14,11 +14,11 @@
 
 struct refbuf;
 
-#define EVENTSTREAM_PRELUDE_LEN 12u                 /* total, headers length, prelude CRC */
-#define EVENTSTREAM_MIN_LEN 16u                     /* prelude + message CRC */
-#define EVENTSTREAM_MAX_LEN (16u * 1024u * 1024u)   /* spec ceiling for a whole message */
-#define EVENTSTREAM_HEADERS_MAX (128u * 1024u)      /* clients reject larger header blocks */
-#define EVENTSTREAM_VALUE_MAX 32767u                /* string / byte-array values (AWS impls) */
+#define EVENTSTREAM_PRELUDE_LEN 12u               /* total, headers length, prelude CRC */
+#define EVENTSTREAM_MIN_LEN 16u                   /* prelude + message CRC */
+#define EVENTSTREAM_MAX_LEN (16u * 1024u * 1024u) /* spec ceiling for a whole message */
+#define EVENTSTREAM_HEADERS_MAX (128u * 1024u)    /* clients reject larger header blocks */
+#define EVENTSTREAM_VALUE_MAX 32767u              /* string / byte-array values (AWS impls) */
 
 /* Header value type codes, as on the wire (§6.4 table). */
 enum eventstream_type {

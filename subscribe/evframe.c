@@ -161,10 +161,10 @@ struct evframe {
     size_t total_len;
     size_t n_parts;
     size_t n_owners;
-    size_t n_held_parts;     /* parts that pin the frame while queued (all but separators) */
+    size_t n_held_parts; /* parts that pin the frame while queued (all but separators) */
     struct evframe_part *parts;
-    struct refbuf **owners;  /* one reference each; consecutive duplicates collapsed */
-    uint8_t *small;          /* head and tail bytes */
+    struct refbuf **owners; /* one reference each; consecutive duplicates collapsed */
+    uint8_t *small;         /* head and tail bytes */
 };
 
 /* One allocation: the struct, then parts[], owners[], small bytes. */

@@ -121,9 +121,8 @@ static void test_golden_subscribe_event(void)
 static void test_golden_exception_and_error(void)
 {
     struct refbuf *b;
-    CHECK_EQ_INT(eventstream_encode_exception("ResourceInUseException", EVENTSTREAM_CODEC_JSON,
-                                              "x", &b),
-                 0);
+    CHECK_EQ_INT(
+        eventstream_encode_exception("ResourceInUseException", EVENTSTREAM_CODEC_JSON, "x", &b), 0);
     CHECK_EQ_INT(b->len, 131);
     CHECK_EQ_INT(be32(b->data), 131);
     CHECK_EQ_INT(be32(b->data + 4), 100);
@@ -146,9 +145,9 @@ static void test_golden_exception_and_error(void)
     refbuf_decref(b);
 
     /* CBOR: {"message": "x"} = a1 67 "message" 61 "x". */
-    CHECK_EQ_INT(eventstream_encode_exception("ResourceNotFoundException",
-                                              EVENTSTREAM_CODEC_CBOR, "x", &b),
-                 0);
+    CHECK_EQ_INT(
+        eventstream_encode_exception("ResourceNotFoundException", EVENTSTREAM_CODEC_CBOR, "x", &b),
+        0);
     CHECK_EQ_INT(eventstream_parse(b->data, b->len, 0, &m), 0);
     static const uint8_t cbor[] = {0xa1, 0x67, 'm', 'e', 's', 's', 'a', 'g', 'e', 0x61, 'x'};
     CHECK(m.payload_len == sizeof(cbor) && memcmp(m.payload, cbor, sizeof(cbor)) == 0);
@@ -173,12 +172,18 @@ static void test_all_types_round_trip(void)
         {.name = "short", .name_len = 5, .type = EVENTSTREAM_SHORT, .v.i = -30000},
         {.name = "int", .name_len = 3, .type = EVENTSTREAM_INT, .v.i = -2000000000},
         {.name = "long", .name_len = 4, .type = EVENTSTREAM_LONG, .v.i = INT64_MIN + 7},
-        {.name = "bytes", .name_len = 5, .type = EVENTSTREAM_BYTES,
+        {.name = "bytes",
+         .name_len = 5,
+         .type = EVENTSTREAM_BYTES,
          .v.bytes = {.ptr = blob, .len = sizeof(blob)}},
-        {.name = "str", .name_len = 3, .type = EVENTSTREAM_STRING,
+        {.name = "str",
+         .name_len = 3,
+         .type = EVENTSTREAM_STRING,
          .v.bytes = {.ptr = (const uint8_t *)"h\xc3\xa9llo", .len = 6}},
         {.name = "ts", .name_len = 2, .type = EVENTSTREAM_TIMESTAMP, .v.i = 1700000000123},
-        {.name = "uuid", .name_len = 4, .type = EVENTSTREAM_UUID,
+        {.name = "uuid",
+         .name_len = 4,
+         .type = EVENTSTREAM_UUID,
          .v.uuid = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
     };
     struct refbuf *b;
@@ -230,7 +235,9 @@ static size_t craft(uint8_t *dst, const uint8_t *hdrs, size_t hlen, const char *
     memcpy(dst + 12 + hlen, payload, plen);
     uint32_t crc = crc32_update(0, dst, total - 4);
     uint8_t *c = dst + total - 4;
-    c[0] = (uint8_t)(crc >> 24), c[1] = (uint8_t)(crc >> 16), c[2] = (uint8_t)(crc >> 8);
+    c[0] = (uint8_t)(crc >> 24);
+    c[1] = (uint8_t)(crc >> 16);
+    c[2] = (uint8_t)(crc >> 8);
     c[3] = (uint8_t)crc;
     return total;
 }
@@ -307,8 +314,8 @@ static void test_many_headers(void)
     char *names = sc_malloc(N * 8);
     for (size_t i = 0; i < N; i++) {
         int len = snprintf(names + i * 8, 8, "h%zu", i);
-        h[i] = (struct eventstream_header){.name = names + i * 8, .name_len = (size_t)len,
-                                           .type = EVENTSTREAM_TRUE};
+        h[i] = (struct eventstream_header){
+            .name = names + i * 8, .name_len = (size_t)len, .type = EVENTSTREAM_TRUE};
     }
     struct refbuf *b;
     CHECK_EQ_INT(eventstream_encode(h, N, NULL, 0, &b), 0);
@@ -328,8 +335,8 @@ static void test_many_headers(void)
 static struct refbuf *golden_event(void)
 {
     struct refbuf *b;
-    ASSERT(eventstream_encode_event("SubscribeToShardEvent", EVENTSTREAM_CODEC_JSON,
-                                    EVENT_PAYLOAD, 286, &b) == 0);
+    ASSERT(eventstream_encode_event("SubscribeToShardEvent", EVENTSTREAM_CODEC_JSON, EVENT_PAYLOAD,
+                                    286, &b) == 0);
     return b;
 }
 
@@ -420,7 +427,8 @@ static void test_random_messages(void)
         size_t nh = rnd() % 12;
         for (size_t i = 0; i < nh; i++) {
             snprintf(names[i], sizeof(names[i]), "n%zu", i);
-            h[i] = (struct eventstream_header){.name = names[i], .name_len = strlen(names[i]),
+            h[i] = (struct eventstream_header){.name = names[i],
+                                               .name_len = strlen(names[i]),
                                                .type = (enum eventstream_type)(rnd() % 10)};
             for (size_t j = 0; j < sizeof(vals[i]); j++)
                 vals[i][j] = (uint8_t)rnd();

@@ -47,9 +47,8 @@ static void block_init(struct block *b, size_t n, const size_t *lens, const char
                 p[j] = (uint8_t)('a' + (i + j) % 26);
             b->rb->len += lens[i];
         }
-        b->recs[i] = (struct evframe_record){.ptr = p, .len = lens[i],
-                                             .wire_crc = crc32_update(0, p, lens[i]),
-                                             .owner = b->rb};
+        b->recs[i] = (struct evframe_record){
+            .ptr = p, .len = lens[i], .wire_crc = crc32_update(0, p, lens[i]), .owner = b->rb};
     }
 }
 
@@ -166,9 +165,9 @@ static void check_event(const struct evframe_event *ev)
 
 static void test_golden(void)
 {
-    static const char rec[] = "{\"ApproximateArrivalTimestamp\":1700000000.123,\"Data\":"
-                              "\"aGVsbG8=\",\"PartitionKey\":\"pk1\",\"SequenceNumber\":\"" SEQ
-                              "\"}";
+    static const char rec[] =
+        "{\"ApproximateArrivalTimestamp\":1700000000.123,\"Data\":"
+        "\"aGVsbG8=\",\"PartitionKey\":\"pk1\",\"SequenceNumber\":\"" SEQ "\"}";
     size_t len = strlen(rec);
     const char *texts[] = {rec};
     struct block b;
@@ -196,8 +195,10 @@ static void test_counts_and_sizes(void)
     for (size_t c = 0; c < SC_ARRAY_LEN(counts); c++) {
         struct block b;
         block_init(&b, counts[c], lens, NULL);
-        struct evframe_event ev = {.records = b.recs, .n_records = counts[c],
-                                   .continuation_seq = SEQ, .millis_behind = 1234567 * c};
+        struct evframe_event ev = {.records = b.recs,
+                                   .n_records = counts[c],
+                                   .continuation_seq = SEQ,
+                                   .millis_behind = 1234567 * c};
         check_event(&ev);
         block_dispose(&b);
     }
@@ -212,8 +213,8 @@ static void test_counts_and_sizes(void)
     }
     struct block b;
     block_init(&b, SC_ARRAY_LEN(sizes), sizes, NULL);
-    struct evframe_event ev = {.records = b.recs, .n_records = b.n, .continuation_seq = SEQ,
-                               .millis_behind = UINT64_MAX};
+    struct evframe_event ev = {
+        .records = b.recs, .n_records = b.n, .continuation_seq = SEQ, .millis_behind = UINT64_MAX};
     check_event(&ev);
     block_dispose(&b);
 }
@@ -227,8 +228,8 @@ static void test_heartbeat_and_child_shards(void)
     size_t len = evframe_len(f);
     uint8_t *flat = sc_malloc(len);
     evframe_flatten(f, flat);
-    static const char want[] = "{\"ContinuationSequenceNumber\":\"" SEQ
-                               "\",\"MillisBehindLatest\":5,\"Records\":[]}";
+    static const char want[] =
+        "{\"ContinuationSequenceNumber\":\"" SEQ "\",\"MillisBehindLatest\":5,\"Records\":[]}";
     CHECK(len == 12 + 91 + strlen(want) + 4 && memcmp(flat + 103, want, strlen(want)) == 0);
     free(flat);
     evframe_decref(f);
@@ -416,9 +417,8 @@ static void test_message_frames(void)
     CHECK_EQ_INT(evbuffer_get_length(buf), 104);
     evbuffer_free(buf);
 
-    CHECK_EQ_INT(evframe_create_exception("ResourceInUseException", EVENTSTREAM_CODEC_JSON, "x",
-                                          &f),
-                 0);
+    CHECK_EQ_INT(
+        evframe_create_exception("ResourceInUseException", EVENTSTREAM_CODEC_JSON, "x", &f), 0);
     CHECK_EQ_INT(evframe_len(f), 131);
     CHECK_EQ_INT(evframe_crc(f), 0xe1ecdf10);
     CHECK_EQ_INT(evframe_check(f), 0);
@@ -470,20 +470,26 @@ static int dump(const char *dir)
     struct block b;
     block_init(&b, N, lens, tp);
     int rc = 0;
-    rc |= dump_frame(dir, "initial-response", evframe_create_initial_response(EVENTSTREAM_CODEC_JSON));
+    rc |= dump_frame(dir, "initial-response",
+                     evframe_create_initial_response(EVENTSTREAM_CODEC_JSON));
     struct evframe *f;
-    struct evframe_event ev = {.records = b.recs, .n_records = N,
-                               .continuation_seq = "4959033827149025660855969253836157109592157598913"
-                                                   "6500049",
+    struct evframe_event ev = {.records = b.recs,
+                               .n_records = N,
+                               .continuation_seq =
+                                   "4959033827149025660855969253836157109592157598913"
+                                   "6500049",
                                .millis_behind = 42};
     rc |= evframe_create_event(&ev, &f) == 0 ? dump_frame(dir, "event-50", f) : 1;
     struct evframe_event hb = {.continuation_seq = ev.continuation_seq, .millis_behind = 0};
     rc |= evframe_create_event(&hb, &f) == 0 ? dump_frame(dir, "heartbeat", f) : 1;
     struct evframe_event last = {
-        .records = b.recs, .n_records = 1, .millis_behind = 0,
-        .child_shards_json = "[{\"ShardId\":\"shardId-000000000001\",\"ParentShards\":["
-                             "\"shardId-000000000000\"],\"HashKeyRange\":{\"StartingHashKey\":"
-                             "\"0\",\"EndingHashKey\":\"340282366920938463463374607431768211455\"}}]"};
+        .records = b.recs,
+        .n_records = 1,
+        .millis_behind = 0,
+        .child_shards_json =
+            "[{\"ShardId\":\"shardId-000000000001\",\"ParentShards\":["
+            "\"shardId-000000000000\"],\"HashKeyRange\":{\"StartingHashKey\":"
+            "\"0\",\"EndingHashKey\":\"340282366920938463463374607431768211455\"}}]"};
     rc |= evframe_create_event(&last, &f) == 0 ? dump_frame(dir, "child-shards", f) : 1;
     rc |= evframe_create_exception("ResourceInUseException", EVENTSTREAM_CODEC_JSON,
                                    "Another active subscription exists", &f) == 0
