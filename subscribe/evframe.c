@@ -300,11 +300,13 @@ int evframe_append(struct evframe *f, struct evbuffer *out)
         int rc = evbuffer_add_reference(out, p->ptr, p->len, pinned ? on_chain_free : NULL,
                                         pinned ? f : NULL);
         if (rc != 0) {
-            /* Chains not added will never call back: give their references back. */
-            for (size_t j = i; j < f->n_parts; j++) {
-                if (f->parts[j].ptr != &comma)
-                    evframe_decref(f);
-            }
+            /* Chains not added will never call back: give their references back. The
+             * caller's own reference keeps the frame alive, so this is never the last. */
+            unsigned unused = 0;
+            for (size_t j = i; j < f->n_parts; j++)
+                unused += f->parts[j].ptr != &comma;
+            prev = atomic_fetch_sub_explicit(&f->refs, unused, memory_order_relaxed);
+            ASSERT(prev > unused);
             return -ENOMEM;
         }
     }

@@ -91,8 +91,9 @@ void evframe_decref(struct evframe *f);
  * until libevent frees the last chain. Cost: one evbuffer_add_reference per part, and libevent
  * 2.1 allocates a ~1 KiB chain for each, so a frame of many small records costs a pipe more
  * memory than its bytes: tail pipes should rather queue {frame, offset} and use evframe_peek()
- * (subscribe/README.md). Returns 0 or -ENOMEM (out may then hold part of the message: tear the
- * pipe down). Thread: the caller owns `out`; the frame may be shared. */
+ * (subscribe/README.md). Returns 0 or -ENOMEM when libevent refuses a chain (allocation failure
+ * or a frozen buffer; out may then hold part of the message: tear the pipe down). Thread: the
+ * caller owns `out`; the frame may be shared. */
 int evframe_append(struct evframe *f, struct evbuffer *out);
 
 size_t evframe_len(const struct evframe *f);

@@ -363,6 +363,25 @@ static void test_peek_cursor(void)
     block_dispose(&b);
 }
 
+/* libevent refusing a chain (here: a frozen buffer) must give back every reference taken. */
+static void test_append_refused(void)
+{
+    size_t lens[] = {10, 20};
+    struct block b;
+    block_init(&b, 2, lens, NULL);
+    struct evframe_event ev = {.records = b.recs, .n_records = 2, .continuation_seq = "1"};
+    struct evframe *f;
+    CHECK_EQ_INT(evframe_create_event(&ev, &f), 0);
+    struct evbuffer *buf = evbuffer_new();
+    CHECK_EQ_INT(evbuffer_freeze(buf, 0), 0);
+    CHECK_EQ_INT(evframe_append(f, buf), -ENOMEM);
+    CHECK_EQ_INT(evframe_add_event(buf, &ev, NULL), -ENOMEM);
+    CHECK_EQ_INT(evbuffer_get_length(buf), 0);
+    evbuffer_free(buf);
+    evframe_decref(f); /* the frame was the last holder: frees it (ASan: no leak) */
+    block_dispose(&b);
+}
+
 static void test_direct_references(void)
 {
     size_t lens[] = {10, 20, 30};
@@ -522,6 +541,7 @@ int main(int argc, char **argv)
     TEST_RUN(test_heartbeat_and_child_shards);
     TEST_RUN(test_shared_frame_zero_copy);
     TEST_RUN(test_peek_cursor);
+    TEST_RUN(test_append_refused);
     TEST_RUN(test_direct_references);
     TEST_RUN(test_limits_and_lies);
     TEST_RUN(test_message_frames);
