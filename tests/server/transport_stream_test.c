@@ -313,6 +313,79 @@ static void test_h2_disconnect_mid_stream(uint16_t port)
     CHECK_EQ_INT(atomic_load(&closed_clean), clean_before);
 }
 
+static void put_frame(uint8_t *out, size_t *len, uint8_t type, uint8_t flags, uint32_t sid,
+                      const void *payload, size_t plen)
+{
+    uint8_t *p = out + *len;
+    p[0] = (uint8_t)(plen >> 16), p[1] = (uint8_t)(plen >> 8), p[2] = (uint8_t)plen;
+    p[3] = type, p[4] = flags;
+    p[5] = (uint8_t)(sid >> 24), p[6] = (uint8_t)(sid >> 16), p[7] = (uint8_t)(sid >> 8);
+    p[8] = (uint8_t)sid;
+    if (plen > 0)
+        memcpy(p + 9, payload, plen);
+    *len += 9 + plen;
+}
+
+/* The JS SDK v3 sends GOAWAY right after the response headers: the stream must still run to
+ * its END_STREAM, never RST_STREAM, and the server then closes the connection. */
+static void test_h2_client_goaway_keeps_stream(uint16_t port)
+{
+    int fd = connect_port(port);
+    uint8_t out[512];
+    size_t len = 0;
+    memcpy(out, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+    len = 24;
+    put_frame(out, &len, 4, 0, 0, NULL, 0); /* SETTINGS */
+    static const uint8_t hdrs[] = {0x82, 0x86, 0x04, 10, '/', 's', 't', 'r', 'e', 'a', 'm',
+                                   '/', '3', '0', 0x01, 1, 't'};
+    put_frame(out, &len, 1, 0x05, 1, hdrs, sizeof(hdrs)); /* HEADERS END_STREAM|END_HEADERS */
+    static const uint8_t goaway[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    put_frame(out, &len, 7, 0, 0, goaway, sizeof(goaway));
+    CHECK(send(fd, out, len, 0) == (ssize_t)len);
+    static uint8_t in[65536];
+    size_t got = 0;
+    for (;;) { /* until EOF: the server closes once the stream is done */
+        ssize_t n = recv(fd, in + got, sizeof(in) - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    size_t data_bytes = 0;
+    bool end_stream = false, rst = false;
+    for (size_t off = 0; off + 9 <= got;) {
+        size_t flen = (size_t)in[off] << 16 | (size_t)in[off + 1] << 8 | in[off + 2];
+        uint8_t type = in[off + 3], flags = in[off + 4];
+        if (type == 0 && in[off + 8] == 1) {
+            data_bytes += flen;
+            end_stream |= (flags & 1) != 0;
+        }
+        rst |= type == 3;
+        off += 9 + flen;
+    }
+    char want[1024];
+    expected_events(want, sizeof(want), 30);
+    CHECK_EQ_INT(data_bytes, strlen(want));
+    CHECK(end_stream);
+    CHECK(!rst);
+}
+
+static void test_header_timeout(uint16_t port)
+{
+    int fd = connect_port(port);
+    const char *part = "GET /x HTTP/1.1\r\nHost: t\r\n";
+    send(fd, part, strlen(part), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char buf[256];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0); /* server closes at the header timeout */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK_EQ_INT(n, 0);
+    CHECK(secs > 0.5 && secs < 4.0);
+    close(fd);
+}
+
 static void on_deferred(void *arg)
 {
     struct worker *w = arg;
@@ -380,7 +453,7 @@ int main(void)
         return 77;
     }
     struct server_opts o = {.handler = handler, .host = "127.0.0.1", .port = 0, .workers = 2,
-                            .body_max_bytes = 1 << 20};
+                            .body_max_bytes = 1 << 20, .header_timeout_ms = 1000};
     struct server *srv;
     int rc = server_start(&o, &srv);
     CHECK_EQ_INT(rc, 0);
@@ -394,6 +467,8 @@ int main(void)
     test_h1_disconnect_mid_stream(port);
     test_h2_stream(port);
     test_h2_disconnect_mid_stream(port);
+    test_h2_client_goaway_keeps_stream(port);
+    test_header_timeout(port);
     test_stop_finishes_streams(srv, port);
     CHECK_EQ_INT(atomic_load(&closed_calls), atomic_load(&streams_started));
     TEST_EXIT();
