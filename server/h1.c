@@ -625,7 +625,15 @@ void h1_conn_start(struct conn *c)
     h1_process(c);
 }
 
-void h1_conn_on_read(struct conn *c) { h1_process(c); }
+void h1_conn_on_read(struct conn *c)
+{
+    struct h1c *h = c->h1;
+    /* A body that keeps arriving keeps the connection alive; the head must still arrive
+     * within one header timeout (slowloris). */
+    if (h->x == NULL && !h->idle && h->p.state != H1P_HEAD)
+        conn_set_timeout(c, conn_opts(c)->header_timeout_ms);
+    h1_process(c);
+}
 
 void h1_conn_on_write(struct conn *c)
 {
