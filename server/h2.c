@@ -80,6 +80,17 @@ static ssize_t on_data_source_read(nghttp2_session *ses, int32_t id, uint8_t *bu
         return NGHTTP2_ERR_DEFERRED;
     }
     size_t n = SC_MIN(have, length);
+    if (n < have) {
+        /* evbuffer_remove_buffer moves whole chains but copies a split one: end the frame on
+         * a chain boundary when one fits, so referenced (shared) frames travel uncopied. */
+        struct evbuffer_iovec v[16];
+        int k = evbuffer_peek(x->pending, (ssize_t)n, NULL, v, (int)SC_ARRAY_LEN(v));
+        size_t whole = 0;
+        for (int i = 0; i < k && i < (int)SC_ARRAY_LEN(v) && whole + v[i].iov_len <= n; i++)
+            whole += v[i].iov_len;
+        if (whole > 0)
+            n = whole;
+    }
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (n == have && x->src_eof)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
