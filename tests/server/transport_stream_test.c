@@ -219,6 +219,20 @@ static void test_h1_chunked_stream(uint16_t port)
     close(fd);
 }
 
+/* HTTP/1.0 has no chunked coding: the body is the raw bytes, ended by the close. */
+static void test_h10_stream(uint16_t port)
+{
+    int fd = connect_port(port);
+    const char *req = "GET /stream/4 HTTP/1.0\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    static char buf[4096];
+    read_until(fd, buf, sizeof(buf), "never-there"); /* until EOF */
+    close(fd);
+    CHECK(strstr(buf, "transfer-encoding") == NULL);
+    char *b = strstr(buf, "\r\n\r\n");
+    CHECK(b != NULL && strcmp(b + 4, "event-0\nevent-1\nevent-2\nevent-3\n") == 0);
+}
+
 static void test_h1_async_unary(uint16_t port)
 {
     int fd = connect_port(port);
@@ -506,6 +520,7 @@ int main(void)
     test_worker_post();
     test_h1_chunked_stream(port);
     test_h1_async_unary(port);
+    test_h10_stream(port);
     test_h1_disconnect_mid_stream(port);
     test_h2_stream(port);
     test_h2_disconnect_mid_stream(port);
