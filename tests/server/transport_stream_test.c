@@ -109,8 +109,8 @@ static void handler(struct http_exchange *x)
         }
         return;
     }
-    if (strcmp(req->path, "/async") == 0) {
-        struct timeval tv = {0, 20000};
+    if (strcmp(req->path, "/async") == 0 || strcmp(req->path, "/slow") == 0) {
+        struct timeval tv = {0, strcmp(req->path, "/slow") == 0 ? 400000 : 20000};
         event_base_once(http_exchange_base(x), -1, EV_TIMEOUT, on_async_reply, x, &tv);
         return;
     }
@@ -478,6 +478,9 @@ static void test_stop_finishes_streams(struct server *srv, uint16_t port)
     send(fd, req, strlen(req), 0);
     static char buf[4096];
     read_until(fd, buf, sizeof(buf), "event-0\n");
+    int slow = connect_port(port); /* an async unary answer still in flight at stop */
+    const char *sreq = "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n";
+    send(slow, sreq, strlen(sreq), 0);
     char cmd[160];
     snprintf(cmd, sizeof(cmd), "timeout 10 nghttp -v http://127.0.0.1:%u/forever", (unsigned)port);
     FILE *f = popen(cmd, "r");
@@ -492,6 +495,11 @@ static void test_stop_finishes_streams(struct server *srv, uint16_t port)
     read_until(fd, buf + len, sizeof(buf) - len, "\r\n0\r\n\r\n");
     CHECK(strstr(buf, "\r\n0\r\n\r\n") != NULL);
     close(fd);
+    static char sbuf[1024];
+    read_until(slow, sbuf, sizeof(sbuf), "async-ok");
+    CHECK(strstr(sbuf, "connection: close\r\n") != NULL);
+    CHECK(strstr(sbuf, "async-ok") != NULL);
+    close(slow);
     static char out[4096];
     size_t n = fread(out, 1, sizeof(out) - 1, f);
     out[n] = '\0';
