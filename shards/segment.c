@@ -197,10 +197,10 @@ int segment_open(const char *path, uint64_t base, bool repair, struct segment **
     struct segment *seg = seg_alloc(path, base, fd);
     int rc = scan(seg, (uint64_t)st.st_size);
     if (rc == 0 && seg->size < (uint64_t)st.st_size) {
-        LOG_WARN("segment %s: cutting %" PRIu64 " bytes of torn or corrupt tail at offset %" PRIu64
-                 " (%" PRIu64 " records kept)%s",
-                 path, (uint64_t)st.st_size - seg->size, seg->size, seg->end - seg->base,
-                 repair ? "" : " (older segment, left in place)");
+        LOG_WARN("segment %s: %s %" PRIu64 " bytes of torn or corrupt tail at offset %" PRIu64
+                 " (%" PRIu64 " records kept)",
+                 path, repair ? "cutting" : "ignoring (older segment, file left as is)",
+                 (uint64_t)st.st_size - seg->size, seg->size, seg->end - seg->base);
         if (repair && (ftruncate(fd, (off_t)seg->size) < 0 || fdatasync(fd) < 0))
             rc = -errno;
     }

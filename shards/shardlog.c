@@ -804,6 +804,23 @@ static struct segment *seg_find(struct shardlog *log, uint64_t pos)
     return log->nsegs ? log->segs[lo] : NULL;
 }
 
+/* Starts a disk read of one block at r->off. ilock held on entry, released here. */
+static void read_submit_disk(struct read_op *r, struct segment *seg)
+{
+    struct shardlog *log = r->log;
+    uint64_t written = atomic_load(&seg->written);
+    ASSERT(r->off < written);
+    size_t len = (size_t)SC_MIN((uint64_t)SC_MAX(log->cfg.block_bytes, r->need), written - r->off);
+    segment_incref(seg);
+    r->seg = seg;
+    r->buf = refbuf_create(len);
+    r->buf_off = r->off;
+    r->op = (struct sio_op){.kind = SIO_READ, .fd = seg->fd, .buf = r->buf->data, .len = len,
+                            .off = (off_t)r->off, .cb = on_disk_read, .arg = r};
+    pthread_mutex_unlock(&log->ilock);
+    sio_submit(r->sio, &r->op);
+}
+
 /* One locate pass. Returns 1 when the read finished or a disk read was submitted, 0 to loop. */
 static int read_locate(struct read_op *r)
 {
@@ -845,8 +862,7 @@ static int read_locate(struct read_op *r)
         pthread_mutex_unlock(&log->ilock);
         return 0;
     }
-    if (!r->hint || r->off < seg->idx[0].offset || r->pos < seg->base || r->pos >= seg->end ||
-        r->q.from_position < r->pos) {
+    if (!r->hint || r->pos < seg->base || r->pos >= seg->end || r->q.from_position < r->pos) {
         const struct segment_index_entry *e = segment_index_floor(seg, r->q.from_position);
         r->off = e->offset;
         r->pos = e->position;
@@ -866,17 +882,7 @@ static int read_locate(struct read_op *r)
         read_finish(r, rc < 0 ? rc : 0);
         return 1;
     }
-    uint64_t written = atomic_load(&seg->written);
-    ASSERT(r->off < written);
-    size_t len = (size_t)SC_MIN((uint64_t)SC_MAX(log->cfg.block_bytes, r->need), written - r->off);
-    segment_incref(seg);
-    r->seg = seg;
-    r->buf = refbuf_create(len);
-    r->buf_off = r->off;
-    r->op = (struct sio_op){.kind = SIO_READ, .fd = seg->fd, .buf = r->buf->data, .len = len,
-                            .off = (off_t)r->off, .cb = on_disk_read, .arg = r};
-    pthread_mutex_unlock(&log->ilock);
-    sio_submit(r->sio, &r->op);
+    read_submit_disk(r, seg);
     return 1;
 }
 
