@@ -183,6 +183,100 @@ static int scan(struct segment *seg, uint64_t file_size)
     return rc;
 }
 
+/* Index sidecar of a finished segment, DIR/<base>.idx: this header, then `count` entries. Written
+ * once (temp file, fsync, rename) so a restart does not rescan old segments. Trusted only when its
+ * CRC holds and the segment file still has exactly seg_size bytes. */
+struct idx_file_hdr {
+    uint32_t magic;
+    uint32_t crc; /* of the header bytes after this field and the entries */
+    uint64_t count;
+    uint64_t seg_size;
+    uint64_t seg_end;
+    int64_t first_ms;
+    int64_t last_ms;
+};
+STATIC_ASSERT(sizeof(struct idx_file_hdr) == 48, "index sidecar header layout");
+STATIC_ASSERT(sizeof(struct segment_index_entry) == 24, "index sidecar entry layout");
+#define IDX_MAGIC 0x31494353u /* "SCI1" */
+
+static void idx_path(const struct segment *seg, char *out, size_t cap)
+{
+    size_t n = strlen(seg->path);
+    snprintf(out, cap, "%.*s.idx", (int)(n - 4), seg->path); /* replace ".seg" */
+}
+
+static uint32_t idx_crc(const struct idx_file_hdr *h, const struct segment_index_entry *e)
+{
+    uint32_t c = crc32_update(0, (const uint8_t *)h + 8, sizeof(*h) - 8);
+    return crc32_update(c, e, (size_t)h->count * sizeof(*e));
+}
+
+int segment_write_index(const struct segment *seg)
+{
+    char path[4200], tmp[4300];
+    idx_path(seg, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    struct idx_file_hdr h = {IDX_MAGIC, 0, seg->idx_len, seg->size, seg->end, seg->first_ms,
+                             seg->last_ms};
+    h.crc = idx_crc(&h, seg->idx);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    size_t elen = seg->idx_len * sizeof(*seg->idx);
+    int rc = 0;
+    if (write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) ||
+        (elen > 0 && write(fd, seg->idx, elen) != (ssize_t)elen) || fsync(fd) < 0)
+        rc = errno ? -errno : -EIO;
+    close(fd);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc != 0)
+        unlink(tmp);
+    return rc;
+}
+
+/* Loads the sidecar into seg when it matches a file of file_size bytes. Returns true if used. */
+static bool load_index(struct segment *seg, uint64_t file_size)
+{
+    char path[4200];
+    idx_path(seg, path, sizeof(path));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct idx_file_hdr h;
+    bool ok = read(fd, &h, sizeof(h)) == (ssize_t)sizeof(h) && h.magic == IDX_MAGIC &&
+              h.seg_size == file_size && h.count > 0 && h.count < (1u << 26) &&
+              h.seg_end > seg->base;
+    struct segment_index_entry *e = NULL;
+    if (ok) {
+        e = sc_malloc((size_t)h.count * sizeof(*e));
+        size_t elen = (size_t)h.count * sizeof(*e);
+        ok = read(fd, e, elen) == (ssize_t)elen && idx_crc(&h, e) == h.crc &&
+             e[0].position == seg->base && e[0].offset == 0;
+    }
+    close(fd);
+    if (!ok) {
+        free(e);
+        return false;
+    }
+    seg->idx = e;
+    seg->idx_len = seg->idx_cap = (size_t)h.count;
+    seg->size = h.seg_size;
+    seg->end = h.seg_end;
+    seg->first_ms = h.first_ms;
+    seg->last_ms = h.last_ms;
+    return true;
+}
+
+int segment_unlink(const struct segment *seg)
+{
+    char path[4200];
+    idx_path(seg, path, sizeof(path));
+    if (unlink(path) < 0 && errno != ENOENT)
+        return -errno;
+    return unlink(seg->path) < 0 ? -errno : 0;
+}
+
 int segment_open(const char *path, uint64_t base, bool repair, struct segment **out)
 {
     int fd = open(path, (repair ? O_RDWR : O_RDONLY) | O_CLOEXEC);
@@ -195,7 +289,17 @@ int segment_open(const char *path, uint64_t base, bool repair, struct segment **
         return rc;
     }
     struct segment *seg = seg_alloc(path, base, fd);
+    if (!repair && load_index(seg, (uint64_t)st.st_size)) {
+        atomic_store(&seg->written, seg->size);
+        *out = seg;
+        return 0;
+    }
     int rc = scan(seg, (uint64_t)st.st_size);
+    if (rc == 0 && !repair && seg->size == (uint64_t)st.st_size && seg->end > seg->base &&
+        (rc = segment_write_index(seg)) != 0) {
+        LOG_WARN("segment %s: cannot write its index: %s", path, strerror(-rc));
+        rc = 0;
+    }
     if (rc == 0 && seg->size < (uint64_t)st.st_size) {
         LOG_WARN("segment %s: %s %" PRIu64 " bytes of torn or corrupt tail at offset %" PRIu64
                  " (%" PRIu64 " records kept)",

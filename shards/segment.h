@@ -21,7 +21,9 @@
  * and logged.
  *
  * A segment keeps a sparse in-memory index (position, file offset, arrival) every
- * SEGMENT_INDEX_BYTES, rebuilt by the scan at open. Thread rule: a struct segment is not locked;
+ * SEGMENT_INDEX_BYTES. A finished segment's index is saved beside it (<base>.idx) the first time it
+ * is opened as an older segment, and loaded instead of scanning from then on; the last segment is
+ * always scanned. Thread rule: a struct segment is not locked;
  * shardlog serialises access (its index lock) — fd, base and path are immutable after open. */
 #ifndef SC_SEGMENT_H
 #define SC_SEGMENT_H
@@ -85,6 +87,13 @@ int segment_create(const char *dir, uint64_t base, struct segment **out);
  * there (an older segment is never rewritten; the gap is skipped by readers). Logs what it cut.
  * Returns 0 and *out, or -errno. */
 int segment_open(const char *path, uint64_t base, bool repair, struct segment **out);
+
+/* Writes the sparse index of a finished (no longer appended) segment to DIR/<base>.idx (temp file,
+ * fsync, rename) so the next open loads it instead of scanning. Returns 0 or -errno. */
+int segment_write_index(const struct segment *seg);
+
+/* Removes the segment file and its index sidecar. Returns 0 or -errno. */
+int segment_unlink(const struct segment *seg);
 
 /* Takes and drops a reference; the last drop closes the fd and frees. */
 void segment_incref(struct segment *seg);

@@ -1040,8 +1040,9 @@ int shardlog_enforce_retention(struct shardlog *log, int64_t now_ms, int64_t ret
         if (!old || atomic_load(&seg->written) != seg->size)
             break;
         segs_pop_front(log);
-        if (unlink(seg->path) < 0 && rc == 0)
-            rc = -errno;
+        int urc = segment_unlink(seg);
+        if (urc != 0 && rc == 0)
+            rc = urc;
         LOG_INFO("shard log %s: retention removed %s (positions %llu..%llu)", log->dir, seg->path,
                  (unsigned long long)seg->base, (unsigned long long)seg->end);
         segment_decref(seg);

@@ -175,6 +175,40 @@ static void test_decode(void)
     CHECK_EQ_INT(segment_decode(buf, sizeof(buf), false, &o, NULL), -EBADMSG);
 }
 
+static void test_index_sidecar(void)
+{
+    uint64_t size;
+    write_segment(500, 2000, NULL, &size);
+    char p[512], ip[512];
+    path_of(p, sizeof(p), 500);
+    snprintf(ip, sizeof(ip), "%s/%020d.idx", dir, 500);
+    struct segment *seg;
+    CHECK_EQ_INT(segment_open(p, 500, false, &seg), 0); /* scans, then saves the index */
+    size_t idx_len = seg->idx_len;
+    int64_t last_ms = seg->last_ms;
+    segment_decref(seg);
+    CHECK(file_size(ip) > 48);
+    CHECK_EQ_INT(segment_open(p, 500, false, &seg), 0); /* loads it */
+    CHECK_EQ_INT(seg->end, 2500);
+    CHECK_EQ_INT(seg->size, size);
+    CHECK_EQ_INT(seg->idx_len, idx_len);
+    CHECK_EQ_INT(seg->last_ms, last_ms);
+    CHECK_EQ_INT(segment_index_floor(seg, 1800)->position <= 1800, 1);
+    segment_decref(seg);
+    /* A damaged sidecar is ignored (rescanned and rewritten). */
+    int fd = open(ip, O_RDWR);
+    char c = 0x55;
+    CHECK(pwrite(fd, &c, 1, 60) == 1);
+    close(fd);
+    CHECK_EQ_INT(segment_open(p, 500, false, &seg), 0);
+    CHECK_EQ_INT(seg->end, 2500);
+    CHECK_EQ_INT(seg->idx_len, idx_len);
+    CHECK_EQ_INT(segment_unlink(seg), 0);
+    segment_decref(seg);
+    CHECK_EQ_INT(file_size(ip), -1);
+    CHECK_EQ_INT(file_size(p), -1);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/sc_segment_test.XXXXXX");
@@ -185,6 +219,7 @@ int main(void)
     TEST_RUN(test_torn_tail);
     TEST_RUN(test_flipped_bit);
     TEST_RUN(test_empty_and_garbage);
+    TEST_RUN(test_index_sidecar);
     rmdir(dir);
     TEST_EXIT();
 }
