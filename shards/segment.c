@@ -235,6 +235,15 @@ int segment_write_index(const struct segment *seg)
     return rc;
 }
 
+int segment_save_index(struct segment *seg)
+{
+    if (seg->idx_saved || seg->end == seg->base)
+        return 0;
+    int rc = segment_write_index(seg);
+    seg->idx_saved = rc == 0;
+    return rc;
+}
+
 /* Loads the sidecar into seg when it matches a file of file_size bytes. Returns true if used. */
 static bool load_index(struct segment *seg, uint64_t file_size)
 {
@@ -265,6 +274,7 @@ static bool load_index(struct segment *seg, uint64_t file_size)
     seg->end = h.seg_end;
     seg->first_ms = h.first_ms;
     seg->last_ms = h.last_ms;
+    seg->idx_saved = true;
     return true;
 }
 
@@ -296,7 +306,7 @@ int segment_open(const char *path, uint64_t base, bool repair, struct segment **
     }
     int rc = scan(seg, (uint64_t)st.st_size);
     if (rc == 0 && !repair && seg->size == (uint64_t)st.st_size && seg->end > seg->base &&
-        (rc = segment_write_index(seg)) != 0) {
+        (rc = segment_save_index(seg)) != 0) {
         LOG_WARN("segment %s: cannot write its index: %s", path, strerror(-rc));
         rc = 0;
     }

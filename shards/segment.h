@@ -65,6 +65,7 @@ struct segment {
     struct segment_index_entry *idx;
     size_t idx_len, idx_cap;
     atomic_uint refs; /* shardlog's list holds one; each in-flight disk read one */
+    bool idx_saved;   /* the <base>.idx sidecar matches this segment */
     char path[];
 };
 
@@ -91,6 +92,9 @@ int segment_open(const char *path, uint64_t base, bool repair, struct segment **
 /* Writes the sparse index of a finished (no longer appended) segment to DIR/<base>.idx (temp file,
  * fsync, rename) so the next open loads it instead of scanning. Returns 0 or -errno. */
 int segment_write_index(const struct segment *seg);
+
+/* segment_write_index() once: no-op when already saved (or loaded) or the segment is empty. */
+int segment_save_index(struct segment *seg);
 
 /* Removes the segment file and its index sidecar. Returns 0 or -errno. */
 int segment_unlink(const struct segment *seg);

@@ -1028,6 +1028,30 @@ static struct segment *segs_pop_front(struct shardlog *log)
     return seg;
 }
 
+/* Saves the index sidecar of every finished segment that lacks one (a few per call, so one timer
+ * tick stays short). Their index no longer changes: only the last segment takes records. */
+static void save_indexes(struct shardlog *log)
+{
+    struct segment *todo[4];
+    unsigned n = 0;
+    pthread_mutex_lock(&log->ilock);
+    for (size_t i = 0; i + 1 < log->nsegs && n < SC_ARRAY_LEN(todo); i++) {
+        struct segment *seg = log->segs[i];
+        if (!seg->idx_saved && atomic_load(&seg->written) == seg->size) {
+            segment_incref(seg);
+            todo[n++] = seg;
+        }
+    }
+    pthread_mutex_unlock(&log->ilock);
+    for (unsigned i = 0; i < n; i++) {
+        int rc = segment_save_index(todo[i]);
+        if (rc != 0)
+            LOG_WARN("shard log %s: saving the index of %s: %s", log->dir, todo[i]->path,
+                     strerror(-rc));
+        segment_decref(todo[i]);
+    }
+}
+
 int shardlog_enforce_retention(struct shardlog *log, int64_t now_ms, int64_t retention_ms)
 {
     int deleted = 0, rc = 0;
@@ -1050,6 +1074,7 @@ int shardlog_enforce_retention(struct shardlog *log, int64_t now_ms, int64_t ret
     }
     pthread_mutex_unlock(&log->ilock);
     pthread_mutex_unlock(&log->alock);
+    save_indexes(log);
     return rc != 0 ? rc : deleted;
 }
 

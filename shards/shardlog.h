@@ -167,8 +167,9 @@ void shardlog_watch_remove(struct shardlog *log, int handle);
 int shardlog_seal(struct shardlog *log, uint64_t *ending_position);
 
 /* Deletes whole segments whose newest record arrived before now_ms - retention_ms and that are
- * fully written; the active segment of an open shard is kept. Advances the trim horizon. Returns
- * the number of segments deleted, or -errno. Any thread; synchronous (unlink). */
+ * fully written; the active segment of an open shard is kept. Advances the trim horizon. Also
+ * saves the index sidecar of up to 4 finished segments (so a restart need not scan them). Returns
+ * the number of segments deleted, or -errno. Any thread; synchronous (unlink, small writes). */
 int shardlog_enforce_retention(struct shardlog *log, int64_t now_ms, int64_t retention_ms);
 
 /* Test walker: asserts internal invariants (watermarks, block list, segment chain). */
