@@ -109,24 +109,6 @@ size_t seqnum_encode(char out[SEQNUM_BUF], const struct seqnum_fields *f)
     return SEQNUM_DIGITS;
 }
 
-void seqnum_increment(char s[SEQNUM_BUF])
-{
-    static const char two80[] = "1208925819614629174706176"; /* 2^80: one counter step */
-    int carry = 0;
-    int i = SEQNUM_DIGITS - 1;
-    for (int k = (int)sizeof(two80) - 2; k >= 0; k--, i--) {
-        int d = (s[i] - '0') + (two80[k] - '0') + carry;
-        carry = d >= 10;
-        s[i] = (char)('0' + d - (carry ? 10 : 0));
-    }
-    for (; carry && i >= 0; i--) {
-        int d = (s[i] - '0') + 1;
-        carry = d >= 10;
-        s[i] = (char)('0' + d - (carry ? 10 : 0));
-    }
-    DASSERT(carry == 0);
-}
-
 static int check_pattern(const char *s, size_t len)
 {
     if (len == 0 || len > 129)

@@ -40,11 +40,6 @@ enum seqnum_pos_mode { SEQNUM_AT, SEQNUM_AFTER };
  * Returns SEQNUM_DIGITS. Cheap (three 64-bit limb divisions per 19 digits): safe per record. */
 size_t seqnum_encode(char out[SEQNUM_BUF], const struct seqnum_fields *f);
 
-/* Turns encode(f) into encode(f with counter + 1) in place by adding 2^80 in decimal: the batch
- * fast path (records of one append batch share their arrival second). Requires f.counter <
- * UINT64_MAX (the caller's counter never gets there). */
-void seqnum_increment(char s[SEQNUM_BUF]);
-
 /* Parses s[0..len) (not NUL-terminated needed).
  * Returns 0 and fills *out; -EINVAL when s does not match `0|([1-9]\d{0,128})` (malformed);
  * -ERANGE when s is a well-formed decimal but not a shardcast/AWS-layout number (wrong length,

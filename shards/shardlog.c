@@ -283,10 +283,8 @@ static struct tblock *block_for(struct shardlog *log, size_t need, int *err)
     return block_new(log, seg, need);
 }
 
-/* Formats record r at position pos into the tail; seq holds the previous record's number of this
- * batch (or "" for the first). alock + ilock held. Returns 0 or -errno. */
-static int place(struct shardlog *log, const struct record_in *r, uint64_t pos, int64_t ms,
-                 char seq[SEQNUM_BUF])
+/* Formats record r at position pos into the tail. alock + ilock held. Returns 0 or -errno. */
+static int place(struct shardlog *log, const struct record_in *r, uint64_t pos, int64_t ms)
 {
     size_t need = SEGMENT_HDR_SIZE + record_wire_max(r);
     int err = 0;
@@ -294,10 +292,8 @@ static int place(struct shardlog *log, const struct record_in *r, uint64_t pos, 
     if (b == NULL)
         return err;
     uint8_t *at = b->buf->data + b->used;
-    if (seq[0] == '\0')
-        shardlog_seqnum(log, pos, ms, seq);
-    else
-        seqnum_increment(seq); /* same arrival second, next counter */
+    char seq[SEQNUM_BUF];
+    shardlog_seqnum(log, pos, ms, seq);
     size_t wl = record_format((char *)at + SEGMENT_HDR_SIZE, seq, ms, r);
     struct segment_rec h = {
         .wire_len = (uint32_t)wl,
@@ -384,9 +380,8 @@ int shardlog_append(struct shardlog *log, struct sio *sio, const struct record_i
     pthread_mutex_lock(&log->ilock);
     struct tblock *touched = log->btail;
     uint32_t placed = 0;
-    char seq[SEQNUM_BUF] = "";
     for (; placed < n && rc == 0; placed++)
-        rc = place(log, &recs[placed], first + placed, ms, seq);
+        rc = place(log, &recs[placed], first + placed, ms);
     if (rc != 0)
         placed--; /* the failed one was not placed */
     for (struct tblock *b = touched ? touched : log->bhead; b != NULL; b = b->next)
