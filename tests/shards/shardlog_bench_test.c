@@ -1,7 +1,8 @@
 /* Append throughput micro-benchmark: 100-byte records (136 base64 chars) with a 10-byte partition
  * key, batches of 100, durability INTERVAL (1 s), up to 32 batches in flight per thread.
  * Under ctest it runs a tiny size as a smoke test; for a real number build without sanitizers and
- * run with SHARDCAST_BENCH_RECORDS=2000000 (optionally SHARDCAST_BENCH_THREADS=2). */
+ * run with SHARDCAST_BENCH_RECORDS=2000000 (optionally SHARDCAST_BENCH_THREADS=2,
+ * SHARDCAST_BENCH_SYNC=always|interval|never). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -69,8 +70,14 @@ static void *run(void *arg)
 
 static double bench(const char *dir, int threads, long records, bool fallback)
 {
+    const char *mode = getenv("SHARDCAST_BENCH_SYNC");
+    enum shardlog_durability d = SHARDLOG_SYNC_INTERVAL;
+    if (mode != NULL && strcmp(mode, "always") == 0)
+        d = SHARDLOG_SYNC_ALWAYS;
+    else if (mode != NULL && strcmp(mode, "never") == 0)
+        d = SHARDLOG_SYNC_NEVER;
     struct shardlog_config cfg = {.dir = dir, .shard_secs = 1700000000, .shard_index = 0,
-                                  .durability = SHARDLOG_SYNC_INTERVAL};
+                                  .durability = d};
     struct shardlog *log;
     ASSERT(shardlog_open(&cfg, &log) == 0);
     struct bench_thread t[4];
