@@ -1,6 +1,5 @@
 #include "server/validate.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,7 +49,7 @@ static bool type_ok(struct validate *v, json_t *val, json_type want)
         return true;
     if (want == JSON_INTEGER && json_is_real(val)) {
         double d = json_real_value(val);
-        if (d == floor(d) && fabs(d) < 9.2e18)
+        if (d > -9.2e18 && d < 9.2e18 && (double)(int64_t)d == d)
             return true;
         ser_fail(v, "DECIMAL_VALUE can not be converted to an Integer");
         return false;
@@ -199,11 +198,12 @@ bool validate_timestamp(struct validate *v, json_t *obj, const char *name, const
     }
     if (json_is_real(val)) {
         double d = json_real_value(val);
-        if (!isfinite(d) || fabs(d) > 1e14) {
+        if (!(d > -1e14 && d < 1e14)) { /* also rejects NaN */
             ser_fail(v, "Timestamp out of range");
             return false;
         }
-        *out_ms = (int64_t)llround(d * 1000.0);
+        double ms = d * 1000.0; /* round half away from zero, without libm */
+        *out_ms = (int64_t)(ms < 0 ? ms - 0.5 : ms + 0.5);
         return true;
     }
     (void)type_ok(v, val, JSON_REAL);
