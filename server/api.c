@@ -218,7 +218,7 @@ static void handle_health(struct http_exchange *x)
     static const struct http_header h[] = {{"content-type", "text/plain", 12, 10}};
     struct evbuffer *body = evbuffer_new();
     ASSERT(body != NULL);
-    evbuffer_add(body, "ok", 2);
+    evbuffer_add(body, "ok\n", 3);
     http_exchange_respond(x, 200, h, 1, body);
     evbuffer_free(body);
 }

@@ -88,6 +88,27 @@ static int tags_from_map(struct api_ctx *c, json_t *map, struct reg_tag *out, si
     return (int)n;
 }
 
+/* The registry reports both quotas as KERR_LIMIT_EXCEEDED; tell the client which one. */
+static void create_limit_error(struct api_ctx *c, int64_t count)
+{
+    const struct config *cfg = api_config();
+    uint32_t open, od;
+    registry_limits(api_registry(), &open, &od);
+    if ((uint64_t)open + (uint64_t)count > cfg->shard_limit)
+        api_reply_error(c, KERR_LIMIT_EXCEEDED,
+                        "This request would exceed the shard limit for the account %s in %s. "
+                        "Current shard count for the account: %u. Limit: %u. Number of "
+                        "additional shards that would have resulted from this request: %lld. "
+                        "Refer to the AWS Service Limits page for instructions on how to "
+                        "request a limit increase.",
+                        cfg->account_id, cfg->region, open, cfg->shard_limit, (long long)count);
+    else
+        api_reply_error(c, KERR_LIMIT_EXCEEDED,
+                        "Too many streams are being created at once for account %s: at most 5 "
+                        "may be in CREATING state.",
+                        cfg->account_id);
+}
+
 void api_create_stream(struct api_ctx *c)
 {
     json_t *md_raw = json_object_get(c->in, "StreamModeDetails");
@@ -125,13 +146,7 @@ void api_create_stream(struct api_ctx *c)
         api_reply_error(c, rc, "Stream %s under account %s already exists.", name,
                         cfg->account_id);
     else if (rc == KERR_LIMIT_EXCEEDED)
-        api_reply_error(c, rc,
-                        "This request would exceed the shard limit for the account %s in %s. "
-                        "Current shard count for the account: %s. Limit: %u. Number of "
-                        "additional shards that would have resulted from this request: %lld. "
-                        "Or more than 5 streams are CREATING.",
-                        cfg->account_id, cfg->region, "see DescribeLimits", cfg->shard_limit,
-                        (long long)(on_demand ? REG_ON_DEMAND_SHARDS : count));
+        create_limit_error(c, on_demand ? REG_ON_DEMAND_SHARDS : count);
     else if (rc != 0)
         api_reply_registry_error(c, rc, name);
     else

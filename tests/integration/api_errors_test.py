@@ -282,5 +282,31 @@ class ApiErrorsTest(ServerTestCase):
         wait_for(lambda: not k.list_stream_consumers(StreamARN=arn)["Consumers"], what="gone")
 
 
+class LimitsTest(ServerTestCase):
+    """Slow transitions so streams stay CREATING; a small shard quota."""
+    server_args = ("--stream-transition-ms", "20000", "--shard-limit", "10")
+
+    def test_creating_and_shard_limits(self):
+        def create(name, n):
+            return self.server.raw({"StreamName": name, "ShardCount": n}, target="CreateStream")
+        status, _, data = create("big", 11)
+        self.assertEqual(status, 400)
+        msg = json.loads(data)
+        self.assertEqual(msg["__type"], "LimitExceededException")
+        self.assertIn("Limit: 10.", msg["message"])
+        for i in range(5):
+            self.assertEqual(create("c%d" % i, 1)[0], 200)
+        status, headers, data = create("c5", 1)
+        self.assertEqual((status, headers["x-amzn-errortype"]), (400, "LimitExceededException"))
+        self.assertIn("CREATING", json.loads(data)["message"])
+        out = json.loads(self.server.raw({}, target="DescribeLimits")[2])
+        self.assertEqual((out["ShardLimit"], out["OpenShardCount"]), (10, 5))
+        status, _, data = self.server.raw({"StreamName": "c0", "Tags": {"a": "b"}},
+                                          target="AddTagsToStream")
+        self.assertEqual(json.loads(data), {
+            "__type": "ResourceInUseException",
+            "message": "Stream c0 under account %s not ACTIVE, instead in state CREATING" % ACCOUNT})
+
+
 if __name__ == "__main__":
     main()

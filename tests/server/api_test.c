@@ -118,7 +118,7 @@ static void test_gate(void)
 {
     raw("GET", NULL, NULL, NULL, "");
     CHECK_EQ_INT(X.status, 200);
-    CHECK_EQ_STR(X.body, "ok");
+    CHECK_EQ_STR(X.body, "ok\n");
     raw("POST", "application/x-amz-json-1.1", "Nope", AUTH, "{}");
     CHECK_EQ_INT(X.status, 400);
     CHECK_EQ_STR(X.etype, "UnknownOperationException");
