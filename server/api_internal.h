@@ -119,6 +119,7 @@ void api_stop_encryption(struct api_ctx *c);
 void api_update_stream_mode(struct api_ctx *c);
 void api_split_shard(struct api_ctx *c);
 void api_merge_shards(struct api_ctx *c);
+void api_update_shard_count(struct api_ctx *c);
 void api_register_consumer(struct api_ctx *c);
 void api_deregister_consumer(struct api_ctx *c);
 void api_describe_consumer(struct api_ctx *c);

@@ -42,7 +42,7 @@ static const struct api_op ops[] = {
     {"UntagResource", NULL},
     {"UpdateAccountSettings", NULL},
     {"UpdateMaxRecordSize", NULL},
-    {"UpdateShardCount", NULL},
+    {"UpdateShardCount", api_update_shard_count},
     {"UpdateStreamMode", api_update_stream_mode},
     {"UpdateStreamWarmThroughput", NULL},
 };

@@ -323,3 +323,35 @@ void api_merge_shards(struct api_ctx *c)
     else
         api_reply_json(c, NULL);
 }
+
+void api_update_shard_count(struct api_ctx *c)
+{
+    static const char *const scaling[] = {"UNIFORM_SCALING"};
+    struct api_sel sel;
+    api_sel_validate(c, &sel, false);
+    int64_t target = 0;
+    (void)validate_int(&c->v, c->in, "TargetShardCount", "targetShardCount", true, 1, INT32_MAX,
+                       &target);
+    (void)validate_enum(&c->v, c->in, "ScalingType", "scalingType", true, scaling, 1);
+    char name[REG_NAME_MAX + 1];
+    if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
+        return;
+    uint32_t cur = 0;
+    int rc = registry_shard_count_update(api_registry(), name, (uint32_t)SC_MIN(target, 100000),
+                                         &cur);
+    const char *acct = api_config()->account_id;
+    if (rc == KERR_INVALID_ARGUMENT)
+        api_reply_error(c, rc,
+                        "UpdateShardCount failed for stream %s under account %s: "
+                        "TargetShardCount %lld must be between half and double the current "
+                        "open shard count (%u), and at most 10000.",
+                        name, acct, (long long)target, cur);
+    else if (rc != 0)
+        reshard_error(c, rc, name, NULL);
+    else {
+        char arn[2100];
+        api_reply_json(c, json_pack("{s:s,s:i,s:i,s:s}", "StreamName", name, "CurrentShardCount",
+                                    (int)cur, "TargetShardCount", (int)target, "StreamARN",
+                                    api_stream_arn(arn, name)));
+    }
+}

@@ -772,6 +772,88 @@ fail:
     return rc;
 }
 
+struct hash_idx {
+    u128 start;
+    uint32_t index;
+};
+
+static int open_by_hash(const void *a, const void *b)
+{
+    u128 x = ((const struct hash_idx *)a)->start, y = ((const struct hash_idx *)b)->start;
+    return x < y ? -1 : x > y;
+}
+
+/* Applies the splits/merges of an UpdateShardCount to clone c. */
+static int rescale(struct reg_stream *c, uint32_t open, uint32_t target, int64_t now)
+{
+    struct hash_idx *hi = sc_malloc(open * sizeof(*hi));
+    uint32_t k = 0;
+    for (size_t i = 0; i < c->nshards; i++)
+        if (!c->shards[i].closed)
+            hi[k++] = (struct hash_idx){c->shards[i].start_hash, c->shards[i].index};
+    ASSERT(k == open);
+    qsort(hi, open, sizeof(*hi), open_by_hash);
+    uint32_t *idx = sc_malloc(open * sizeof(*idx));
+    for (uint32_t i = 0; i < open; i++)
+        idx[i] = hi[i].index;
+    free(hi);
+    int rc = 0;
+    for (uint32_t i = 0; target > open && i < target - open; i++) {
+        struct reg_shard p = c->shards[idx[i]]; /* copy: shard_add may move the array */
+        if (p.end_hash - p.start_hash < 3) {
+            rc = KERR_INVALID_ARGUMENT;
+            break;
+        }
+        u128 mid = p.start_hash + (p.end_hash - p.start_hash) / 2 + 1;
+        shard_close(&c->shards[idx[i]], now);
+        shard_add(c, p.start_hash, mid - 1, p.index, REG_NO_SHARD, now);
+        shard_add(c, mid, p.end_hash, p.index, REG_NO_SHARD, now);
+    }
+    for (uint32_t j = 0; target < open && j < open - target; j++) {
+        struct reg_shard a = c->shards[idx[2 * j]], b = c->shards[idx[2 * j + 1]];
+        ASSERT(a.end_hash + 1 == b.start_hash);
+        shard_close(&c->shards[a.index], now);
+        shard_close(&c->shards[b.index], now);
+        shard_add(c, a.start_hash, b.end_hash, a.index, b.index, now);
+    }
+    free(idx);
+    return rc;
+}
+
+int registry_shard_count_update(struct registry *reg, const char *name, uint32_t target,
+                                uint32_t *current)
+{
+    size_t pos;
+    int rc = lock_find(reg, name, &pos, false);
+    if (rc != 0)
+        return rc;
+    const struct reg_stream *s = reg->streams[pos];
+    uint32_t open = s->info.open_shard_count;
+    *current = open;
+    if (s->info.mode == REG_ON_DEMAND)
+        rc = KERR_VALIDATION;
+    else if (s->info.status != REG_ACTIVE)
+        rc = KERR_RESOURCE_IN_USE;
+    else if (target < 1 || target > 10000 || (uint64_t)target > 2ull * open ||
+             2ull * target < open)
+        rc = KERR_INVALID_ARGUMENT;
+    else if ((uint64_t)open_shards_total(reg) - open + target > reg->opts.shard_limit)
+        rc = KERR_LIMIT_EXCEEDED;
+    if (rc != 0 || target == open)
+        goto out;
+    struct reg_stream *c = stream_clone(s);
+    rc = rescale(c, open, target, clock_now_ms());
+    if (rc != 0) {
+        reg_stream_free(c);
+        goto out;
+    }
+    set_updating(c);
+    rc = stream_commit(reg, pos, c);
+out:
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
 /* ---- shard ids ----------------------------------------------------------------------------- */
 
 int registry_shard_id_parse(const char *s, uint32_t *index)

@@ -182,6 +182,15 @@ int registry_shard_split(struct registry *reg, const char *name, uint32_t shard,
 int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard,
                          uint32_t adjacent);
 
+/* UpdateShardCount (UNIFORM_SCALING) as a series of splits or merges, so every child keeps at
+ * most two parents: scaling up splits the lowest-hash open shards at their midpoints, scaling
+ * down merges adjacent pairs from the lowest hash. (Ranges end up valid and contiguous but not
+ * exactly uniform.) *current gets the open shard count before. KERR_INVALID_ARGUMENT when target
+ * is above 2x or below half the open count or above 10000; KERR_LIMIT_EXCEEDED over the quota;
+ * KERR_VALIDATION for on-demand; KERR_RESOURCE_IN_USE if not ACTIVE. */
+int registry_shard_count_update(struct registry *reg, const char *name, uint32_t target,
+                                uint32_t *current);
+
 /* "shardId-000000000001", "shardId-1" and "1" -> 1. Returns 0 or -EINVAL. */
 int registry_shard_id_parse(const char *s, uint32_t *index);
 /* Writes "shardId-%012u" into buf (>= 21 bytes). Returns buf. */

@@ -265,6 +265,44 @@ class ApiErrorsTest(ServerTestCase):
         s = k.describe_stream_summary(StreamName="mon")["StreamDescriptionSummary"]
         self.assertEqual((s["EncryptionType"], s["KeyId"]), ("KMS", "alias/x"))
 
+    def test_resharding(self):
+        self.create_active("rs", 2)
+        k = self.server.boto3()
+        out = self.ok("UpdateShardCount", {"StreamName": "rs", "TargetShardCount": 4,
+                                           "ScalingType": "UNIFORM_SCALING"})
+        self.assertEqual(out, {"StreamName": "rs", "CurrentShardCount": 2, "TargetShardCount": 4,
+                               "StreamARN": "arn:aws:kinesis:us-east-1:%s:stream/rs" % ACCOUNT})
+        wait_for(lambda: k.describe_stream_summary(StreamName="rs")["StreamDescriptionSummary"]
+                 ["StreamStatus"] == "ACTIVE", what="ACTIVE")
+        shards = k.list_shards(StreamName="rs")["Shards"]
+        closed = [s for s in shards if "EndingSequenceNumber" in s["SequenceNumberRange"]]
+        live = [s for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
+        self.assertEqual((len(closed), len(live)), (2, 4))
+        for s in live:
+            self.assertIn(s["ParentShardId"], [c["ShardId"] for c in closed])
+        self.err("UpdateShardCount", {"StreamName": "rs", "TargetShardCount": 9,
+                                      "ScalingType": "UNIFORM_SCALING"}, "InvalidArgumentException")
+        latest = k.list_shards(StreamName="rs", ShardFilter={"Type": "AT_LATEST"})["Shards"]
+        self.assertEqual(len(latest), 4)
+        a, b = sorted(latest, key=lambda s: int(s["HashKeyRange"]["StartingHashKey"]))[:2]
+        self.err("MergeShards", {"StreamName": "rs", "ShardToMerge": a["ShardId"],
+                                 "AdjacentShardToMerge": latest[-1]["ShardId"]}
+                 if latest[-1]["ShardId"] != b["ShardId"] else
+                 {"StreamName": "rs", "ShardToMerge": b["ShardId"],
+                  "AdjacentShardToMerge": a["ShardId"]}, "InvalidArgumentException")
+        k.merge_shards(StreamName="rs", ShardToMerge=a["ShardId"], AdjacentShardToMerge=b["ShardId"])
+        wait_for(lambda: k.describe_stream_summary(StreamName="rs")["StreamDescriptionSummary"]
+                 ["StreamStatus"] == "ACTIVE", what="merged")
+        self.assertEqual(k.describe_stream_summary(StreamName="rs")["StreamDescriptionSummary"]
+                         ["OpenShardCount"], 3)
+        child = k.list_shards(StreamName="rs")["Shards"][-1]
+        self.assertEqual((child["ParentShardId"], child["AdjacentParentShardId"]),
+                         (a["ShardId"], b["ShardId"]))
+        self.err("SplitShard", {"StreamName": "rs", "ShardToSplit": "shardId-000000000099",
+                                "NewStartingHashKey": "5"}, "ResourceNotFoundException",
+                 "Could not find shard shardId-000000000099 in stream rs under account %s."
+                 % ACCOUNT)
+
     def test_consumers(self):
         self.create_active("efo")
         k = self.server.boto3()

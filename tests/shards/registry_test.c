@@ -156,6 +156,64 @@ static void test_reshard_consumers(void)
     registry_destroy(reg);
 }
 
+static void check_cover(struct registry *reg, const char *name, uint32_t want_open)
+{
+    struct reg_shard *sh;
+    size_t n;
+    CHECK_EQ_INT(registry_shards(reg, name, NULL, &sh, &n), 0);
+    /* Open shards must tile [0, 2^128-1] exactly. */
+    u128 next = 0;
+    uint32_t open = 0;
+    bool done = false;
+    for (size_t round = 0; round < n && !done; round++) {
+        bool found = false;
+        for (size_t i = 0; i < n; i++) {
+            if (!sh[i].closed && sh[i].start_hash == next) {
+                open++;
+                found = true;
+                if (sh[i].end_hash == U128_MAX)
+                    done = true;
+                else
+                    next = sh[i].end_hash + 1;
+                break;
+            }
+        }
+        if (!found)
+            break;
+    }
+    CHECK(done);
+    CHECK_EQ_INT(open, want_open);
+    for (size_t i = 0; i < n; i++)
+        if (!sh[i].closed && sh[i].parent != REG_NO_SHARD)
+            CHECK(sh[sh[i].parent].closed);
+    free(sh);
+}
+
+static void test_update_shard_count(void)
+{
+    struct registry_opts o = opts(NULL);
+    o.shard_limit = 100;
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "u", 3, REG_PROVISIONED, NULL, 0), 0);
+    clock_advance_ms(600);
+    uint32_t cur;
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 7, &cur), KERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 1, &cur), KERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 5, &cur), 0);
+    CHECK_EQ_INT(cur, 3);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 4, &cur), KERR_RESOURCE_IN_USE);
+    clock_advance_ms(600);
+    check_cover(reg, "u", 5);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 3, &cur), 0);
+    clock_advance_ms(600);
+    check_cover(reg, "u", 3);
+    CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0), 0);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "od", 5, &cur), KERR_VALIDATION);
+    registry_destroy(reg);
+}
+
 static void test_persistence(void)
 {
     char dir[] = "/tmp/sc-registry-XXXXXX";
@@ -228,6 +286,7 @@ int main(void)
     TEST_RUN(test_limits);
     TEST_RUN(test_tags_retention);
     TEST_RUN(test_reshard_consumers);
+    TEST_RUN(test_update_shard_count);
     TEST_RUN(test_persistence);
     TEST_RUN(test_shard_ids);
     TEST_EXIT();
