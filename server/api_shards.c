@@ -148,6 +148,36 @@ static bool list_shards_query(struct api_ctx *c, const struct api_sel *sel, cons
     return api_sel_resolve(c, sel, name);
 }
 
+/* Applies ExclusiveStartShardId and ShardFilter of a first-page request to q; false after
+ * replying an error. */
+static bool list_shards_start(struct api_ctx *c, const char *start, json_t *flt, int ftype,
+                              const char *fshard, struct list_q *q)
+{
+    uint32_t idx;
+    if (start != NULL && api_shard_id(start, &idx))
+        q->after = idx;
+    if (flt == NULL)
+        return true;
+    q->f = (enum filter)(ftype + 1);
+    if (q->f == F_AFTER_SHARD_ID) {
+        if (fshard == NULL) {
+            api_reply_error(c, KERR_INVALID_ARGUMENT,
+                            "ShardId must be provided for ShardFilter type AFTER_SHARD_ID.");
+            return false;
+        }
+        if (api_shard_id(fshard, &idx))
+            q->after = SC_MAX(q->after, (int64_t)idx);
+    }
+    if ((q->f == F_AT_TIMESTAMP || q->f == F_FROM_TIMESTAMP) &&
+        json_object_get(flt, "Timestamp") == NULL) {
+        api_reply_error(c, KERR_INVALID_ARGUMENT,
+                        "Timestamp must be provided for ShardFilter type %s.",
+                        filter_names[ftype]);
+        return false;
+    }
+    return true;
+}
+
 void api_list_shards(struct api_ctx *c)
 {
     struct api_sel sel;
@@ -172,28 +202,8 @@ void api_list_shards(struct api_ctx *c)
     char name[REG_NAME_MAX + 1];
     if (!list_shards_query(c, &sel, token, start || has_created || flt, name, &q))
         return;
-    uint32_t idx;
-    if (token == NULL && start != NULL && api_shard_id(start, &idx))
-        q.after = idx;
-    if (token == NULL && flt != NULL) {
-        q.f = (enum filter)(ftype + 1);
-        if (q.f == F_AFTER_SHARD_ID) {
-            if (fshard == NULL) {
-                api_reply_error(c, KERR_INVALID_ARGUMENT,
-                                "ShardId must be provided for ShardFilter type AFTER_SHARD_ID.");
-                return;
-            }
-            if (api_shard_id(fshard, &idx))
-                q.after = SC_MAX(q.after, (int64_t)idx);
-        }
-        if ((q.f == F_AT_TIMESTAMP || q.f == F_FROM_TIMESTAMP) &&
-            json_object_get(flt, "Timestamp") == NULL) {
-            api_reply_error(c, KERR_INVALID_ARGUMENT,
-                            "Timestamp must be provided for ShardFilter type %s.",
-                            filter_names[ftype]);
-            return;
-        }
-    }
+    if (token == NULL && !list_shards_start(c, start, flt, ftype, fshard, &q))
+        return;
     struct reg_stream_info info;
     struct reg_shard *sh;
     size_t n;

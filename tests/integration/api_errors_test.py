@@ -284,6 +284,18 @@ class ApiErrorsTest(ServerTestCase):
                                       "ScalingType": "UNIFORM_SCALING"}, "InvalidArgumentException")
         latest = k.list_shards(StreamName="rs", ShardFilter={"Type": "AT_LATEST"})["Shards"]
         self.assertEqual(len(latest), 4)
+        trim = k.list_shards(StreamName="rs", ShardFilter={"Type": "AT_TRIM_HORIZON"})["Shards"]
+        self.assertEqual([s["ShardId"] for s in trim], [c["ShardId"] for c in closed])
+        frm = k.list_shards(StreamName="rs", ShardFilter={"Type": "FROM_TRIM_HORIZON"})["Shards"]
+        self.assertEqual(len(frm), 6)
+        self.err("ListShards", {"StreamName": "rs", "ShardFilter": {"Type": "AT_TIMESTAMP"}},
+                 "InvalidArgumentException")
+        self.err("ListShards", {"StreamName": "rs", "ShardFilter": {"Type": "AFTER_SHARD_ID"}},
+                 "InvalidArgumentException")
+        after = self.ok("ListShards", {"StreamName": "rs", "ShardFilter": {
+            "Type": "AFTER_SHARD_ID", "ShardId": "shardId-000000000003"}})["Shards"]
+        self.assertEqual([s["ShardId"] for s in after],
+                         ["shardId-000000000004", "shardId-000000000005"])
         a, b = sorted(latest, key=lambda s: int(s["HashKeyRange"]["StartingHashKey"]))[:2]
         self.err("MergeShards", {"StreamName": "rs", "ShardToMerge": a["ShardId"],
                                  "AdjacentShardToMerge": latest[-1]["ShardId"]}
