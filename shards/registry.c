@@ -385,6 +385,48 @@ int registry_shards(struct registry *reg, const char *name, struct reg_stream_in
     return 0;
 }
 
+int registry_shard_route(struct registry *reg, const char *name, u128 hash,
+                         struct reg_shard *out, enum reg_status *status)
+{
+    size_t pos;
+    int rc = lock_find(reg, name, &pos, false);
+    if (rc != 0)
+        return rc;
+    const struct reg_stream *s = reg->streams[pos];
+    *status = s->info.status;
+    rc = KERR_RESOURCE_NOT_FOUND;
+    for (size_t i = 0; i < s->nshards; i++) {
+        const struct reg_shard *sh = &s->shards[i];
+        if (!sh->closed && sh->start_hash <= hash && hash <= sh->end_hash) {
+            *out = *sh;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_shard_get(struct registry *reg, const char *name, uint32_t index,
+                       struct reg_shard *out, enum reg_status *status,
+                       uint32_t *retention_hours)
+{
+    size_t pos;
+    int rc = lock_find(reg, name, &pos, false);
+    if (rc != 0)
+        return rc;
+    const struct reg_stream *s = reg->streams[pos];
+    *status = s->info.status;
+    if (retention_hours)
+        *retention_hours = s->info.retention_hours;
+    if (index < s->nshards)
+        *out = s->shards[index];
+    else
+        rc = KERR_RESOURCE_NOT_FOUND;
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
 int registry_stream_list(struct registry *reg, const char *after, size_t max,
                          struct reg_stream_info **out, size_t *n, bool *more)
 {

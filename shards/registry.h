@@ -124,6 +124,17 @@ int registry_stream_get(struct registry *reg, const char *name, struct reg_strea
 int registry_shards(struct registry *reg, const char *name, struct reg_stream_info *info,
                     struct reg_shard **out, size_t *n);
 
+/* Data-plane lookups (one shard copied out, O(shards) under the lock, no allocation).
+ * registry_shard_route: the OPEN shard whose range holds `hash` (PutRecord). registry_shard_get:
+ * shard `index` (GetShardIterator). Both set *status to the stream's status (writes/reads are
+ * allowed in ACTIVE and UPDATING only — the caller decides) and, if non-NULL, *retention_hours.
+ * KERR_RESOURCE_NOT_FOUND: no stream (or DELETING), or no such shard. */
+int registry_shard_route(struct registry *reg, const char *name, u128 hash,
+                         struct reg_shard *out, enum reg_status *status);
+int registry_shard_get(struct registry *reg, const char *name, uint32_t index,
+                       struct reg_shard *out, enum reg_status *status,
+                       uint32_t *retention_hours);
+
 /* Stream names in byte order, strictly after `after` (NULL = from the start), at most `max`.
  * Fills a malloc'd array of infos (*out, *n); *more tells whether names remain. */
 int registry_stream_list(struct registry *reg, const char *after, size_t max,
