@@ -180,7 +180,7 @@ class ApiErrorsTest(ServerTestCase):
         self.assertEqual(out2["StreamNames"], ["ls-c"])
         self.err("ListStreams", {"NextToken": out["NextToken"], "ExclusiveStartStreamName": "a"},
                  "InvalidArgumentException")
-        names = self.server.aws("list-streams")["StreamNames"]
+        names = self.server.aws("list-streams", "--page-size", "1")["StreamNames"]
         self.assertTrue({"ls-a", "ls-b", "ls-c"} <= set(names))
         self.assertEqual(names, sorted(names))
 
