@@ -19,6 +19,8 @@ static bool tag_text_ok(const char *s)
     return true;
 }
 
+static void add_tags(struct api_ctx *c, const char *name, json_t *tags);
+
 void api_add_tags(struct api_ctx *c)
 {
     struct api_sel sel;
@@ -27,6 +29,11 @@ void api_add_tags(struct api_ctx *c)
     char name[REG_NAME_MAX + 1];
     if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
         return;
+    add_tags(c, name, tags);
+}
+
+static void add_tags(struct api_ctx *c, const char *name, json_t *tags)
+{
     struct reg_tag *tv = sc_calloc(json_object_size(tags), sizeof(*tv));
     size_t n = 0;
     const char *k;
@@ -60,15 +67,11 @@ void api_add_tags(struct api_ctx *c)
         api_reply_json(c, NULL);
 }
 
-void api_remove_tags(struct api_ctx *c)
+/* TagKeys list -> kv (<= 50); a non-string member is a SerializationException. */
+static size_t tag_keys(struct api_ctx *c, json_t *keys, const char **kv)
 {
-    struct api_sel sel;
-    api_sel_validate(c, &sel, false);
-    json_t *keys = validate_array(&c->v, c->in, "TagKeys", "tagKeys", true, 1, 50);
-    char name[REG_NAME_MAX + 1];
-    const char *kv[50];
     size_t n = 0;
-    for (size_t i = 0; keys != NULL && i < json_array_size(keys); i++) {
+    for (size_t i = 0; keys != NULL && i < json_array_size(keys) && n < 50; i++) {
         json_t *k = json_array_get(keys, i);
         if (!json_is_string(k)) {
             c->v.serialization = true;
@@ -77,6 +80,17 @@ void api_remove_tags(struct api_ctx *c)
         }
         kv[n++] = json_string_value(k);
     }
+    return n;
+}
+
+void api_remove_tags(struct api_ctx *c)
+{
+    struct api_sel sel;
+    api_sel_validate(c, &sel, false);
+    json_t *keys = validate_array(&c->v, c->in, "TagKeys", "tagKeys", true, 1, 50);
+    char name[REG_NAME_MAX + 1];
+    const char *kv[50];
+    size_t n = tag_keys(c, keys, kv);
     if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
         return;
     int rc = registry_tags_remove(api_registry(), name, kv, n);
@@ -114,6 +128,68 @@ void api_list_tags(struct api_ctx *c)
     bool more = i < info->tag_count;
     free(info);
     api_reply_json(c, json_pack("{s:o,s:b}", "Tags", arr, "HasMoreTags", more));
+}
+
+/* ResourceARN of the ARN-based tagging ops: stream ARNs only (consumer tags are not kept). */
+static bool resource_stream(struct api_ctx *c, const char *arn, char *name)
+{
+    if (strstr(arn, "/consumer/") != NULL) {
+        api_reply_error(c, KERR_INVALID_ARGUMENT,
+                        "Tagging stream consumers is not supported by this server.");
+        return false;
+    }
+    struct api_sel sel = {.name = NULL, .arn = arn};
+    return api_sel_resolve(c, &sel, name);
+}
+
+void api_tag_resource(struct api_ctx *c)
+{
+    json_t *tags = validate_map(&c->v, c->in, "Tags", "tags", true, 1, 200);
+    const char *arn = validate_string(&c->v, c->in, "ResourceARN", "resourceARN", true, 1,
+                                      ARN_MAX, NULL);
+    char name[REG_NAME_MAX + 1];
+    if (api_invalid(c) || !resource_stream(c, arn, name))
+        return;
+    add_tags(c, name, tags);
+}
+
+void api_untag_resource(struct api_ctx *c)
+{
+    json_t *keys = validate_array(&c->v, c->in, "TagKeys", "tagKeys", true, 1, 50);
+    const char *arn = validate_string(&c->v, c->in, "ResourceARN", "resourceARN", true, 1,
+                                      ARN_MAX, NULL);
+    const char *kv[50];
+    size_t n = tag_keys(c, keys, kv);
+    char name[REG_NAME_MAX + 1];
+    if (api_invalid(c) || !resource_stream(c, arn, name))
+        return;
+    int rc = registry_tags_remove(api_registry(), name, kv, n);
+    if (rc != 0)
+        api_reply_registry_error(c, rc, name);
+    else
+        api_reply_json(c, NULL);
+}
+
+void api_list_tags_for_resource(struct api_ctx *c)
+{
+    const char *arn = validate_string(&c->v, c->in, "ResourceARN", "resourceARN", true, 1,
+                                      ARN_MAX, NULL);
+    char name[REG_NAME_MAX + 1];
+    if (api_invalid(c) || !resource_stream(c, arn, name))
+        return;
+    struct reg_stream_info *info = sc_malloc(sizeof(*info));
+    int rc = registry_stream_get(api_registry(), name, info);
+    if (rc != 0) {
+        free(info);
+        api_reply_registry_error(c, rc, name);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < info->tag_count; i++)
+        json_array_append_new(arr, json_pack("{s:s,s:s}", "Key", info->tags[i].key, "Value",
+                                             info->tags[i].value));
+    free(info);
+    api_reply_json(c, json_pack("{s:o}", "Tags", arr));
 }
 
 static void retention(struct api_ctx *c, bool increase)

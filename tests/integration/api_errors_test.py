@@ -222,6 +222,18 @@ class ApiErrorsTest(ServerTestCase):
         self.err("AddTagsToStream", {"StreamName": "tg", "Tags": {"bad%": "v"}},
                  "InvalidArgumentException")
 
+    def test_tag_resource(self):
+        self.create_active("tr")
+        arn = "arn:aws:kinesis:us-east-1:%s:stream/tr" % ACCOUNT
+        self.assertIsNone(self.ok("TagResource", {"ResourceARN": arn, "Tags": {"x": "1", "a": ""}}))
+        self.assertEqual(self.ok("ListTagsForResource", {"ResourceARN": arn}),
+                         {"Tags": [{"Key": "a", "Value": ""}, {"Key": "x", "Value": "1"}]})
+        self.assertIsNone(self.ok("UntagResource", {"ResourceARN": arn, "TagKeys": ["a"]}))
+        self.assertEqual(self.ok("ListTagsForResource", {"ResourceARN": arn}),
+                         {"Tags": [{"Key": "x", "Value": "1"}]})
+        self.err("ListTagsForResource", {"ResourceARN": arn + "x"}, "ResourceNotFoundException")
+        self.err("TagResource", {"ResourceARN": arn}, "ValidationException")
+
     def test_retention(self):
         self.create_active("ret")
         self.ok("IncreaseStreamRetentionPeriod", {"StreamName": "ret", "RetentionPeriodHours": 48})
