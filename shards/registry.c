@@ -137,7 +137,10 @@ static void registry_tick(struct registry *reg)
         if (consumers_tick(reg, s, now)) {
             stream_derive(s);
             uint64_t rev = s->info.revision++;
-            (void)persist(reg, s, rev);
+            /* On failure keep the stored revision so the next change can still CAS; the
+             * dropped consumers are written with that change (or dropped again on reload). */
+            if (persist(reg, s, rev) != 0)
+                s->info.revision = rev;
         }
         i++;
     }

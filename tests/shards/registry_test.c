@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -277,6 +279,62 @@ static void test_persistence(void)
     rmdir(dir);
 }
 
+static struct registry *g_mt;
+
+static void *mt_worker(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    char name[32];
+    for (int i = 0; i < 25; i++) {
+        snprintf(name, sizeof(name), "t%d-%02d", id, i);
+        int rc, tries = 0;
+        while ((rc = registry_stream_create(g_mt, name, 1, REG_PROVISIONED, NULL, 0)) ==
+                   KERR_LIMIT_EXCEEDED &&
+               ++tries < 100000)
+            clock_advance_ms(1); /* other threads' streams are CREATING: let time pass */
+        if (rc != 0)
+            return (void *)1;
+        struct reg_stream_info info;
+        if (registry_stream_get(g_mt, name, &info) != 0)
+            return (void *)1;
+        struct reg_shard *sh;
+        size_t n;
+        if (registry_shards(g_mt, name, NULL, &sh, &n) != 0 || n != 1)
+            return (void *)1;
+        free(sh);
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    char dir[] = "/tmp/sc-registry-mt-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct registry_opts o = opts(dir);
+    o.shard_limit = 1000;
+    o.transition_ms = 1;
+    CHECK_EQ_INT(registry_create(&o, &g_mt), 0);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, mt_worker, (void *)(intptr_t)i);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        CHECK(r == NULL);
+    }
+    uint32_t open, od;
+    registry_limits(g_mt, &open, &od);
+    CHECK_EQ_INT(open, 100);
+    registry_destroy(g_mt);
+    CHECK_EQ_INT(registry_create(&o, &g_mt), 0);
+    registry_limits(g_mt, &open, &od);
+    CHECK_EQ_INT(open, 100);
+    registry_destroy(g_mt);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
 static void test_shard_ids(void)
 {
     uint32_t i;
@@ -302,5 +360,6 @@ int main(void)
     TEST_RUN(test_update_shard_count);
     TEST_RUN(test_persistence);
     TEST_RUN(test_shard_ids);
+    TEST_RUN(test_threads);
     TEST_EXIT();
 }
