@@ -29,7 +29,7 @@ struct api_ctx {
     const char *content_type; /* echoed in the response */
     json_t *in;               /* the request object (owned by ctx) */
     const char *op_name;
-    struct validate v;        /* scratch for the handler's model validation */
+    struct validate v; /* scratch for the handler's model validation */
 };
 
 typedef void (*api_op_fn)(struct api_ctx *c);

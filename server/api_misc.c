@@ -123,8 +123,8 @@ void api_list_tags(struct api_ctx *c)
     while (i < info->tag_count && start != NULL && strcmp(info->tags[i].key, start) <= 0)
         i++;
     for (; i < info->tag_count && emitted < (size_t)limit; i++, emitted++)
-        json_array_append_new(arr, json_pack("{s:s,s:s}", "Key", info->tags[i].key, "Value",
-                                             info->tags[i].value));
+        json_array_append_new(
+            arr, json_pack("{s:s,s:s}", "Key", info->tags[i].key, "Value", info->tags[i].value));
     bool more = i < info->tag_count;
     free(info);
     api_reply_json(c, json_pack("{s:o,s:b}", "Tags", arr, "HasMoreTags", more));
@@ -145,8 +145,8 @@ static bool resource_stream(struct api_ctx *c, const char *arn, char *name)
 void api_tag_resource(struct api_ctx *c)
 {
     json_t *tags = validate_map(&c->v, c->in, "Tags", "tags", true, 1, 200);
-    const char *arn = validate_string(&c->v, c->in, "ResourceARN", "resourceARN", true, 1,
-                                      ARN_MAX, NULL);
+    const char *arn =
+        validate_string(&c->v, c->in, "ResourceARN", "resourceARN", true, 1, ARN_MAX, NULL);
     char name[REG_NAME_MAX + 1];
     if (api_invalid(c) || !resource_stream(c, arn, name))
         return;
@@ -156,8 +156,8 @@ void api_tag_resource(struct api_ctx *c)
 void api_untag_resource(struct api_ctx *c)
 {
     json_t *keys = validate_array(&c->v, c->in, "TagKeys", "tagKeys", true, 1, 50);
-    const char *arn = validate_string(&c->v, c->in, "ResourceARN", "resourceARN", true, 1,
-                                      ARN_MAX, NULL);
+    const char *arn =
+        validate_string(&c->v, c->in, "ResourceARN", "resourceARN", true, 1, ARN_MAX, NULL);
     const char *kv[50];
     size_t n = tag_keys(c, keys, kv);
     char name[REG_NAME_MAX + 1];
@@ -172,8 +172,8 @@ void api_untag_resource(struct api_ctx *c)
 
 void api_list_tags_for_resource(struct api_ctx *c)
 {
-    const char *arn = validate_string(&c->v, c->in, "ResourceARN", "resourceARN", true, 1,
-                                      ARN_MAX, NULL);
+    const char *arn =
+        validate_string(&c->v, c->in, "ResourceARN", "resourceARN", true, 1, ARN_MAX, NULL);
     char name[REG_NAME_MAX + 1];
     if (api_invalid(c) || !resource_stream(c, arn, name))
         return;
@@ -186,8 +186,8 @@ void api_list_tags_for_resource(struct api_ctx *c)
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < info->tag_count; i++)
-        json_array_append_new(arr, json_pack("{s:s,s:s}", "Key", info->tags[i].key, "Value",
-                                             info->tags[i].value));
+        json_array_append_new(
+            arr, json_pack("{s:s,s:s}", "Key", info->tags[i].key, "Value", info->tags[i].value));
     free(info);
     api_reply_json(c, json_pack("{s:o}", "Tags", arr));
 }
@@ -240,17 +240,21 @@ void api_decrease_retention(struct api_ctx *c)
     retention(c, false);
 }
 
-static const char *const metric_names[] = {
-    "IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords",
-    "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded",
-    "IteratorAgeMilliseconds", "ALL"};
+static const char *const metric_names[] = {"IncomingBytes",
+                                           "IncomingRecords",
+                                           "OutgoingBytes",
+                                           "OutgoingRecords",
+                                           "WriteProvisionedThroughputExceeded",
+                                           "ReadProvisionedThroughputExceeded",
+                                           "IteratorAgeMilliseconds",
+                                           "ALL"};
 
 static void monitoring(struct api_ctx *c, bool enable)
 {
     struct api_sel sel;
     api_sel_validate(c, &sel, false);
-    json_t *list = validate_array(&c->v, c->in, "ShardLevelMetrics", "shardLevelMetrics", true,
-                                  1, 7);
+    json_t *list =
+        validate_array(&c->v, c->in, "ShardLevelMetrics", "shardLevelMetrics", true, 1, 7);
     uint32_t bits = 0;
     for (size_t i = 0; list != NULL && i < json_array_size(list); i++) {
         json_t *wrap = json_pack("{s:O}", "m", json_array_get(list, i));
@@ -272,11 +276,10 @@ static void monitoring(struct api_ctx *c, bool enable)
     }
     char arn[ARN_MAX + 1];
     json_t *cur = api_metrics_json(before), *des = api_metrics_json(after);
-    json_t *out = json_pack("{s:s,s:s,s:O,s:O}", "StreamName", name, "StreamARN",
-                            api_stream_arn(arn, name), "CurrentShardLevelMetrics",
-                            json_object_get(json_array_get(cur, 0), "ShardLevelMetrics"),
-                            "DesiredShardLevelMetrics",
-                            json_object_get(json_array_get(des, 0), "ShardLevelMetrics"));
+    json_t *out = json_pack(
+        "{s:s,s:s,s:O,s:O}", "StreamName", name, "StreamARN", api_stream_arn(arn, name),
+        "CurrentShardLevelMetrics", json_object_get(json_array_get(cur, 0), "ShardLevelMetrics"),
+        "DesiredShardLevelMetrics", json_object_get(json_array_get(des, 0), "ShardLevelMetrics"));
     json_decref(cur);
     json_decref(des);
     api_reply_json(c, out);
@@ -306,8 +309,7 @@ static void encryption(struct api_ctx *c, bool start)
         api_reply_error(c, KERR_INVALID_ARGUMENT, "Only KMS encryption is supported.");
         return;
     }
-    int rc = registry_encryption_set(api_registry(), name, start ? REG_ENC_KMS : REG_ENC_NONE,
-                                     key);
+    int rc = registry_encryption_set(api_registry(), name, start ? REG_ENC_KMS : REG_ENC_NONE, key);
     if (rc != 0)
         api_reply_registry_error(c, rc, name);
     else
@@ -330,9 +332,9 @@ void api_update_stream_mode(struct api_ctx *c)
     struct api_sel sel;
     api_sel_validate(c, &sel, true);
     json_t *md = validate_object(&c->v, c->in, "StreamModeDetails", "streamModeDetails", true);
-    int mode = md ? validate_enum(&c->v, md, "StreamMode", "streamModeDetails.streamMode", true,
-                                  modes, 2)
-                  : -1;
+    int mode =
+        md ? validate_enum(&c->v, md, "StreamMode", "streamModeDetails.streamMode", true, modes, 2)
+           : -1;
     char name[REG_NAME_MAX + 1];
     if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
         return;

@@ -14,7 +14,7 @@
 struct registry {
     pthread_mutex_t lock;
     struct registry_opts opts;
-    struct meta *meta; /* NULL: memory only */
+    struct meta *meta;           /* NULL: memory only */
     struct reg_stream **streams; /* sorted by name */
     size_t nstreams, cap;
 };
@@ -125,8 +125,7 @@ static void registry_tick(struct registry *reg)
         bool due = now - s->status_ms >= (int64_t)reg->opts.transition_ms;
         if (due && s->info.status == REG_DELETING) {
             if (reg->meta && meta_remove(reg->meta, s->info.name, s->info.revision) != 0)
-                LOG_WARN("registry: could not remove metadata of deleted stream %s",
-                         s->info.name);
+                LOG_WARN("registry: could not remove metadata of deleted stream %s", s->info.name);
             stream_erase(reg, i);
             continue;
         }
@@ -388,8 +387,8 @@ int registry_shards(struct registry *reg, const char *name, struct reg_stream_in
     return 0;
 }
 
-int registry_shard_route(struct registry *reg, const char *name, u128 hash,
-                         struct reg_shard *out, enum reg_status *status)
+int registry_shard_route(struct registry *reg, const char *name, u128 hash, struct reg_shard *out,
+                         enum reg_status *status)
 {
     size_t pos;
     int rc = lock_find(reg, name, &pos, false);
@@ -411,8 +410,7 @@ int registry_shard_route(struct registry *reg, const char *name, u128 hash,
 }
 
 int registry_shard_get(struct registry *reg, const char *name, uint32_t index,
-                       struct reg_shard *out, enum reg_status *status,
-                       uint32_t *retention_hours)
+                       struct reg_shard *out, enum reg_status *status, uint32_t *retention_hours)
 {
     size_t pos;
     int rc = lock_find(reg, name, &pos, false);
@@ -469,8 +467,7 @@ static int lock_clone_active(struct registry *reg, const char *name, size_t *pos
     return 0;
 }
 
-int registry_tags_add(struct registry *reg, const char *name, const struct reg_tag *tags,
-                      size_t n)
+int registry_tags_add(struct registry *reg, const char *name, const struct reg_tag *tags, size_t n)
 {
     size_t pos;
     struct reg_stream *c;
@@ -486,8 +483,7 @@ int registry_tags_add(struct registry *reg, const char *name, const struct reg_t
     return rc;
 }
 
-int registry_tags_remove(struct registry *reg, const char *name, const char *const *keys,
-                         size_t n)
+int registry_tags_remove(struct registry *reg, const char *name, const char *const *keys, size_t n)
 {
     size_t pos;
     struct reg_stream *c;
@@ -681,8 +677,8 @@ int registry_consumer_get(struct registry *reg, const char *stream, const char *
     return rc;
 }
 
-int registry_consumer_list(struct registry *reg, const char *stream, const char *after,
-                           size_t max, struct reg_consumer **out, size_t *n, bool *more)
+int registry_consumer_list(struct registry *reg, const char *stream, const char *after, size_t max,
+                           struct reg_consumer **out, size_t *n, bool *more)
 {
     size_t pos;
     int rc = lock_find(reg, stream, &pos, false);
@@ -730,8 +726,8 @@ static void shard_close(struct reg_shard *sh, int64_t now)
 }
 
 /* Common preconditions of split/merge; on success the lock is held and *c is a clone. */
-static int reshard_begin(struct registry *reg, const char *name, uint32_t extra_shards,
-                         size_t *pos, struct reg_stream **c)
+static int reshard_begin(struct registry *reg, const char *name, uint32_t extra_shards, size_t *pos,
+                         struct reg_stream **c)
 {
     int rc = lock_find(reg, name, pos, false);
     if (rc != 0)
@@ -781,8 +777,7 @@ fail:
     return rc;
 }
 
-int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard,
-                         uint32_t adjacent)
+int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard, uint32_t adjacent)
 {
     size_t pos;
     struct reg_stream *c;
@@ -879,8 +874,7 @@ int registry_shard_count_update(struct registry *reg, const char *name, uint32_t
         rc = KERR_VALIDATION;
     else if (s->info.status != REG_ACTIVE)
         rc = KERR_RESOURCE_IN_USE;
-    else if (target < 1 || target > 10000 || (uint64_t)target > 2ull * open ||
-             2ull * target < open)
+    else if (target < 1 || target > 10000 || (uint64_t)target > 2ull * open || 2ull * target < open)
         rc = KERR_INVALID_ARGUMENT;
     else if ((uint64_t)open_shards_total(reg) - open + target > reg->opts.shard_limit)
         rc = KERR_LIMIT_EXCEEDED;

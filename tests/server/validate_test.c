@@ -14,8 +14,8 @@ static void test_messages(void)
     const char *msg;
     json_t *o = J("{\"StreamName\":\"a/b\",\"Limit\":0,\"Mode\":\"X\",\"Key\":\"\"}");
     validate_init(&v);
-    CHECK(validate_string(&v, o, "StreamName", "streamName", true, 1, 128,
-                          VALIDATE_NAME_PATTERN) == NULL);
+    CHECK(validate_string(&v, o, "StreamName", "streamName", true, 1, 128, VALIDATE_NAME_PATTERN) ==
+          NULL);
     int64_t x;
     CHECK(!validate_int(&v, o, "Limit", "limit", false, 1, 10000, &x));
     static const char *const modes[] = {"A", "B"};
@@ -65,7 +65,8 @@ static void test_serialization(void)
 {
     struct validate v;
     const char *msg;
-    json_t *o = J("{\"S\":1,\"I\":\"x\",\"B\":\"true\",\"O\":[],\"L\":{},\"D\":1.5,\"Bad\":\"y!\"}");
+    json_t *o =
+        J("{\"S\":1,\"I\":\"x\",\"B\":\"true\",\"O\":[],\"L\":{},\"D\":1.5,\"Bad\":\"y!\"}");
     validate_init(&v);
     CHECK(validate_string(&v, o, "Bad", "bad", true, 1, 5, VALIDATE_NAME_PATTERN) == NULL);
     CHECK(validate_string(&v, o, "S", "s", true, 1, 5, NULL) == NULL);

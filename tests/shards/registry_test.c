@@ -15,8 +15,12 @@
 
 static struct registry_opts opts(const char *dir)
 {
-    struct registry_opts o = {.data_dir = dir, .transition_ms = 500, .consumer_transition_ms = 500,
-                              .shard_limit = 20, .max_consumers = 2, .max_creating = 5};
+    struct registry_opts o = {.data_dir = dir,
+                              .transition_ms = 500,
+                              .consumer_transition_ms = 500,
+                              .shard_limit = 20,
+                              .max_consumers = 2,
+                              .max_creating = 5};
     return o;
 }
 
