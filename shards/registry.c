@@ -718,11 +718,26 @@ static struct reg_shard *shard_add(struct reg_stream *c, u128 start, u128 end, u
     return sh;
 }
 
-static void shard_close(struct reg_shard *sh, int64_t now)
+/* Marks a shard closed in clone c after storage sealed its log (opts.seal; without a hook the
+ * ending position stays 0). A seal error aborts the reshard before anything is committed; a
+ * log sealed by an earlier step of the same aborted call stays sealed (rare I/O failure). */
+static int shard_close(const struct registry *reg, struct reg_stream *c, uint32_t index,
+                       int64_t now)
 {
+    struct reg_shard *sh = &c->shards[index];
+    uint64_t end = 0;
+    if (reg->opts.seal != NULL) {
+        int rc = reg->opts.seal(reg->opts.hook_arg, c->info.name, index, &end);
+        if (rc != 0) {
+            LOG_ERROR("registry: sealing shard %u of stream %s failed: %s", index, c->info.name,
+                      kerr_name(rc));
+            return rc;
+        }
+    }
     sh->closed = true;
     sh->closed_ms = now;
-    sh->ending_position = 0; /* TODO(storage): seal the shard log and store its end */
+    sh->ending_position = end;
+    return 0;
 }
 
 /* Common preconditions of split/merge; on success the lock is held and *c is a clone. */
@@ -764,7 +779,8 @@ int registry_shard_split(struct registry *reg, const char *name, uint32_t shard,
         goto fail;
     }
     int64_t now = clock_now_ms();
-    shard_close(&c->shards[shard], now);
+    if ((rc = shard_close(reg, c, shard, now)) != 0)
+        goto fail;
     shard_add(c, s0, new_start - 1, shard, REG_NO_SHARD, now);
     shard_add(c, new_start, e0, shard, REG_NO_SHARD, now);
     set_updating(c);
@@ -799,8 +815,8 @@ int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard,
     }
     int64_t now = clock_now_ms();
     u128 start = a->start_hash, end = b->end_hash;
-    shard_close(a, now);
-    shard_close(b, now);
+    if ((rc = shard_close(reg, c, shard, now)) != 0 || (rc = shard_close(reg, c, adjacent, now)))
+        goto fail;
     shard_add(c, start, end, shard, adjacent, now);
     set_updating(c);
     rc = stream_commit(reg, pos, c);
@@ -824,7 +840,8 @@ static int open_by_hash(const void *a, const void *b)
 }
 
 /* Applies the splits/merges of an UpdateShardCount to clone c. */
-static int rescale(struct reg_stream *c, uint32_t open, uint32_t target, int64_t now)
+static int rescale(const struct registry *reg, struct reg_stream *c, uint32_t open, uint32_t target,
+                   int64_t now)
 {
     struct hash_idx *hi = sc_malloc(open * sizeof(*hi));
     uint32_t k = 0;
@@ -838,22 +855,23 @@ static int rescale(struct reg_stream *c, uint32_t open, uint32_t target, int64_t
         idx[i] = hi[i].index;
     free(hi);
     int rc = 0;
-    for (uint32_t i = 0; target > open && i < target - open; i++) {
+    for (uint32_t i = 0; target > open && i < target - open && rc == 0; i++)
+        if (c->shards[idx[i]].end_hash - c->shards[idx[i]].start_hash < 3)
+            rc = KERR_INVALID_ARGUMENT; /* checked first: nothing sealed on a refusal */
+    for (uint32_t i = 0; target > open && i < target - open && rc == 0; i++) {
         struct reg_shard p = c->shards[idx[i]]; /* copy: shard_add may move the array */
-        if (p.end_hash - p.start_hash < 3) {
-            rc = KERR_INVALID_ARGUMENT;
-            break;
-        }
         u128 mid = p.start_hash + (p.end_hash - p.start_hash) / 2 + 1;
-        shard_close(&c->shards[idx[i]], now);
+        if ((rc = shard_close(reg, c, idx[i], now)) != 0)
+            break;
         shard_add(c, p.start_hash, mid - 1, p.index, REG_NO_SHARD, now);
         shard_add(c, mid, p.end_hash, p.index, REG_NO_SHARD, now);
     }
-    for (uint32_t j = 0; target < open && j < open - target; j++) {
+    for (uint32_t j = 0; target < open && j < open - target && rc == 0; j++) {
         struct reg_shard a = c->shards[idx[2 * j]], b = c->shards[idx[2 * j + 1]];
         ASSERT(a.end_hash + 1 == b.start_hash);
-        shard_close(&c->shards[a.index], now);
-        shard_close(&c->shards[b.index], now);
+        if ((rc = shard_close(reg, c, a.index, now)) != 0 ||
+            (rc = shard_close(reg, c, b.index, now)) != 0)
+            break;
         shard_add(c, a.start_hash, b.end_hash, a.index, b.index, now);
     }
     free(idx);
@@ -881,7 +899,7 @@ int registry_shard_count_update(struct registry *reg, const char *name, uint32_t
     if (rc != 0 || target == open)
         goto out;
     struct reg_stream *c = stream_clone(s);
-    rc = rescale(c, open, target, clock_now_ms());
+    rc = rescale(reg, c, open, target, clock_now_ms());
     if (rc != 0) {
         reg_stream_free(c);
         goto out;

@@ -97,6 +97,12 @@ struct registry_opts {
     uint32_t shard_limit;   /* account open-shard quota */
     uint32_t max_consumers; /* per stream */
     uint32_t max_creating;  /* streams CREATING at once (AWS: 5) */
+    /* Optional storage hook for split/merge/UpdateShardCount, called under the registry lock
+     * (lock order: registry, then the shard's own): seal shard `index` of `stream` against
+     * appends and return its ending position (the next counter, shardlog_seal). 0 or a
+     * negative error, which fails the reshard. NULL: ending positions stay 0. */
+    int (*seal)(void *arg, const char *stream, uint32_t index, uint64_t *ending_position);
+    void *hook_arg;
 };
 
 /* Creates the registry and loads DATA/meta. Returns 0 and *out, -errno on I/O failure, or

@@ -233,6 +233,42 @@ static void test_update_shard_count(void)
     registry_destroy(reg);
 }
 
+static int seal_calls;
+
+static int fake_seal(void *arg, const char *stream, uint32_t index, uint64_t *end)
+{
+    (void)arg;
+    seal_calls++;
+    if (strcmp(stream, "bad") == 0)
+        return -EIO;
+    *end = 100 + index;
+    return 0;
+}
+
+static void test_seal_hook(void)
+{
+    struct registry_opts o = opts(NULL);
+    o.seal = fake_seal;
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "ok", 2, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "bad", 2, REG_PROVISIONED, NULL, 0), 0);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_shard_merge(reg, "ok", 0, 1), 0);
+    CHECK_EQ_INT(seal_calls, 2);
+    struct reg_shard *sh;
+    size_t n;
+    registry_shards(reg, "ok", NULL, &sh, &n);
+    CHECK(sh[0].closed && sh[0].ending_position == 100 && sh[1].ending_position == 101);
+    free(sh);
+    CHECK_EQ_INT(registry_shard_split(reg, "bad", 0, 1000), -EIO);
+    registry_shards(reg, "bad", NULL, &sh, &n);
+    CHECK_EQ_INT(n, 2);
+    CHECK(!sh[0].closed);
+    free(sh);
+    registry_destroy(reg);
+}
+
 static void test_persistence(void)
 {
     char dir[] = "/tmp/sc-registry-XXXXXX";
@@ -362,6 +398,7 @@ int main(void)
     TEST_RUN(test_tags_retention);
     TEST_RUN(test_reshard_consumers);
     TEST_RUN(test_update_shard_count);
+    TEST_RUN(test_seal_hook);
     TEST_RUN(test_persistence);
     TEST_RUN(test_shard_ids);
     TEST_RUN(test_threads);
