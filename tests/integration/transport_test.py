@@ -16,7 +16,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
-TARGET = "Kinesis_20131202.ListStreams"
+TARGET = "Kinesis_20131202.Frobnicate"  # unknown: answered by the API before auth
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
@@ -103,7 +103,7 @@ class PlaintextTest(harness.ServerTestCase):
         self.assert_healthy()
 
     def test_target_reaches_api_http11(self):
-        status, hdrs, body = self.server.raw({}, target="ListStreams")
+        status, hdrs, body = self.server.raw({}, target="Frobnicate")
         self.assertEqual(status, 400)
         self.assertEqual(hdrs["x-amzn-errortype"], "UnknownOperationException")
         self.assertEqual(json.loads(body)["__type"], "UnknownOperationException")
