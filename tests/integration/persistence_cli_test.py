@@ -21,8 +21,9 @@ class PersistenceCliTest(unittest.TestCase):
     def run(self, result=None):
         before = len(result.failures) + len(result.errors) if result else 0
         out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > before:
-            sys.stderr.write("---- shardcastd log tail ----\n%s\n" % self.srv.read_log()[-4000:])
+        srv = getattr(self, "srv", None)
+        if result and len(result.failures) + len(result.errors) > before and srv is not None:
+            sys.stderr.write("---- shardcastd log tail ----\n%s\n" % srv.read_log()[-4000:])
         return out
 
     def active(self, name):
