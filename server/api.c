@@ -1,19 +1,70 @@
-/* Placeholder API layer until the control plane lands: GET /health and
- * UnknownOperationException for everything else. Replaced wholesale by the real api.c. */
+/* api.c — the AWS JSON 1.1 front door: GET /health, then for POST the checks of
+ * kinesis-protocol §1.1 in order (content type, target, auth, JSON object), then the operation
+ * table (server/api_ops.c). Responses per §1.2/§1.3. */
 #include "server/api.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
+#include "common/common.h"
+#include "common/errors.h"
+#include "server/api_internal.h"
+#include "server/arn.h"
+#include "server/auth.h"
+#include "server/config.h"
+#include "server/errmap.h"
 #include "server/http.h"
+#include "shards/registry.h"
+
+static const char CT_JSON11[] = "application/x-amz-json-1.1";
+static const char CT_JSON[] = "application/json";
+static const char CT_CBOR[] = "application/x-amz-cbor-1.1";
+#define TARGET_PREFIX "Kinesis_20131202."
+
+static struct registry *g_reg;
+static const struct config *g_cfg;
+
+struct registry *api_registry(void)
+{
+    return g_reg;
+}
+
+const struct config *api_config(void)
+{
+    return g_cfg;
+}
 
 int api_init(const struct config *cfg)
 {
-    (void)cfg;
-    return 0;
+    g_cfg = cfg;
+    struct registry_opts o = {
+        .data_dir = cfg->data_dir[0] ? cfg->data_dir : NULL,
+        .transition_ms = cfg->stream_transition_ms,
+        .consumer_transition_ms = cfg->consumer_transition_ms,
+        .shard_limit = cfg->shard_limit,
+        .max_consumers = cfg->max_consumers,
+        .max_creating = 5,
+    };
+    int rc = registry_create(&o, &g_reg);
+    if (rc == -EBADMSG)
+        LOG_ERROR("api: metadata in %s/meta is corrupt; not starting (see the line above)",
+                  cfg->data_dir);
+    else if (rc != 0)
+        LOG_ERROR("api: cannot load metadata from %s: %s", cfg->data_dir, kerr_name(rc));
+    return rc;
 }
 
-void api_shutdown(void) {}
+void api_shutdown(void)
+{
+    registry_destroy(g_reg);
+    g_reg = NULL;
+}
 
 int api_worker_init(struct worker *w)
 {
@@ -26,21 +77,365 @@ void api_worker_dispose(struct worker *w)
     (void)w;
 }
 
+/* ---- responses ----------------------------------------------------------------------------- */
+
+static void request_id(char out[37])
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        memset(b, 0x5a, sizeof(b));
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80); /* RFC 4122 variant */
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+static void hdr(struct http_header *h, const char *name, const char *value)
+{
+    h->name = name;
+    h->value = value;
+    h->name_len = strlen(name);
+    h->value_len = strlen(value);
+}
+
+/* Sends status + body with the common headers; `type` adds x-amzn-ErrorType. */
+static void respond(struct http_exchange *x, int status, const char *ctype, const char *type,
+                    const char *body, size_t len)
+{
+    char rid[37], id2[80];
+    unsigned char rnd[48];
+    request_id(rid);
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        memset(rnd, 0x33, sizeof(rnd));
+    EVP_EncodeBlock((unsigned char *)id2, rnd, sizeof(rnd));
+    struct http_header h[4];
+    size_t n = 0;
+    hdr(&h[n++], "content-type", ctype);
+    hdr(&h[n++], "x-amzn-requestid", rid);
+    hdr(&h[n++], "x-amz-id-2", id2);
+    if (type)
+        hdr(&h[n++], "x-amzn-errortype", type);
+    struct evbuffer *b = evbuffer_new();
+    ASSERT(b != NULL);
+    if (len)
+        evbuffer_add(b, body, len);
+    http_exchange_respond(x, status, h, n, b);
+    evbuffer_free(b);
+}
+
+static void respond_error(struct http_exchange *x, const char *ctype, int status,
+                          const char *type, const char *msg)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "__type", json_string(type));
+    if (msg != NULL)
+        json_object_set_new(o, "message", json_string(msg));
+    char *s = json_dumps(o, API_JSON_FLAGS);
+    json_decref(o);
+    respond(x, status, ctype, type, s, strlen(s));
+    free(s);
+}
+
+static void ctx_free(struct api_ctx *c)
+{
+    json_decref(c->in);
+    free(c);
+}
+
+void api_reply_json(struct api_ctx *c, json_t *out)
+{
+    if (out == NULL) {
+        respond(c->x, 200, c->content_type, NULL, "", 0);
+    } else {
+        char *s = json_dumps(out, API_JSON_FLAGS);
+        json_decref(out);
+        respond(c->x, 200, c->content_type, NULL, s, strlen(s));
+        free(s);
+    }
+    ctx_free(c);
+}
+
+void api_reply_type(struct api_ctx *c, int status, const char *type, const char *msg)
+{
+    respond_error(c->x, c->content_type, status, type, msg);
+    ctx_free(c);
+}
+
+void api_reply_error(struct api_ctx *c, int kerr, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    int status;
+    const char *type = errmap_type(kerr, &status);
+    if (status >= 500)
+        LOG_ERROR("api: %s failed: %s (%s)", c->op_name, msg, kerr_name(kerr));
+    api_reply_type(c, status, type, msg);
+}
+
+bool api_invalid(struct api_ctx *c)
+{
+    const char *msg;
+    int rc = validate_finish(&c->v, &msg);
+    if (rc == 0)
+        return false;
+    api_reply_error(c, rc, "%s", msg);
+    return true;
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------ */
+
+static const char *header(const struct http_request *req, const char *lname)
+{
+    for (size_t i = 0; i < req->header_count; i++)
+        if (strcmp(req->headers[i].name, lname) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+/* Media type without parameters ("application/json; charset=utf-8"). */
+static const char *content_type_known(const char *ct)
+{
+    if (ct == NULL)
+        return NULL;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && ct[n - 1] == ' ')
+        n--;
+    if (n == sizeof(CT_JSON11) - 1 && strncasecmp(ct, CT_JSON11, n) == 0)
+        return CT_JSON11;
+    if (n == sizeof(CT_JSON) - 1 && strncasecmp(ct, CT_JSON, n) == 0)
+        return CT_JSON;
+    if (n == sizeof(CT_CBOR) - 1 && strncasecmp(ct, CT_CBOR, n) == 0)
+        return CT_CBOR;
+    return NULL;
+}
+
+static void handle_health(struct http_exchange *x)
+{
+    static const struct http_header h[] = {{"content-type", "text/plain", 12, 10}};
+    struct evbuffer *body = evbuffer_new();
+    ASSERT(body != NULL);
+    evbuffer_add(body, "ok", 2);
+    http_exchange_respond(x, 200, h, 1, body);
+    evbuffer_free(body);
+}
+
+/* The pre-operation checks; returns the op or NULL after replying. */
+static const struct api_op *gate(struct http_exchange *x, const struct http_request *req,
+                                 const char **ctype)
+{
+    const char *raw_ct = header(req, "content-type");
+    *ctype = content_type_known(raw_ct);
+    const char *target = header(req, "x-amz-target");
+    if (*ctype == NULL) {
+        /* Without a known codec there is no Kinesis operation to talk to. */
+        respond_error(x, CT_JSON11, 400, "UnknownOperationException", NULL);
+        return NULL;
+    }
+    const struct api_op *op = NULL;
+    if (target && strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)) == 0)
+        op = api_op_find(target + strlen(TARGET_PREFIX));
+    if (op == NULL || op->fn == NULL) {
+        respond_error(x, *ctype == CT_CBOR ? CT_JSON11 : *ctype, 400,
+                      "UnknownOperationException", NULL);
+        return NULL;
+    }
+    char msg[1024];
+    enum auth_result ar = auth_check(req, msg, sizeof(msg));
+    if (ar != AUTH_OK) {
+        respond_error(x, *ctype == CT_CBOR ? CT_JSON11 : *ctype, 400,
+                      ar == AUTH_MISSING ? "MissingAuthenticationTokenException"
+                                         : "IncompleteSignatureException",
+                      msg);
+        return NULL;
+    }
+    if (*ctype == CT_CBOR) {
+        /* Java SDK clients: the header carries the type even though the body is JSON. */
+        respond_error(x, CT_JSON11, 400, "SerializationException",
+                      "CBOR (application/x-amz-cbor-1.1) is not supported yet; disable CBOR in "
+                      "the client (Java v2: -Daws.cborEnabled=false, Java v1: "
+                      "AWS_CBOR_DISABLE=1)");
+        return NULL;
+    }
+    return op;
+}
+
 void api_handle(struct http_exchange *x)
 {
     const struct http_request *req = http_exchange_request(x);
-    struct evbuffer *body = evbuffer_new();
-    if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/health") == 0) {
-        static const struct http_header h[] = {{"content-type", "text/plain", 12, 10}};
-        evbuffer_add(body, "ok\n", 3);
-        http_exchange_respond(x, 200, h, 1, body);
-    } else {
-        static const struct http_header h[] = {
-            {"content-type", "application/x-amz-json-1.1", 12, 26},
-            {"x-amzn-errortype", "UnknownOperationException", 16, 25},
-        };
-        evbuffer_add_printf(body, "{\"__type\":\"UnknownOperationException\"}");
-        http_exchange_respond(x, 400, h, 2, body);
+    if (strcmp(req->method, "GET") == 0 && strncmp(req->path, "/health", 7) == 0 &&
+        (req->path[7] == '\0' || req->path[7] == '?')) {
+        handle_health(x);
+        return;
     }
-    evbuffer_free(body);
+    const char *ctype;
+    const struct api_op *op = gate(x, req, &ctype);
+    if (op == NULL)
+        return;
+    json_t *in;
+    if (req->body_len == 0) {
+        in = json_object(); /* tolerate a missing body for ops without input */
+    } else {
+        json_error_t jerr;
+        in = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (in != NULL && !json_is_object(in)) {
+            json_decref(in);
+            in = NULL;
+            snprintf(jerr.text, sizeof(jerr.text), "Request body must be a JSON object");
+        }
+        if (in == NULL) {
+            respond_error(x, ctype, 400, "SerializationException", jerr.text);
+            return;
+        }
+    }
+    struct api_ctx *c = sc_calloc(1, sizeof(*c));
+    c->x = x;
+    c->req = req;
+    c->content_type = ctype;
+    c->in = in;
+    c->op_name = op->name;
+    validate_init(&c->v);
+    op->fn(c);
+}
+
+/* ---- shared helpers ------------------------------------------------------------------------ */
+
+json_t *api_timestamp(int64_t ms)
+{
+    if (ms % 1000 == 0)
+        return json_integer(ms / 1000);
+    return json_real((double)ms / 1000.0);
+}
+
+char *api_stream_arn(char *buf, const char *name)
+{
+    return arn_stream(buf, ARN_MAX + 1, g_cfg->region, g_cfg->account_id, name);
+}
+
+void api_sel_validate(struct api_ctx *c, struct api_sel *sel, bool arn_required)
+{
+    sel->name = arn_required ? NULL
+                             : validate_string(&c->v, c->in, "StreamName", "streamName", false, 1,
+                                               REG_NAME_MAX, VALIDATE_NAME_PATTERN);
+    sel->arn = validate_string(&c->v, c->in, "StreamARN", "streamARN", arn_required, 1, ARN_MAX,
+                               NULL);
+    /* StreamId is accepted and ignored (kinesis-protocol §4: never route on it). */
+    json_t *id = json_object_get(c->in, "StreamId");
+    if (id != NULL && !json_is_string(id) && !json_is_null(id))
+        (void)validate_string(&c->v, c->in, "StreamId", "streamId", false, 0, 24, NULL);
+}
+
+bool api_sel_resolve(struct api_ctx *c, const struct api_sel *sel, char *name)
+{
+    if (sel->arn != NULL) {
+        char n[REG_NAME_MAX + 1], region[64], account[16];
+        if (arn_parse_stream(sel->arn, n, region, account) != 0) {
+            api_reply_error(c, KERR_VALIDATION,
+                            "1 validation error detected: Value '%s' at 'streamARN' failed to "
+                            "satisfy constraint: Member must satisfy regular expression pattern: "
+                            "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
+                            sel->arn);
+            return false;
+        }
+        if (sel->name != NULL && strcmp(sel->name, n) != 0) {
+            api_reply_error(c, KERR_INVALID_ARGUMENT,
+                            "StreamARN %s and StreamName %s do not refer to the same stream.",
+                            sel->arn, sel->name);
+            return false;
+        }
+        if (strcmp(account, g_cfg->account_id) != 0 || strcmp(region, g_cfg->region) != 0) {
+            api_reply_error(c, KERR_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.",
+                            n, account);
+            return false;
+        }
+        strcpy(name, n);
+        return true;
+    }
+    if (sel->name == NULL) {
+        api_reply_error(c, KERR_INVALID_ARGUMENT,
+                        "Either StreamName or StreamARN must be provided.");
+        return false;
+    }
+    strcpy(name, sel->name);
+    return true;
+}
+
+void api_reply_not_found(struct api_ctx *c, const char *stream)
+{
+    api_reply_error(c, KERR_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", stream,
+                    g_cfg->account_id);
+}
+
+static const char *status_name(enum reg_status s)
+{
+    static const char *const names[] = {"CREATING", "DELETING", "ACTIVE", "UPDATING"};
+    return names[s];
+}
+
+void api_reply_registry_error(struct api_ctx *c, int err, const char *stream)
+{
+    if (err == KERR_RESOURCE_NOT_FOUND) {
+        api_reply_not_found(c, stream);
+    } else if (err == KERR_RESOURCE_IN_USE) {
+        struct reg_stream_info info;
+        if (registry_stream_get(g_reg, stream, &info) == 0 && info.status != REG_ACTIVE)
+            api_reply_error(c, err, "Stream %s under account %s not ACTIVE, instead in state %s",
+                            stream, g_cfg->account_id, status_name(info.status));
+        else
+            api_reply_error(c, err, "Stream %s under account %s is in use.", stream,
+                            g_cfg->account_id);
+    } else if (err == KERR_LIMIT_EXCEEDED) {
+        api_reply_error(c, err, "Limit exceeded for stream %s under account %s.", stream,
+                        g_cfg->account_id);
+    } else {
+        api_reply_error(c, err < -4095 ? err : KERR_INTERNAL, "Internal service failure: %s",
+                        kerr_name(err));
+    }
+}
+
+/* ---- tokens -------------------------------------------------------------------------------- */
+
+char *api_token_make(const char *kind, const char *stream, const char *cursor)
+{
+    char raw[600];
+    int n = snprintf(raw, sizeof(raw), "%s\n%s\n%s\n%lld", kind, stream, cursor,
+                     (long long)clock_now_ms());
+    ASSERT(n > 0 && (size_t)n < sizeof(raw));
+    char *out = sc_malloc(4 * ((size_t)n + 2) / 3 + 4);
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)raw, n);
+    return out;
+}
+
+int api_token_parse(const char *tok, const char *kind, char *stream, char *cursor,
+                    size_t cursor_cap)
+{
+    size_t len = strlen(tok);
+    if (len == 0 || len % 4 != 0 || len > 800)
+        return KERR_INVALID_ARGUMENT;
+    unsigned char raw[640];
+    int n = EVP_DecodeBlock(raw, (const unsigned char *)tok, (int)len);
+    if (n <= 0)
+        return KERR_INVALID_ARGUMENT;
+    while (n > 0 && raw[n - 1] == '\0') /* DecodeBlock keeps padding bytes */
+        n--;
+    raw[n] = '\0';
+    char *save = NULL, *k = strtok_r((char *)raw, "\n", &save);
+    char *s = strtok_r(NULL, "\n", &save);
+    char *cur = strtok_r(NULL, "\n", &save);
+    char *t = strtok_r(NULL, "\n", &save);
+    if (!k || !s || !cur || !t || strcmp(k, kind) != 0 || strlen(s) > REG_NAME_MAX ||
+        strlen(cur) >= cursor_cap)
+        return KERR_INVALID_ARGUMENT;
+    char *end;
+    long long issued = strtoll(t, &end, 10);
+    if (*end != '\0')
+        return KERR_INVALID_ARGUMENT;
+    strcpy(stream, s);
+    strcpy(cursor, cur);
+    if (clock_now_ms() - issued > 300000)
+        return KERR_EXPIRED_NEXT_TOKEN;
+    return 0;
 }

@@ -1,9 +1,75 @@
-/* Placeholder until the transport lands. */
+/* main.c — shardcastd: parse the command line, start the API and the transport, print the
+ * ready line(s), wait for SIGTERM/SIGINT, stop gracefully, exit 0. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "server/api.h"
 #include "server/config.h"
+#include "server/server.h"
+
+static void print_ready(const char *scheme, const char *host, uint16_t port)
+{
+    bool v6 = strchr(host, ':') != NULL;
+    printf("shardcastd listening on %s://%s%s%s:%u\n", scheme, v6 ? "[" : "", host, v6 ? "]" : "",
+           (unsigned)port);
+}
 
 int main(int argc, char **argv)
 {
     struct config cfg;
     int rc = config_parse(&cfg, argc, argv);
-    return rc < 0 ? 2 : 0;
+    if (rc != 0)
+        return rc < 0 ? 2 : 0;
+    config_set(&cfg);
+
+    /* Workers inherit this mask; only the main thread takes the stop signals, in sigwait. */
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+    rc = api_init(&cfg);
+    if (rc != 0) {
+        LOG_ERROR("cannot initialise the API layer: %s", strerror(-rc));
+        return 1;
+    }
+    struct server_opts o = {
+        .handler = api_handle,
+        .worker_init = api_worker_init,
+        .worker_dispose = api_worker_dispose,
+        .host = cfg.listen_host,
+        .port = cfg.listen_port,
+        .tls = cfg.tls,
+        .tls_host = cfg.tls_host,
+        .tls_port = cfg.tls_port,
+        .tls_cert = cfg.tls_cert,
+        .tls_key = cfg.tls_key,
+        .workers = cfg.workers,
+        .body_max_bytes = cfg.body_max_bytes,
+    };
+    struct server *srv;
+    rc = server_start(&o, &srv);
+    if (rc != 0) {
+        LOG_ERROR("cannot start the server: %s", strerror(-rc));
+        api_shutdown();
+        return 1;
+    }
+    print_ready("http", cfg.listen_host, server_port(srv));
+    if (cfg.tls)
+        print_ready("https", cfg.tls_host, server_tls_port(srv));
+    fflush(stdout);
+
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0)
+        ;
+    LOG_INFO("signal %d: stopping", sig);
+    server_stop(srv);
+    api_shutdown();
+    return 0;
 }

@@ -1,0 +1,127 @@
+/* api_internal.h — what operation handlers (server/api_*.c) share with the dispatcher.
+ *
+ * Extension point: every Kinesis operation has a row in the table of server/api_ops.c
+ * ({"PutRecord", NULL} today). A helper adding an operation writes its handler in its own
+ * api_<area>.c, declares it below, and puts the function into that row. A NULL handler answers
+ * UnknownOperationException.
+ *
+ * A handler runs on the worker thread owning the exchange, after content type, target, auth and
+ * JSON-object checks passed. It must finish the request exactly once with api_reply_json() or
+ * api_reply_error() — now or later (async; the ctx stays valid until then) — and must not touch
+ * the ctx afterwards (the reply frees it). */
+#ifndef SC_API_INTERNAL_H
+#define SC_API_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/validate.h"
+
+struct config;
+struct http_exchange;
+struct http_request;
+struct registry;
+
+struct api_ctx {
+    struct http_exchange *x;
+    const struct http_request *req;
+    const char *content_type; /* echoed in the response */
+    json_t *in;               /* the request object (owned by ctx) */
+    const char *op_name;
+    struct validate v;        /* scratch for the handler's model validation */
+};
+
+typedef void (*api_op_fn)(struct api_ctx *c);
+
+struct api_op {
+    const char *name;
+    api_op_fn fn; /* NULL: known to the model, not implemented yet */
+};
+
+/* Table lookup (server/api_ops.c). NULL when the name is not a Kinesis operation. */
+const struct api_op *api_op_find(const char *name);
+
+/* Finishes with 200: `out` (stolen; NULL = empty body for ops without output). */
+void api_reply_json(struct api_ctx *c, json_t *out);
+/* Finishes with the error's status/type (server/errmap.c) and a printf-style message. */
+void api_reply_error(struct api_ctx *c, int kerr, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Finishes with an explicit AWS type (for types outside enum kerr). */
+void api_reply_type(struct api_ctx *c, int status, const char *type, const char *msg);
+
+/* Ends model validation: on error replies (Serialization/ValidationException) and returns
+ * true, meaning the handler must return at once. */
+bool api_invalid(struct api_ctx *c);
+
+/* Process-wide state, set by api_init (read-only afterwards except the registry's own lock). */
+struct registry *api_registry(void);
+const struct config *api_config(void);
+
+/* Stream selector (StreamName / StreamARN / StreamId). Validate the members during model
+ * validation with api_sel_validate, then resolve after api_invalid() with api_sel_resolve,
+ * which copies the stream name into name[129] or replies InvalidArgumentException /
+ * ResourceNotFoundException and returns false. `arn_required` for ops whose model requires
+ * StreamARN (e.g. UpdateStreamMode). */
+struct api_sel {
+    const char *name;
+    const char *arn;
+};
+void api_sel_validate(struct api_ctx *c, struct api_sel *sel, bool arn_required);
+bool api_sel_resolve(struct api_ctx *c, const struct api_sel *sel, char *name);
+
+/* Message helpers for the common errors. */
+void api_reply_not_found(struct api_ctx *c, const char *stream);
+void api_reply_registry_error(struct api_ctx *c, int err, const char *stream);
+
+/* Epoch milliseconds as a JSON timestamp (seconds, <= 3 decimals; never exponent form when
+ * dumped with API_JSON_FLAGS). */
+json_t *api_timestamp(int64_t ms);
+#define API_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(13))
+
+/* Stream ARN of `name` under the configured region/account into buf (>= 2048+1). */
+char *api_stream_arn(char *buf, const char *name);
+
+/* NextToken helpers: opaque base64 of "<kind>\n<stream>\n<cursor>\n<issued ms>"; tokens older
+ * than 300 s -> KERR_EXPIRED_NEXT_TOKEN, malformed -> KERR_INVALID_ARGUMENT. */
+char *api_token_make(const char *kind, const char *stream, const char *cursor);
+int api_token_parse(const char *tok, const char *kind, char *stream, char *cursor,
+                    size_t cursor_cap);
+
+struct reg_shard;
+struct reg_stream_info;
+/* One Shard object of DescribeStream/ListShards (canonical ids, sequence number range). */
+json_t *api_shard_json(const struct reg_shard *sh);
+/* StreamModeDetails / EnhancedMonitoring values. */
+json_t *api_mode_json(int mode);
+json_t *api_metrics_json(uint32_t bits);
+const char *api_status_name(int status);
+/* Parses a ShardId input (canonical or shorthand); false after replying a not-found error. */
+bool api_shard_id(const char *s, uint32_t *index);
+
+/* Handlers. */
+void api_create_stream(struct api_ctx *c);
+void api_delete_stream(struct api_ctx *c);
+void api_describe_stream(struct api_ctx *c);
+void api_describe_stream_summary(struct api_ctx *c);
+void api_list_streams(struct api_ctx *c);
+void api_list_shards(struct api_ctx *c);
+void api_add_tags(struct api_ctx *c);
+void api_remove_tags(struct api_ctx *c);
+void api_list_tags(struct api_ctx *c);
+void api_increase_retention(struct api_ctx *c);
+void api_decrease_retention(struct api_ctx *c);
+void api_describe_limits(struct api_ctx *c);
+void api_enable_monitoring(struct api_ctx *c);
+void api_disable_monitoring(struct api_ctx *c);
+void api_start_encryption(struct api_ctx *c);
+void api_stop_encryption(struct api_ctx *c);
+void api_update_stream_mode(struct api_ctx *c);
+void api_split_shard(struct api_ctx *c);
+void api_merge_shards(struct api_ctx *c);
+void api_register_consumer(struct api_ctx *c);
+void api_deregister_consumer(struct api_ctx *c);
+void api_describe_consumer(struct api_ctx *c);
+void api_list_consumers(struct api_ctx *c);
+
+#endif

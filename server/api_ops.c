@@ -1,0 +1,58 @@
+/* The operation table: every operation of the Kinesis model (API 2013-12-02). Rows with a NULL
+ * handler are known but not implemented (UnknownOperationException). Sorted by name. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/api_internal.h"
+
+static const struct api_op ops[] = {
+    {"AddTagsToStream", api_add_tags},
+    {"CreateStream", api_create_stream},
+    {"DecreaseStreamRetentionPeriod", api_decrease_retention},
+    {"DeleteResourcePolicy", NULL},
+    {"DeleteStream", api_delete_stream},
+    {"DeregisterStreamConsumer", api_deregister_consumer},
+    {"DescribeAccountSettings", NULL},
+    {"DescribeLimits", api_describe_limits},
+    {"DescribeStream", api_describe_stream},
+    {"DescribeStreamConsumer", api_describe_consumer},
+    {"DescribeStreamSummary", api_describe_stream_summary},
+    {"DisableEnhancedMonitoring", api_disable_monitoring},
+    {"EnableEnhancedMonitoring", api_enable_monitoring},
+    {"GetRecords", NULL},
+    {"GetResourcePolicy", NULL},
+    {"GetShardIterator", NULL},
+    {"IncreaseStreamRetentionPeriod", api_increase_retention},
+    {"ListShards", api_list_shards},
+    {"ListStreamConsumers", api_list_consumers},
+    {"ListStreams", api_list_streams},
+    {"ListTagsForResource", NULL},
+    {"ListTagsForStream", api_list_tags},
+    {"MergeShards", api_merge_shards},
+    {"PutRecord", NULL},
+    {"PutRecords", NULL},
+    {"PutResourcePolicy", NULL},
+    {"RegisterStreamConsumer", api_register_consumer},
+    {"RemoveTagsFromStream", api_remove_tags},
+    {"SplitShard", api_split_shard},
+    {"StartStreamEncryption", api_start_encryption},
+    {"StopStreamEncryption", api_stop_encryption},
+    {"SubscribeToShard", NULL},
+    {"TagResource", NULL},
+    {"UntagResource", NULL},
+    {"UpdateAccountSettings", NULL},
+    {"UpdateMaxRecordSize", NULL},
+    {"UpdateShardCount", NULL},
+    {"UpdateStreamMode", api_update_stream_mode},
+    {"UpdateStreamWarmThroughput", NULL},
+};
+
+static int op_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct api_op *)elem)->name);
+}
+
+const struct api_op *api_op_find(const char *name)
+{
+    return bsearch(name, ops, sizeof(ops) / sizeof(ops[0]), sizeof(ops[0]), op_cmp);
+}

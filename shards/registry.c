@@ -1,0 +1,799 @@
+#include "shards/registry.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/common.h"
+#include "common/errors.h"
+#include "shards/meta.h"
+#include "shards/shards_internal.h"
+
+struct registry {
+    pthread_mutex_t lock;
+    struct registry_opts opts;
+    struct meta *meta; /* NULL: memory only */
+    struct reg_stream **streams; /* sorted by name */
+    size_t nstreams, cap;
+};
+
+/* ---- records ------------------------------------------------------------------------------- */
+
+static struct reg_stream *stream_clone(const struct reg_stream *s)
+{
+    struct reg_stream *c = sc_malloc(sizeof(*c));
+    *c = *s;
+    c->cap_shards = s->nshards + 2;
+    c->shards = sc_malloc(c->cap_shards * sizeof(*c->shards));
+    if (s->nshards)
+        memcpy(c->shards, s->shards, s->nshards * sizeof(*c->shards));
+    c->cap_consumers = s->nconsumers + 1;
+    c->consumers = sc_malloc(c->cap_consumers * sizeof(*c->consumers));
+    if (s->nconsumers)
+        memcpy(c->consumers, s->consumers, s->nconsumers * sizeof(*c->consumers));
+    c->logs = NULL; /* TODO(storage): share refcounted shard logs between versions */
+    return c;
+}
+
+static void stream_derive(struct reg_stream *s)
+{
+    s->info.shard_count = (uint32_t)s->nshards;
+    s->info.open_shard_count = 0;
+    for (size_t i = 0; i < s->nshards; i++)
+        if (!s->shards[i].closed)
+            s->info.open_shard_count++;
+    s->info.consumer_count = 0;
+    for (size_t i = 0; i < s->nconsumers; i++)
+        if (s->consumers[i].c.status != REG_DELETING)
+            s->info.consumer_count++;
+}
+
+static size_t stream_pos(const struct registry *reg, const char *name, bool *found)
+{
+    size_t lo = 0, hi = reg->nstreams;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(reg->streams[mid]->info.name, name);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static void stream_insert(struct registry *reg, size_t pos, struct reg_stream *s)
+{
+    if (reg->nstreams == reg->cap) {
+        reg->cap = reg->cap ? reg->cap * 2 : 16;
+        reg->streams = sc_realloc(reg->streams, reg->cap * sizeof(*reg->streams));
+    }
+    memmove(&reg->streams[pos + 1], &reg->streams[pos],
+            (reg->nstreams - pos) * sizeof(*reg->streams));
+    reg->streams[pos] = s;
+    reg->nstreams++;
+}
+
+static void stream_erase(struct registry *reg, size_t pos)
+{
+    reg_stream_free(reg->streams[pos]);
+    memmove(&reg->streams[pos], &reg->streams[pos + 1],
+            (reg->nstreams - pos - 1) * sizeof(*reg->streams));
+    reg->nstreams--;
+}
+
+/* ---- lazy transitions ---------------------------------------------------------------------- */
+
+/* Applies consumer transitions; returns true if a DELETING consumer was dropped (persist). */
+static bool consumers_tick(const struct registry *reg, struct reg_stream *s, int64_t now)
+{
+    bool dropped = false;
+    size_t w = 0;
+    for (size_t i = 0; i < s->nconsumers; i++) {
+        struct reg_consumer_rec *c = &s->consumers[i];
+        bool due = now - c->status_ms >= (int64_t)reg->opts.consumer_transition_ms;
+        if (due && c->c.status == REG_DELETING) {
+            dropped = true;
+            continue;
+        }
+        if (due && c->c.status == REG_CREATING) {
+            c->c.status = REG_ACTIVE;
+            c->status_ms = now;
+        }
+        s->consumers[w++] = *c;
+    }
+    s->nconsumers = w;
+    return dropped;
+}
+
+static int persist(struct registry *reg, struct reg_stream *s, uint64_t expect_rev);
+
+/* Brings every record up to the clock. In-memory status changes need no write: the persisted
+ * status + status_ms reproduce them after a restart; removals are written. */
+static void registry_tick(struct registry *reg)
+{
+    int64_t now = clock_now_ms();
+    for (size_t i = 0; i < reg->nstreams;) {
+        struct reg_stream *s = reg->streams[i];
+        bool due = now - s->status_ms >= (int64_t)reg->opts.transition_ms;
+        if (due && s->info.status == REG_DELETING) {
+            if (reg->meta && meta_remove(reg->meta, s->info.name, s->info.revision) != 0)
+                LOG_WARN("registry: could not remove metadata of deleted stream %s",
+                         s->info.name);
+            stream_erase(reg, i);
+            continue;
+        }
+        if (due && (s->info.status == REG_CREATING || s->info.status == REG_UPDATING)) {
+            s->info.status = REG_ACTIVE;
+            s->status_ms = now;
+        }
+        if (consumers_tick(reg, s, now)) {
+            stream_derive(s);
+            uint64_t rev = s->info.revision++;
+            (void)persist(reg, s, rev);
+        }
+        i++;
+    }
+}
+
+static int persist(struct registry *reg, struct reg_stream *s, uint64_t expect_rev)
+{
+    if (reg->meta == NULL)
+        return 0;
+    return meta_put(reg->meta, s, expect_rev);
+}
+
+/* Replaces stream at `pos` with its modified clone `c` once `c` is durable. */
+static int stream_commit(struct registry *reg, size_t pos, struct reg_stream *c)
+{
+    uint64_t expect = reg->streams[pos]->info.revision;
+    c->info.revision = expect + 1;
+    stream_derive(c);
+    int rc = persist(reg, c, expect);
+    if (rc != 0) {
+        reg_stream_free(c);
+        return rc;
+    }
+    reg_stream_free(reg->streams[pos]);
+    reg->streams[pos] = c;
+    return 0;
+}
+
+/* Locks, ticks and finds `name` (not DELETING unless `deleting_ok`). On success the lock stays
+ * held and *pos is set; on failure the lock is released. */
+static int lock_find(struct registry *reg, const char *name, size_t *pos, bool deleting_ok)
+{
+    pthread_mutex_lock(&reg->lock);
+    registry_tick(reg);
+    bool found;
+    *pos = stream_pos(reg, name, &found);
+    if (!found || (!deleting_ok && reg->streams[*pos]->info.status == REG_DELETING)) {
+        pthread_mutex_unlock(&reg->lock);
+        return KERR_RESOURCE_NOT_FOUND;
+    }
+    return 0;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+static int load_cb(void *arg, struct reg_stream *s)
+{
+    struct registry *reg = arg;
+    bool found;
+    size_t pos = stream_pos(reg, s->info.name, &found);
+    if (found) {
+        reg_stream_free(s);
+        return -EBADMSG;
+    }
+    s->cap_shards = s->nshards;
+    s->cap_consumers = s->nconsumers;
+    stream_derive(s);
+    stream_insert(reg, pos, s);
+    return 0;
+}
+
+int registry_create(const struct registry_opts *opts, struct registry **out)
+{
+    struct registry *reg = sc_calloc(1, sizeof(*reg));
+    reg->opts = *opts;
+    if (reg->opts.max_creating == 0)
+        reg->opts.max_creating = 5;
+    pthread_mutex_init(&reg->lock, NULL);
+    if (opts->data_dir != NULL) {
+        int rc = meta_open(opts->data_dir, &reg->meta);
+        if (rc == 0)
+            rc = meta_load(reg->meta, load_cb, reg);
+        if (rc != 0) {
+            registry_destroy(reg);
+            return rc;
+        }
+    }
+    *out = reg;
+    return 0;
+}
+
+void registry_destroy(struct registry *reg)
+{
+    if (reg == NULL)
+        return;
+    for (size_t i = 0; i < reg->nstreams; i++)
+        reg_stream_free(reg->streams[i]);
+    free(reg->streams);
+    meta_close(reg->meta);
+    pthread_mutex_destroy(&reg->lock);
+    free(reg);
+}
+
+static uint32_t open_shards_total(const struct registry *reg)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < reg->nstreams; i++)
+        if (reg->streams[i]->info.status != REG_DELETING)
+            n += reg->streams[i]->info.open_shard_count;
+    return n;
+}
+
+static int tag_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct reg_tag *)a)->key, ((const struct reg_tag *)b)->key);
+}
+
+/* Merges tags into info (overwriting equal keys), keeping them sorted. */
+static int tags_merge(struct reg_stream_info *info, const struct reg_tag *tags, size_t n)
+{
+    struct reg_tag tmp[REG_TAGS_MAX];
+    size_t cnt = info->tag_count;
+    memcpy(tmp, info->tags, cnt * sizeof(*tmp));
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < cnt && strcmp(tmp[j].key, tags[i].key) != 0)
+            j++;
+        if (j == cnt) {
+            if (cnt == REG_TAGS_MAX)
+                return KERR_INVALID_ARGUMENT;
+            cnt++;
+        }
+        tmp[j] = tags[i];
+    }
+    qsort(tmp, cnt, sizeof(*tmp), tag_cmp);
+    memcpy(info->tags, tmp, cnt * sizeof(*tmp));
+    info->tag_count = cnt;
+    return 0;
+}
+
+static struct reg_stream *stream_new(const char *name, uint32_t count, enum reg_mode mode,
+                                     int64_t now)
+{
+    struct reg_stream *s = sc_calloc(1, sizeof(*s));
+    snprintf(s->info.name, sizeof(s->info.name), "%s", name);
+    s->info.status = REG_CREATING;
+    s->info.mode = mode;
+    s->info.created_ms = now;
+    s->info.retention_hours = REG_RETENTION_MIN;
+    s->status_ms = now;
+    s->shards = sc_calloc(count, sizeof(*s->shards));
+    s->cap_shards = s->nshards = count;
+    for (uint32_t i = 0; i < count; i++) {
+        struct reg_shard *sh = &s->shards[i];
+        sh->index = i;
+        sh->parent = sh->adjacent_parent = REG_NO_SHARD;
+        u128_split(i, count, &sh->start_hash, &sh->end_hash);
+        sh->created_ms = now;
+    }
+    s->next_index = count;
+    stream_derive(s);
+    return s;
+}
+
+int registry_stream_create(struct registry *reg, const char *name, uint32_t shard_count,
+                           enum reg_mode mode, const struct reg_tag *tags, size_t ntags)
+{
+    if (mode == REG_ON_DEMAND)
+        shard_count = REG_ON_DEMAND_SHARDS;
+    ASSERT(shard_count >= 1 && strlen(name) <= REG_NAME_MAX);
+    pthread_mutex_lock(&reg->lock);
+    registry_tick(reg);
+    int rc = 0;
+    bool found;
+    size_t pos = stream_pos(reg, name, &found);
+    if (found) {
+        rc = KERR_RESOURCE_IN_USE;
+        goto out;
+    }
+    size_t creating = 0;
+    for (size_t i = 0; i < reg->nstreams; i++)
+        creating += reg->streams[i]->info.status == REG_CREATING;
+    if (creating >= reg->opts.max_creating ||
+        (uint64_t)open_shards_total(reg) + shard_count > reg->opts.shard_limit) {
+        rc = KERR_LIMIT_EXCEEDED;
+        goto out;
+    }
+    struct reg_stream *s = stream_new(name, shard_count, mode, clock_now_ms());
+    if (ntags > 0 && tags_merge(&s->info, tags, ntags) != 0) {
+        reg_stream_free(s);
+        rc = KERR_INVALID_ARGUMENT;
+        goto out;
+    }
+    s->info.revision = 1;
+    rc = persist(reg, s, 0);
+    if (rc != 0) {
+        reg_stream_free(s);
+        goto out;
+    }
+    stream_insert(reg, pos, s);
+out:
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_stream_delete(struct registry *reg, const char *name, bool force)
+{
+    size_t pos;
+    int rc = lock_find(reg, name, &pos, false);
+    if (rc != 0)
+        return rc;
+    struct reg_stream *s = reg->streams[pos];
+    if (s->info.consumer_count > 0 && !force) {
+        rc = KERR_RESOURCE_IN_USE;
+        goto out;
+    }
+    struct reg_stream *c = stream_clone(s);
+    c->info.status = REG_DELETING;
+    c->status_ms = clock_now_ms();
+    c->nconsumers = 0;
+    rc = stream_commit(reg, pos, c);
+out:
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_stream_get(struct registry *reg, const char *name, struct reg_stream_info *out)
+{
+    size_t pos;
+    int rc = lock_find(reg, name, &pos, true);
+    if (rc != 0)
+        return rc;
+    *out = reg->streams[pos]->info;
+    pthread_mutex_unlock(&reg->lock);
+    return 0;
+}
+
+int registry_shards(struct registry *reg, const char *name, struct reg_stream_info *info,
+                    struct reg_shard **out, size_t *n)
+{
+    size_t pos;
+    int rc = lock_find(reg, name, &pos, true);
+    if (rc != 0)
+        return rc;
+    const struct reg_stream *s = reg->streams[pos];
+    if (info)
+        *info = s->info;
+    *n = s->nshards;
+    *out = NULL;
+    if (s->nshards) {
+        *out = sc_malloc(s->nshards * sizeof(**out));
+        memcpy(*out, s->shards, s->nshards * sizeof(**out));
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return 0;
+}
+
+int registry_stream_list(struct registry *reg, const char *after, size_t max,
+                         struct reg_stream_info **out, size_t *n, bool *more)
+{
+    pthread_mutex_lock(&reg->lock);
+    registry_tick(reg);
+    size_t start = 0;
+    if (after != NULL) {
+        bool found;
+        start = stream_pos(reg, after, &found);
+        if (found)
+            start++;
+    }
+    size_t avail = reg->nstreams - start, cnt = SC_MIN(avail, max);
+    *out = cnt ? sc_malloc(cnt * sizeof(**out)) : NULL;
+    for (size_t i = 0; i < cnt; i++)
+        (*out)[i] = reg->streams[start + i]->info;
+    *n = cnt;
+    *more = avail > cnt;
+    pthread_mutex_unlock(&reg->lock);
+    return 0;
+}
+
+/* ---- updates ------------------------------------------------------------------------------- */
+
+/* Finds an ACTIVE stream and clones it for modification (lock held on success). */
+static int lock_clone_active(struct registry *reg, const char *name, size_t *pos,
+                             struct reg_stream **c)
+{
+    int rc = lock_find(reg, name, pos, false);
+    if (rc != 0)
+        return rc;
+    if (reg->streams[*pos]->info.status != REG_ACTIVE) {
+        pthread_mutex_unlock(&reg->lock);
+        return KERR_RESOURCE_IN_USE;
+    }
+    *c = stream_clone(reg->streams[*pos]);
+    return 0;
+}
+
+int registry_tags_add(struct registry *reg, const char *name, const struct reg_tag *tags,
+                      size_t n)
+{
+    size_t pos;
+    struct reg_stream *c;
+    int rc = lock_clone_active(reg, name, &pos, &c);
+    if (rc != 0)
+        return rc;
+    rc = tags_merge(&c->info, tags, n);
+    if (rc == 0)
+        rc = stream_commit(reg, pos, c);
+    else
+        reg_stream_free(c);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_tags_remove(struct registry *reg, const char *name, const char *const *keys,
+                         size_t n)
+{
+    size_t pos;
+    struct reg_stream *c;
+    int rc = lock_clone_active(reg, name, &pos, &c);
+    if (rc != 0)
+        return rc;
+    struct reg_stream_info *i = &c->info;
+    size_t w = 0;
+    for (size_t t = 0; t < i->tag_count; t++) {
+        bool drop = false;
+        for (size_t k = 0; k < n && !drop; k++)
+            drop = strcmp(i->tags[t].key, keys[k]) == 0;
+        if (!drop)
+            i->tags[w++] = i->tags[t];
+    }
+    i->tag_count = w;
+    rc = stream_commit(reg, pos, c);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_retention_set(struct registry *reg, const char *name, uint32_t hours, bool increase,
+                           uint32_t *current)
+{
+    size_t pos;
+    struct reg_stream *c;
+    int rc = lock_clone_active(reg, name, &pos, &c);
+    if (rc != 0)
+        return rc;
+    *current = c->info.retention_hours;
+    if (increase ? hours < *current : hours > *current) {
+        reg_stream_free(c);
+        rc = KERR_INVALID_ARGUMENT;
+    } else {
+        c->info.retention_hours = hours;
+        rc = stream_commit(reg, pos, c);
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_metrics_update(struct registry *reg, const char *name, uint32_t bits, bool enable,
+                            uint32_t *before, uint32_t *after)
+{
+    size_t pos;
+    struct reg_stream *c;
+    int rc = lock_clone_active(reg, name, &pos, &c);
+    if (rc != 0)
+        return rc;
+    *before = c->info.metrics;
+    c->info.metrics = enable ? (c->info.metrics | bits) : (c->info.metrics & ~bits);
+    *after = c->info.metrics;
+    rc = stream_commit(reg, pos, c);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+static void set_updating(struct reg_stream *c)
+{
+    c->info.status = REG_UPDATING;
+    c->status_ms = clock_now_ms();
+}
+
+int registry_encryption_set(struct registry *reg, const char *name, enum reg_encryption enc,
+                            const char *key_id)
+{
+    size_t pos;
+    struct reg_stream *c;
+    int rc = lock_clone_active(reg, name, &pos, &c);
+    if (rc != 0)
+        return rc;
+    c->info.encryption = enc;
+    snprintf(c->info.key_id, sizeof(c->info.key_id), "%s",
+             enc == REG_ENC_KMS && key_id ? key_id : "");
+    set_updating(c);
+    rc = stream_commit(reg, pos, c);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_mode_set(struct registry *reg, const char *name, enum reg_mode mode)
+{
+    size_t pos;
+    struct reg_stream *c;
+    int rc = lock_clone_active(reg, name, &pos, &c);
+    if (rc != 0)
+        return rc;
+    c->info.mode = mode;
+    set_updating(c);
+    rc = stream_commit(reg, pos, c);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+void registry_limits(struct registry *reg, uint32_t *open_shards, uint32_t *on_demand_streams)
+{
+    pthread_mutex_lock(&reg->lock);
+    registry_tick(reg);
+    *open_shards = open_shards_total(reg);
+    *on_demand_streams = 0;
+    for (size_t i = 0; i < reg->nstreams; i++)
+        *on_demand_streams += reg->streams[i]->info.mode == REG_ON_DEMAND;
+    pthread_mutex_unlock(&reg->lock);
+}
+
+/* ---- consumers ----------------------------------------------------------------------------- */
+
+static struct reg_consumer_rec *consumer_find(struct reg_stream *s, const char *name)
+{
+    for (size_t i = 0; i < s->nconsumers; i++)
+        if (strcmp(s->consumers[i].c.name, name) == 0)
+            return &s->consumers[i];
+    return NULL;
+}
+
+static int consumer_name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct reg_consumer_rec *)a)->c.name,
+                  ((const struct reg_consumer_rec *)b)->c.name);
+}
+
+int registry_consumer_register(struct registry *reg, const char *stream, const char *name,
+                               struct reg_consumer *out)
+{
+    size_t pos;
+    int rc = lock_find(reg, stream, &pos, false);
+    if (rc != 0)
+        return rc;
+    struct reg_stream *s = reg->streams[pos];
+    size_t creating = 0;
+    for (size_t i = 0; i < s->nconsumers; i++)
+        creating += s->consumers[i].c.status == REG_CREATING;
+    if (consumer_find(s, name) != NULL || s->info.status == REG_CREATING) {
+        rc = KERR_RESOURCE_IN_USE;
+        goto out;
+    }
+    if (s->info.consumer_count >= reg->opts.max_consumers || creating >= 5) {
+        rc = KERR_LIMIT_EXCEEDED;
+        goto out;
+    }
+    struct reg_stream *c = stream_clone(s);
+    struct reg_consumer_rec *r = &c->consumers[c->nconsumers++];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->c.name, sizeof(r->c.name), "%s", name);
+    r->c.created_ms = r->status_ms = clock_now_ms();
+    r->c.status = REG_CREATING;
+    *out = r->c;
+    qsort(c->consumers, c->nconsumers, sizeof(*c->consumers), consumer_name_cmp);
+    rc = stream_commit(reg, pos, c);
+out:
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_consumer_deregister(struct registry *reg, const char *stream, const char *name,
+                                 int64_t created_secs)
+{
+    size_t pos;
+    int rc = lock_find(reg, stream, &pos, false);
+    if (rc != 0)
+        return rc;
+    struct reg_consumer_rec *r = consumer_find(reg->streams[pos], name);
+    if (r == NULL || r->c.status == REG_DELETING ||
+        (created_secs >= 0 && r->c.created_ms / 1000 != created_secs)) {
+        rc = KERR_RESOURCE_NOT_FOUND;
+        goto out;
+    }
+    struct reg_stream *c = stream_clone(reg->streams[pos]);
+    r = consumer_find(c, name);
+    r->c.status = REG_DELETING;
+    r->status_ms = clock_now_ms();
+    rc = stream_commit(reg, pos, c);
+out:
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_consumer_get(struct registry *reg, const char *stream, const char *name,
+                          struct reg_consumer *out)
+{
+    size_t pos;
+    int rc = lock_find(reg, stream, &pos, false);
+    if (rc != 0)
+        return rc;
+    struct reg_consumer_rec *r = consumer_find(reg->streams[pos], name);
+    if (r == NULL)
+        rc = KERR_RESOURCE_NOT_FOUND;
+    else
+        *out = r->c;
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_consumer_list(struct registry *reg, const char *stream, const char *after,
+                           size_t max, struct reg_consumer **out, size_t *n, bool *more)
+{
+    size_t pos;
+    int rc = lock_find(reg, stream, &pos, false);
+    if (rc != 0)
+        return rc;
+    const struct reg_stream *s = reg->streams[pos];
+    size_t start = 0;
+    while (after != NULL && start < s->nconsumers && strcmp(s->consumers[start].c.name, after) <= 0)
+        start++;
+    size_t avail = s->nconsumers - start, cnt = SC_MIN(avail, max);
+    *out = cnt ? sc_malloc(cnt * sizeof(**out)) : NULL;
+    for (size_t i = 0; i < cnt; i++)
+        (*out)[i] = s->consumers[start + i].c;
+    *n = cnt;
+    *more = avail > cnt;
+    pthread_mutex_unlock(&reg->lock);
+    return 0;
+}
+
+/* ---- resharding ---------------------------------------------------------------------------- */
+
+static struct reg_shard *shard_add(struct reg_stream *c, u128 start, u128 end, uint32_t parent,
+                                   uint32_t adjacent, int64_t now)
+{
+    if (c->nshards == c->cap_shards) {
+        c->cap_shards = c->cap_shards * 2 + 2;
+        c->shards = sc_realloc(c->shards, c->cap_shards * sizeof(*c->shards));
+    }
+    struct reg_shard *sh = &c->shards[c->nshards++];
+    memset(sh, 0, sizeof(*sh));
+    sh->index = c->next_index++;
+    sh->parent = parent;
+    sh->adjacent_parent = adjacent;
+    sh->start_hash = start;
+    sh->end_hash = end;
+    sh->created_ms = now;
+    return sh;
+}
+
+static void shard_close(struct reg_shard *sh, int64_t now)
+{
+    sh->closed = true;
+    sh->closed_ms = now;
+    sh->ending_position = 0; /* TODO(storage): seal the shard log and store its end */
+}
+
+/* Common preconditions of split/merge; on success the lock is held and *c is a clone. */
+static int reshard_begin(struct registry *reg, const char *name, uint32_t extra_shards,
+                         size_t *pos, struct reg_stream **c)
+{
+    int rc = lock_find(reg, name, pos, false);
+    if (rc != 0)
+        return rc;
+    const struct reg_stream *s = reg->streams[*pos];
+    if (s->info.mode == REG_ON_DEMAND)
+        rc = KERR_VALIDATION;
+    else if (s->info.status != REG_ACTIVE)
+        rc = KERR_RESOURCE_IN_USE;
+    else if ((uint64_t)open_shards_total(reg) + extra_shards > reg->opts.shard_limit)
+        rc = KERR_LIMIT_EXCEEDED;
+    if (rc != 0) {
+        pthread_mutex_unlock(&reg->lock);
+        return rc;
+    }
+    *c = stream_clone(s);
+    return 0;
+}
+
+int registry_shard_split(struct registry *reg, const char *name, uint32_t shard, u128 new_start)
+{
+    size_t pos;
+    struct reg_stream *c;
+    int rc = reshard_begin(reg, name, 1, &pos, &c);
+    if (rc != 0)
+        return rc;
+    if (shard >= c->nshards || c->shards[shard].closed) {
+        rc = shard >= c->nshards ? KERR_RESOURCE_NOT_FOUND : KERR_RESOURCE_IN_USE;
+        goto fail;
+    }
+    u128 s0 = c->shards[shard].start_hash, e0 = c->shards[shard].end_hash;
+    if (!(new_start > s0 + 1 && new_start < e0) || s0 == U128_MAX) {
+        rc = KERR_INVALID_ARGUMENT;
+        goto fail;
+    }
+    int64_t now = clock_now_ms();
+    shard_close(&c->shards[shard], now);
+    shard_add(c, s0, new_start - 1, shard, REG_NO_SHARD, now);
+    shard_add(c, new_start, e0, shard, REG_NO_SHARD, now);
+    set_updating(c);
+    rc = stream_commit(reg, pos, c);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+fail:
+    reg_stream_free(c);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard,
+                         uint32_t adjacent)
+{
+    size_t pos;
+    struct reg_stream *c;
+    int rc = reshard_begin(reg, name, 0, &pos, &c);
+    if (rc != 0)
+        return rc;
+    if (shard >= c->nshards || adjacent >= c->nshards) {
+        rc = KERR_RESOURCE_NOT_FOUND;
+        goto fail;
+    }
+    struct reg_shard *a = &c->shards[shard], *b = &c->shards[adjacent];
+    if (a->closed || b->closed) {
+        rc = KERR_RESOURCE_IN_USE;
+        goto fail;
+    }
+    if (a->end_hash == U128_MAX || a->end_hash + 1 != b->start_hash) {
+        rc = KERR_INVALID_ARGUMENT;
+        goto fail;
+    }
+    int64_t now = clock_now_ms();
+    u128 start = a->start_hash, end = b->end_hash;
+    shard_close(a, now);
+    shard_close(b, now);
+    shard_add(c, start, end, shard, adjacent, now);
+    set_updating(c);
+    rc = stream_commit(reg, pos, c);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+fail:
+    reg_stream_free(c);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+/* ---- shard ids ----------------------------------------------------------------------------- */
+
+int registry_shard_id_parse(const char *s, uint32_t *index)
+{
+    if (strncmp(s, "shardId-", 8) == 0)
+        s += 8;
+    if (*s == '\0' || strlen(s) > 20)
+        return -EINVAL;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v >= REG_NO_SHARD)
+            return -EINVAL;
+    }
+    *index = (uint32_t)v;
+    return 0;
+}
+
+char *registry_shard_id_print(uint32_t index, char *buf)
+{
+    sprintf(buf, "shardId-%012u", index);
+    return buf;
+}

@@ -1,0 +1,190 @@
+/* registry.h — the stream/shard/consumer metadata registry (the control plane's state).
+ *
+ * Holds every stream with its shards and registered consumers, persists each change through
+ * shards/meta.c before reporting success, and computes status transitions lazily from the wall
+ * clock (common/clock.h): CREATING->ACTIVE and UPDATING->ACTIVE after transition_ms,
+ * DELETING->gone after transition_ms; consumers likewise with consumer_transition_ms.
+ *
+ * Thread rule: any thread. One registry mutex serialises everything (the control plane is
+ * low-rate; the data plane reads the shard table through snapshots or, later, through refcounted
+ * shard objects owned by shards/). Nothing returned points into the registry: results are
+ * copied out into caller-owned structs / arrays (free with free()).
+ *
+ * Errors: 0 ok, -errno for system errors (persistence), enum kerr for Kinesis-level failures.
+ * The caller (server/) writes the AWS message from its context. */
+#ifndef SC_REGISTRY_H
+#define SC_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shards/u128.h"
+
+struct registry;
+struct shardlog; /* storage helper's per-shard log (shards/shardlog.h), attached later */
+
+#define REG_NAME_MAX 128
+#define REG_TAGS_MAX 50
+#define REG_TAG_KEY_MAX 128
+#define REG_TAG_VALUE_MAX 256
+#define REG_KEY_ID_MAX 2048
+#define REG_NO_SHARD UINT32_MAX
+#define REG_RETENTION_MIN 24
+#define REG_RETENTION_MAX 8760
+#define REG_ON_DEMAND_SHARDS 4
+
+enum reg_status { REG_CREATING, REG_DELETING, REG_ACTIVE, REG_UPDATING };
+enum reg_mode { REG_PROVISIONED, REG_ON_DEMAND };
+enum reg_encryption { REG_ENC_NONE, REG_ENC_KMS };
+
+/* Shard-level metric bits (Enable/DisableEnhancedMonitoring), in the model's order. */
+enum reg_metric {
+    REG_M_INCOMING_BYTES = 1 << 0,
+    REG_M_INCOMING_RECORDS = 1 << 1,
+    REG_M_OUTGOING_BYTES = 1 << 2,
+    REG_M_OUTGOING_RECORDS = 1 << 3,
+    REG_M_WRITE_PTE = 1 << 4,
+    REG_M_READ_PTE = 1 << 5,
+    REG_M_ITERATOR_AGE = 1 << 6,
+    REG_M_ALL = (1 << 7) - 1,
+};
+
+struct reg_tag {
+    char key[REG_TAG_KEY_MAX + 1];
+    char value[REG_TAG_VALUE_MAX + 1];
+};
+
+struct reg_shard {
+    uint32_t index;           /* shardId-<index, 12 digits> */
+    uint32_t parent;          /* REG_NO_SHARD if none */
+    uint32_t adjacent_parent; /* REG_NO_SHARD if none */
+    u128 start_hash, end_hash;
+    int64_t created_ms; /* creation wall time; sequence numbers encode created_ms / 1000 */
+    bool closed;
+    int64_t closed_ms;
+    uint64_t ending_position; /* storage counter at seal (valid when closed) */
+};
+
+/* Snapshot of one stream (without the shard array). */
+struct reg_stream_info {
+    char name[REG_NAME_MAX + 1];
+    enum reg_status status;
+    enum reg_mode mode;
+    int64_t created_ms;
+    uint32_t retention_hours;
+    enum reg_encryption encryption;
+    char key_id[REG_KEY_ID_MAX + 1];
+    uint32_t metrics; /* enum reg_metric bits */
+    size_t tag_count;
+    struct reg_tag tags[REG_TAGS_MAX]; /* sorted by key (byte order) */
+    uint32_t shard_count;      /* all shards, open and closed */
+    uint32_t open_shard_count;
+    uint32_t consumer_count;
+    uint64_t revision; /* bumps on every persisted change (compare-and-set, architecture §8) */
+};
+
+struct reg_consumer {
+    char name[REG_NAME_MAX + 1];
+    int64_t created_ms; /* ARN suffix is created_ms / 1000 */
+    enum reg_status status; /* CREATING, ACTIVE, DELETING */
+};
+
+struct registry_opts {
+    const char *data_dir;    /* DATA; metadata lives in DATA/meta. NULL = memory only (tests) */
+    uint32_t transition_ms;  /* stream state transitions */
+    uint32_t consumer_transition_ms;
+    uint32_t shard_limit;    /* account open-shard quota */
+    uint32_t max_consumers;  /* per stream */
+    uint32_t max_creating;   /* streams CREATING at once (AWS: 5) */
+};
+
+/* Creates the registry and loads DATA/meta. Returns 0 and *out, -errno on I/O failure, or
+ * -EBADMSG when a metadata file is corrupt (logged with its path; the server must not start). */
+int registry_create(const struct registry_opts *opts, struct registry **out);
+void registry_destroy(struct registry *reg);
+
+/* Creates a stream in CREATING with `shard_count` shards (ON_DEMAND: REG_ON_DEMAND_SHARDS,
+ * shard_count ignored) split per u128_split; tags (may be NULL) are copied and sorted.
+ * KERR_RESOURCE_IN_USE: exists. KERR_LIMIT_EXCEEDED: max_creating streams are CREATING, or the
+ * open-shard quota would be exceeded. KERR_INVALID_ARGUMENT: more than 50 tags. */
+int registry_stream_create(struct registry *reg, const char *name, uint32_t shard_count,
+                           enum reg_mode mode, const struct reg_tag *tags, size_t ntags);
+
+/* Marks the stream DELETING (gone after transition_ms). Consumers are dropped when `force`,
+ * otherwise KERR_RESOURCE_IN_USE if any exist. KERR_RESOURCE_NOT_FOUND: no such stream
+ * (or already DELETING). */
+int registry_stream_delete(struct registry *reg, const char *name, bool force);
+
+/* Copies the stream's description. KERR_RESOURCE_NOT_FOUND if absent. */
+int registry_stream_get(struct registry *reg, const char *name, struct reg_stream_info *out);
+
+/* Copies all shards in index order into a malloc'd array (*out, *n; free() it; NULL when
+ * none). Optional `info` receives the stream snapshot taken under the same lock. */
+int registry_shards(struct registry *reg, const char *name, struct reg_stream_info *info,
+                    struct reg_shard **out, size_t *n);
+
+/* Stream names in byte order, strictly after `after` (NULL = from the start), at most `max`.
+ * Fills a malloc'd array of infos (*out, *n); *more tells whether names remain. */
+int registry_stream_list(struct registry *reg, const char *after, size_t max,
+                         struct reg_stream_info **out, size_t *n, bool *more);
+
+/* Adds/overwrites tags. KERR_RESOURCE_NOT_FOUND; KERR_RESOURCE_IN_USE if not ACTIVE;
+ * KERR_INVALID_ARGUMENT if the result would exceed REG_TAGS_MAX. */
+int registry_tags_add(struct registry *reg, const char *name, const struct reg_tag *tags,
+                      size_t n);
+/* Removes the given keys (absent keys ignored). Same errors as add (no limit). */
+int registry_tags_remove(struct registry *reg, const char *name, const char *const *keys,
+                         size_t n);
+
+/* Sets the retention. `increase` selects the rule: increase needs hours >= current, decrease
+ * needs hours <= current; violations -> KERR_INVALID_ARGUMENT with *current set. Range
+ * [24, 8760] is the caller's check. KERR_RESOURCE_IN_USE if not ACTIVE. */
+int registry_retention_set(struct registry *reg, const char *name, uint32_t hours, bool increase,
+                           uint32_t *current);
+
+/* Enhanced monitoring: enable (or disable) `bits`; before and after get the masks. */
+int registry_metrics_update(struct registry *reg, const char *name, uint32_t bits, bool enable,
+                            uint32_t *before, uint32_t *after);
+
+/* Encryption bookkeeping: KMS + key id (start) or NONE (stop). Stream goes UPDATING.
+ * KERR_RESOURCE_IN_USE if not ACTIVE. */
+int registry_encryption_set(struct registry *reg, const char *name, enum reg_encryption enc,
+                            const char *key_id);
+
+/* Switches the capacity mode. Stream goes UPDATING. KERR_RESOURCE_IN_USE if not ACTIVE. */
+int registry_mode_set(struct registry *reg, const char *name, enum reg_mode mode);
+
+/* Account totals for DescribeLimits. */
+void registry_limits(struct registry *reg, uint32_t *open_shards, uint32_t *on_demand_streams);
+
+/* Consumers (EFO). register: KERR_RESOURCE_NOT_FOUND (stream), KERR_RESOURCE_IN_USE (name taken
+ * or stream not ACTIVE/UPDATING), KERR_LIMIT_EXCEEDED (max_consumers, or 5 CREATING).
+ * *out gets the new consumer (CREATING). */
+int registry_consumer_register(struct registry *reg, const char *stream, const char *name,
+                               struct reg_consumer *out);
+/* Marks DELETING (gone after consumer_transition_ms). `created_secs` < 0 matches any
+ * registration, else it must equal the ARN's timestamp. KERR_RESOURCE_NOT_FOUND. */
+int registry_consumer_deregister(struct registry *reg, const char *stream, const char *name,
+                                 int64_t created_secs);
+int registry_consumer_get(struct registry *reg, const char *stream, const char *name,
+                          struct reg_consumer *out);
+/* Consumers in name order strictly after `after` (NULL = start), at most max. */
+int registry_consumer_list(struct registry *reg, const char *stream, const char *after,
+                           size_t max, struct reg_consumer **out, size_t *n, bool *more);
+
+/* Split/merge (registry side: closes parents at `ending_position`s supplied by storage later,
+ * 0 for now, and appends children with the next indexes). Validation per kinesis-protocol §5:
+ * KERR_RESOURCE_NOT_FOUND (shard), KERR_INVALID_ARGUMENT (hash key / adjacency / closed shard),
+ * KERR_RESOURCE_IN_USE (not ACTIVE), KERR_LIMIT_EXCEEDED (quota), KERR_VALIDATION (on-demand).
+ * The stream goes UPDATING. */
+int registry_shard_split(struct registry *reg, const char *name, uint32_t shard, u128 new_start);
+int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard,
+                         uint32_t adjacent);
+
+/* "shardId-000000000001", "shardId-1" and "1" -> 1. Returns 0 or -EINVAL. */
+int registry_shard_id_parse(const char *s, uint32_t *index);
+/* Writes "shardId-%012u" into buf (>= 21 bytes). Returns buf. */
+char *registry_shard_id_print(uint32_t index, char *buf);
+
+#endif

@@ -1,0 +1,286 @@
+"""Control-plane semantics and errors against the real shardcastd: raw HTTP for the request gate
+(content type, target, auth, JSON) and exact error bodies/headers; boto3 for each op's happy path,
+checked field by field."""
+import json
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ServerTestCase, main, wait_for  # noqa: E402
+
+ACCOUNT = "000000000000"
+N3 = ["113427455640312821154458202477256070484", "226854911280625642308916404954512140969",
+      "340282366920938463463374607431768211455"]
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+class ApiErrorsTest(ServerTestCase):
+    def err(self, op, body, code, message=None, **kw):
+        status, headers, data = self.server.raw(body, target=op, **kw)
+        self.assertEqual(status, 400, data)
+        self.assertEqual(headers.get("x-amzn-errortype"), code)
+        obj = json.loads(data)
+        self.assertEqual(obj["__type"], code)
+        if message is not None:
+            self.assertEqual(obj.get("message"), message)
+        return obj
+
+    def ok(self, op, body):
+        status, headers, data = self.server.raw(body, target=op)
+        self.assertEqual(status, 200, data)
+        self.assertEqual(headers["content-type"], "application/x-amz-json-1.1")
+        self.assertRegex(headers["x-amzn-requestid"], UUID_RE)
+        self.assertIn("x-amz-id-2", headers)
+        self.assertNotIn(b"null", data)
+        return json.loads(data) if data else None
+
+    def create_active(self, name, shards=1, **extra):
+        body = {"StreamName": name, "ShardCount": shards}
+        body.update(extra)
+        self.assertIsNone(self.ok("CreateStream", body))
+        wait_for(lambda: self.ok("DescribeStreamSummary", {"StreamName": name})
+                 ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
+
+    # -- gate ------------------------------------------------------------------------------
+    def test_health(self):
+        status, _, data = self.server.raw(b"", method="GET", path="/health", content_type=None)
+        self.assertEqual((status, data.strip()), (200, b"ok"))
+
+    def test_unknown_target(self):
+        self.err("Kinesis_20131202.Frobnicate", {}, "UnknownOperationException")
+        self.err("Other_20131202.ListStreams", {}, "UnknownOperationException")
+        status, headers, _ = self.server.raw({})  # no X-Amz-Target at all
+        self.assertEqual((status, headers["x-amzn-errortype"]), (400, "UnknownOperationException"))
+
+    def test_content_types(self):
+        self.err("ListStreams", {}, "UnknownOperationException", content_type=None)
+        self.err("ListStreams", {}, "UnknownOperationException", content_type="text/plain")
+        self.err("ListStreams", {}, "SerializationException",
+                 content_type="application/x-amz-cbor-1.1")
+        status, headers, _ = self.server.raw({}, target="ListStreams",
+                                             content_type="application/json")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "application/json")
+
+    def test_auth(self):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        try:
+            conn.request("POST", "/", body=b"{}", headers={
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": "Kinesis_20131202.ListStreams"})
+            r = conn.getresponse()
+            data = r.read()
+        finally:
+            conn.close()
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.getheader("x-amzn-errortype"), "MissingAuthenticationTokenException")
+        self.assertEqual(json.loads(data), {"__type": "MissingAuthenticationTokenException",
+                                            "message": "Missing Authentication Token"})
+
+    def test_incomplete_signature(self):
+        obj = self.err("ListStreams", {}, "IncompleteSignatureException",
+                       headers={"Authorization": "AWS4-HMAC-SHA256 Credential=abc"})
+        self.assertIn("Authorization header requires 'Signature' parameter.", obj["message"])
+        self.assertIn("Authorization header requires 'SignedHeaders' parameter.", obj["message"])
+
+    def test_malformed_json(self):
+        self.err("ListStreams", b"{not json", "SerializationException")
+        self.err("ListStreams", b"[1,2]", "SerializationException")
+
+    def test_wrong_types(self):
+        self.err("CreateStream", {"StreamName": 1, "ShardCount": 1}, "SerializationException")
+        self.err("CreateStream", {"StreamName": "x", "ShardCount": "1"}, "SerializationException")
+        self.err("CreateStream", {"StreamName": ["x"], "ShardCount": 1}, "SerializationException")
+        self.err("DeleteStream", {"StreamName": "x", "EnforceConsumerDeletion": "yes"},
+                 "SerializationException")
+
+    def test_validation_messages(self):
+        self.err("CreateStream", {"StreamName": "bad name!", "ShardCount": 0}, "ValidationException",
+                 "2 validation errors detected: Value 'bad name!' at 'streamName' failed to "
+                 "satisfy constraint: Member must satisfy regular expression pattern: "
+                 "[a-zA-Z0-9_.-]+; Value '0' at 'shardCount' failed to satisfy constraint: "
+                 "Member must have value greater than or equal to 1")
+        self.err("CreateStream", {"StreamName": "x" * 129, "ShardCount": 1}, "ValidationException",
+                 "1 validation error detected: Value '%s' at 'streamName' failed to satisfy "
+                 "constraint: Member must have length less than or equal to 128" % ("x" * 129))
+        self.err("DescribeStream", {"StreamName": "s", "Limit": 0}, "ValidationException",
+                 "1 validation error detected: Value '0' at 'limit' failed to satisfy "
+                 "constraint: Member must have value greater than or equal to 1")
+        self.err("ListStreams", {"Limit": 10001}, "ValidationException",
+                 "1 validation error detected: Value '10001' at 'limit' failed to satisfy "
+                 "constraint: Member must have value less than or equal to 10000")
+        self.err("IncreaseStreamRetentionPeriod", {"StreamName": "s"}, "ValidationException",
+                 "1 validation error detected: Value null at 'retentionPeriodHours' failed to "
+                 "satisfy constraint: Member must not be null")
+
+    def test_unknown_and_duplicate_stream(self):
+        self.err("DescribeStream", {"StreamName": "ghost"}, "ResourceNotFoundException",
+                 "Stream ghost under account %s not found." % ACCOUNT)
+        self.err("DeleteStream", {"StreamName": "ghost"}, "ResourceNotFoundException")
+        self.create_active("dup")
+        self.err("CreateStream", {"StreamName": "dup", "ShardCount": 1}, "ResourceInUseException",
+                 "Stream dup under account %s already exists." % ACCOUNT)
+
+    def test_selector(self):
+        self.create_active("sel")
+        arn = "arn:aws:kinesis:us-east-1:%s:stream/sel" % ACCOUNT
+        d = self.ok("DescribeStreamSummary", {"StreamARN": arn, "StreamId": "ignored"})
+        self.assertEqual(d["StreamDescriptionSummary"]["StreamName"], "sel")
+        self.err("DescribeStreamSummary", {"StreamARN": arn, "StreamName": "other"},
+                 "InvalidArgumentException")
+        self.err("DescribeStreamSummary", {}, "InvalidArgumentException")
+
+    # -- happy paths -------------------------------------------------------------------------
+    def test_create_describe(self):
+        k = self.server.boto3()
+        before = time.time()
+        k.create_stream(StreamName="d3", ShardCount=3)
+        d = k.describe_stream(StreamName="d3")["StreamDescription"]
+        self.assertEqual(d["StreamStatus"], "CREATING")
+        wait_for(lambda: k.describe_stream(StreamName="d3")["StreamDescription"]["StreamStatus"]
+                 == "ACTIVE", what="ACTIVE")
+        d = k.describe_stream(StreamName="d3")["StreamDescription"]
+        self.assertEqual(d["StreamName"], "d3")
+        self.assertEqual(d["StreamARN"], "arn:aws:kinesis:us-east-1:%s:stream/d3" % ACCOUNT)
+        self.assertEqual(d["StreamModeDetails"], {"StreamMode": "PROVISIONED"})
+        self.assertEqual(d["RetentionPeriodHours"], 24)
+        self.assertEqual(d["EnhancedMonitoring"], [{"ShardLevelMetrics": []}])
+        self.assertEqual(d["EncryptionType"], "NONE")
+        self.assertFalse(d["HasMoreShards"])
+        self.assertLess(abs(d["StreamCreationTimestamp"].timestamp() - before), 5)
+        ids = [s["ShardId"] for s in d["Shards"]]
+        self.assertEqual(ids, ["shardId-%012d" % i for i in range(3)])
+        self.assertEqual([s["HashKeyRange"]["EndingHashKey"] for s in d["Shards"]], N3)
+        self.assertEqual(d["Shards"][1]["HashKeyRange"]["StartingHashKey"], str(int(N3[0]) + 1))
+        for s in d["Shards"]:
+            seq = s["SequenceNumberRange"]["StartingSequenceNumber"]
+            self.assertEqual(len(seq), 56)
+            self.assertNotIn("EndingSequenceNumber", s["SequenceNumberRange"])
+            self.assertNotIn("ParentShardId", s)
+        page = k.describe_stream(StreamName="d3", Limit=2,
+                                 ExclusiveStartShardId="shardId-000000000000")
+        self.assertEqual([s["ShardId"] for s in page["StreamDescription"]["Shards"]],
+                         ["shardId-000000000001", "shardId-000000000002"])
+        summ = k.describe_stream_summary(StreamName="d3")["StreamDescriptionSummary"]
+        self.assertNotIn("StreamId", summ)
+        self.assertEqual((summ["OpenShardCount"], summ["ConsumerCount"]), (3, 0))
+
+    def test_list_streams_pagination(self):
+        for n in ("ls-a", "ls-b", "ls-c"):
+            self.create_active(n)
+        out = self.ok("ListStreams", {"Limit": 1, "ExclusiveStartStreamName": "ls-a"})
+        self.assertEqual(out["StreamNames"], ["ls-b"])
+        self.assertTrue(out["HasMoreStreams"])
+        self.assertEqual(out["StreamSummaries"][0]["StreamName"], "ls-b")
+        self.assertEqual(out["StreamSummaries"][0]["StreamStatus"], "ACTIVE")
+        out2 = self.ok("ListStreams", {"NextToken": out["NextToken"], "Limit": 1})
+        self.assertEqual(out2["StreamNames"], ["ls-c"])
+        self.err("ListStreams", {"NextToken": out["NextToken"], "ExclusiveStartStreamName": "a"},
+                 "InvalidArgumentException")
+        names = self.server.aws("list-streams")["StreamNames"]
+        self.assertTrue({"ls-a", "ls-b", "ls-c"} <= set(names))
+        self.assertEqual(names, sorted(names))
+
+    def test_list_shards(self):
+        self.create_active("lsh", 5)
+        out = self.ok("ListShards", {"StreamName": "lsh", "MaxResults": 2})
+        self.assertEqual(len(out["Shards"]), 2)
+        # AWS CLI v2 resends StreamName with the token: tolerated when it matches.
+        out2 = self.ok("ListShards", {"StreamName": "lsh", "NextToken": out["NextToken"]})
+        self.assertEqual([s["ShardId"] for s in out2["Shards"]],
+                         ["shardId-%012d" % i for i in (2, 3, 4)])
+        self.assertNotIn("NextToken", out2)
+        self.err("ListShards", {"NextToken": out["NextToken"], "ExclusiveStartShardId": "1"},
+                 "InvalidArgumentException")
+        self.err("ListShards", {}, "InvalidArgumentException")
+        self.err("ListShards", {"NextToken": "garbage!"}, "InvalidArgumentException")
+        cli = self.server.aws("list-shards", "--stream-name", "lsh", "--page-size", "2")
+        self.assertEqual(len(cli["Shards"]), 5)
+        out = self.ok("ListShards", {"StreamName": "lsh", "ExclusiveStartShardId": "shardId-3"})
+        self.assertEqual([s["ShardId"] for s in out["Shards"]], ["shardId-000000000004"])
+        out = self.ok("ListShards", {"StreamName": "lsh", "ShardFilter": {"Type": "AT_LATEST"}})
+        self.assertEqual(len(out["Shards"]), 5)
+
+    def test_tags(self):
+        self.create_active("tg", Tags={"b": "2", "a": "1"})
+        k = self.server.boto3()
+        self.assertEqual(k.list_tags_for_stream(StreamName="tg")["Tags"],
+                         [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+        k.add_tags_to_stream(StreamName="tg", Tags={"c": "3", "a": "x"})
+        out = k.list_tags_for_stream(StreamName="tg", ExclusiveStartTagKey="a", Limit=1)
+        self.assertEqual(out["Tags"], [{"Key": "b", "Value": "2"}])
+        self.assertTrue(out["HasMoreTags"])
+        k.remove_tags_from_stream(StreamName="tg", TagKeys=["b", "zzz"])
+        self.assertEqual(k.list_tags_for_stream(StreamName="tg")["Tags"],
+                         [{"Key": "a", "Value": "x"}, {"Key": "c", "Value": "3"}])
+        self.err("AddTagsToStream", {"StreamName": "tg",
+                                     "Tags": {"k%d" % i: "" for i in range(49)}},
+                 "InvalidArgumentException")
+        self.err("AddTagsToStream", {"StreamName": "tg", "Tags": {"bad%": "v"}},
+                 "InvalidArgumentException")
+
+    def test_retention(self):
+        self.create_active("ret")
+        self.ok("IncreaseStreamRetentionPeriod", {"StreamName": "ret", "RetentionPeriodHours": 48})
+        self.err("IncreaseStreamRetentionPeriod", {"StreamName": "ret", "RetentionPeriodHours": 30},
+                 "InvalidArgumentException",
+                 "Requested retention period (30 hours) for stream ret can not be shorter than "
+                 "existing retention period (48 hours). Use DecreaseRetentionPeriod API.")
+        self.err("DecreaseStreamRetentionPeriod", {"StreamName": "ret", "RetentionPeriodHours": 10},
+                 "InvalidArgumentException",
+                 "Minimum allowed retention period is 24 hours. Requested retention period "
+                 "(10 hours) is too short.")
+        self.err("IncreaseStreamRetentionPeriod",
+                 {"StreamName": "ret", "RetentionPeriodHours": 9000}, "InvalidArgumentException",
+                 "Maximum allowed retention period is 8760 hours. Requested retention period "
+                 "(9000 hours) is too long.")
+        self.ok("DecreaseStreamRetentionPeriod", {"StreamName": "ret", "RetentionPeriodHours": 24})
+        d = self.ok("DescribeStreamSummary", {"StreamName": "ret"})
+        self.assertEqual(d["StreamDescriptionSummary"]["RetentionPeriodHours"], 24)
+
+    def test_describe_limits(self):
+        out = self.ok("DescribeLimits", {})
+        self.assertEqual(set(out), {"ShardLimit", "OpenShardCount", "OnDemandStreamCount",
+                                    "OnDemandStreamCountLimit"})
+        self.assertEqual(out["ShardLimit"], 500)
+
+    def test_delete(self):
+        self.create_active("del")
+        self.ok("DeleteStream", {"StreamName": "del"})
+        wait_for(lambda: self.server.raw({"StreamName": "del"}, target="DescribeStream")[0] == 400,
+                 what="stream gone")
+
+    def test_monitoring_encryption_mode(self):
+        self.create_active("mon")
+        k = self.server.boto3()
+        out = k.enable_enhanced_monitoring(StreamName="mon", ShardLevelMetrics=["IncomingBytes"])
+        self.assertEqual(out["CurrentShardLevelMetrics"], [])
+        self.assertEqual(out["DesiredShardLevelMetrics"], ["IncomingBytes"])
+        k.start_stream_encryption(StreamName="mon", EncryptionType="KMS", KeyId="alias/x")
+        wait_for(lambda: k.describe_stream_summary(StreamName="mon")["StreamDescriptionSummary"]
+                 ["StreamStatus"] == "ACTIVE", what="ACTIVE")
+        s = k.describe_stream_summary(StreamName="mon")["StreamDescriptionSummary"]
+        self.assertEqual((s["EncryptionType"], s["KeyId"]), ("KMS", "alias/x"))
+
+    def test_consumers(self):
+        self.create_active("efo")
+        k = self.server.boto3()
+        arn = k.describe_stream_summary(StreamName="efo")["StreamDescriptionSummary"]["StreamARN"]
+        c = k.register_stream_consumer(StreamARN=arn, ConsumerName="c1")["Consumer"]
+        self.assertEqual(c["ConsumerStatus"], "CREATING")
+        self.assertRegex(c["ConsumerARN"], "^" + re.escape(arn) + r"/consumer/c1:\d+$")
+        self.err("RegisterStreamConsumer", {"StreamARN": arn, "ConsumerName": "c1"},
+                 "ResourceInUseException")
+        wait_for(lambda: k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])
+                 ["ConsumerDescription"]["ConsumerStatus"] == "ACTIVE", what="consumer ACTIVE")
+        self.assertEqual(len(k.list_stream_consumers(StreamARN=arn)["Consumers"]), 1)
+        self.err("DeleteStream", {"StreamName": "efo"}, "ResourceInUseException")
+        k.deregister_stream_consumer(StreamARN=arn, ConsumerName="c1")
+        wait_for(lambda: not k.list_stream_consumers(StreamARN=arn)["Consumers"], what="gone")
+
+
+if __name__ == "__main__":
+    main()

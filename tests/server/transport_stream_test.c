@@ -1,0 +1,475 @@
+/* transport_stream_test — starts the real transport in-process (worker + listener on
+ * 127.0.0.1:0) with a test handler that streams (pull with data, 0 + later resume, EOF) and
+ * answers asynchronously, and drives it over HTTP/1.1 (raw socket) and h2c (nghttp). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/http.h"
+#include "server/server.h"
+#include "server/worker.h"
+#include "tests/test.h"
+
+static atomic_int closed_calls, closed_clean, closed_err, pulls_zero, streams_started;
+static atomic_int posted_ok, deferred_ok;
+
+struct src {
+    struct http_exchange *x;
+    int n, i, calls;
+    bool forever;
+    struct event *timer;
+};
+
+static void on_resume_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct src *s = arg;
+    http_exchange_resume(s->x);
+}
+
+static ssize_t src_pull(void *arg, struct evbuffer *out, size_t hint)
+{
+    struct src *s = arg;
+    (void)hint;
+    s->calls++;
+    if (s->forever && s->i > 0)
+        return 0; /* never resumes: only disconnect or server finish ends it */
+    if (!s->forever && s->calls % 2 == 0) {
+        atomic_fetch_add(&pulls_zero, 1);
+        struct timeval tv = {0, 1000};
+        evtimer_add(s->timer, &tv);
+        return 0;
+    }
+    int before = (int)evbuffer_get_length(out);
+    evbuffer_add_printf(out, "event-%d\n", s->i);
+    s->i++;
+    if (!s->forever && s->i == s->n)
+        return HTTP_STREAM_EOF;
+    return (ssize_t)evbuffer_get_length(out) - before;
+}
+
+static void src_closed(void *arg, int err)
+{
+    struct src *s = arg;
+    atomic_fetch_add(&closed_calls, 1);
+    if (err == 0)
+        atomic_fetch_add(&closed_clean, 1);
+    else
+        atomic_store(&closed_err, err);
+    event_free(s->timer);
+    free(s);
+}
+
+static const struct http_stream_ops src_ops = {src_pull, src_closed};
+
+static void on_async_reply(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct http_exchange *x = arg;
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, "async-ok", 8);
+    http_exchange_respond(x, 200, NULL, 0, b);
+    evbuffer_free(b);
+}
+
+static void handler(struct http_exchange *x)
+{
+    const struct http_request *req = http_exchange_request(x);
+    static const struct http_header ct = {"content-type", "text/plain", 12, 10};
+    if (strncmp(req->path, "/stream", 7) == 0 || strcmp(req->path, "/forever") == 0) {
+        struct src *s = calloc(1, sizeof(*s));
+        s->x = x;
+        s->forever = strcmp(req->path, "/forever") == 0;
+        s->n = s->forever ? 0 : atoi(req->path + 8);
+        s->timer = evtimer_new(http_exchange_base(x), on_resume_timer, s);
+        atomic_fetch_add(&streams_started, 1);
+        if (http_exchange_stream(x, 200, &ct, 1, &src_ops, s) != 0) {
+            event_free(s->timer);
+            free(s);
+        }
+        return;
+    }
+    if (strcmp(req->path, "/async") == 0) {
+        struct timeval tv = {0, 20000};
+        event_base_once(http_exchange_base(x), -1, EV_TIMEOUT, on_async_reply, x, &tv);
+        return;
+    }
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "body=%zu", req->body_len);
+    http_exchange_respond(x, 200, &ct, 1, b);
+    evbuffer_free(b);
+}
+
+static int connect_port(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads until `needle` appears (or EOF/timeout); returns bytes read into buf. */
+static size_t read_until(int fd, char *buf, size_t cap, const char *needle)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    while (len + 1 < cap && strstr(buf, needle) == NULL) {
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    return len;
+}
+
+/* Decodes a chunked body; returns the number of chunks (excluding the last), -1 if malformed. */
+static int dechunk(const char *p, char *out, size_t cap)
+{
+    int chunks = 0;
+    size_t olen = 0;
+    for (;;) {
+        char *end;
+        unsigned long n = strtoul(p, &end, 16);
+        if (end == p || strncmp(end, "\r\n", 2) != 0)
+            return -1;
+        p = end + 2;
+        if (n == 0)
+            return strncmp(p, "\r\n", 2) == 0 ? chunks : -1;
+        if (olen + n >= cap)
+            return -1;
+        memcpy(out + olen, p, n);
+        olen += n;
+        out[olen] = '\0';
+        p += n;
+        if (strncmp(p, "\r\n", 2) != 0)
+            return -1;
+        p += 2;
+        chunks++;
+    }
+}
+
+static void wait_for(atomic_int *v, int want)
+{
+    for (int i = 0; i < 300 && atomic_load(v) < want; i++)
+        usleep(10000);
+}
+
+static void expected_events(char *buf, size_t cap, int n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "event-%d\n", i);
+}
+
+static void test_h1_chunked_stream(uint16_t port)
+{
+    int fd = connect_port(port);
+    CHECK(fd >= 0);
+    const char *req = "GET /stream/20 HTTP/1.1\r\nHost: t\r\n\r\n";
+    CHECK(send(fd, req, strlen(req), 0) == (ssize_t)strlen(req));
+    static char buf[65536], body[8192], want[8192];
+    int before = atomic_load(&closed_clean);
+    read_until(fd, buf, sizeof(buf), "\r\n0\r\n\r\n");
+    CHECK(strncmp(buf, "HTTP/1.1 200 ", 13) == 0);
+    CHECK(strstr(buf, "transfer-encoding: chunked\r\n") != NULL);
+    char *b = strstr(buf, "\r\n\r\n");
+    CHECK(b != NULL);
+    if (b != NULL) {
+        int chunks = dechunk(b + 4, body, sizeof(body));
+        expected_events(want, sizeof(want), 20);
+        CHECK_EQ_INT(chunks, 20); /* each pulled piece is its own chunk */
+        CHECK_EQ_STR(body, want);
+    }
+    wait_for(&closed_clean, before + 1);
+    CHECK_EQ_INT(atomic_load(&closed_clean), before + 1);
+    CHECK(atomic_load(&pulls_zero) > 0);
+    /* keep-alive after a stream: the next request on the same connection */
+    req = "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
+    send(fd, req, strlen(req), 0);
+    read_until(fd, buf, sizeof(buf), "body=3");
+    CHECK(strstr(buf, "body=3") != NULL);
+    close(fd);
+}
+
+static void test_h1_async_unary(uint16_t port)
+{
+    int fd = connect_port(port);
+    const char *req = "GET /async HTTP/1.1\r\nHost: t\r\n\r\nGET /async HTTP/1.1\r\nHost: t\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    static char buf[4096];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 100; i++) { /* until both answers arrived, in order */
+        char *first = strstr(buf, "async-ok");
+        if (first != NULL && strstr(first + 8, "async-ok") != NULL)
+            break;
+        ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    char *second = strstr(buf, "async-ok");
+    CHECK(second != NULL && strstr(second + 8, "async-ok") != NULL);
+    close(fd);
+}
+
+static void test_h1_disconnect_mid_stream(uint16_t port)
+{
+    int before = atomic_load(&closed_calls);
+    int clean_before = atomic_load(&closed_clean);
+    int fd = connect_port(port);
+    const char *req = "GET /forever HTTP/1.1\r\nHost: t\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    static char buf[4096];
+    read_until(fd, buf, sizeof(buf), "event-0\n");
+    CHECK(strstr(buf, "event-0\n") != NULL);
+    close(fd);
+    wait_for(&closed_calls, before + 1);
+    usleep(50000);
+    CHECK_EQ_INT(atomic_load(&closed_calls), before + 1); /* exactly once */
+    CHECK_EQ_INT(atomic_load(&closed_clean), clean_before);
+    CHECK(atomic_load(&closed_err) < 0);
+}
+
+/* Runs nghttp against url; returns its exit status and stdout in out. */
+static int run_nghttp(const char *url, const char *extra, char *out, size_t cap)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "timeout 10 nghttp %s %s", extra, url);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    return pclose(f);
+}
+
+static void test_h2_stream(uint16_t port)
+{
+    static char out[65536], want[8192];
+    char url[128];
+    int before = atomic_load(&closed_clean);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/stream/50", (unsigned)port);
+    int rc = run_nghttp(url, "", out, sizeof(out));
+    CHECK_EQ_INT(rc, 0);
+    expected_events(want, sizeof(want), 50);
+    CHECK_EQ_STR(out, want);
+    wait_for(&closed_clean, before + 1);
+    CHECK_EQ_INT(atomic_load(&closed_clean), before + 1);
+    /* END_STREAM on the last DATA frame, never RST_STREAM */
+    rc = run_nghttp(url, "-v", out, sizeof(out));
+    CHECK_EQ_INT(rc, 0);
+    CHECK(strstr(out, "RST_STREAM") == NULL);
+    const char *last_data = NULL;
+    for (const char *p = strstr(out, "recv DATA frame"); p; p = strstr(p + 1, "recv DATA frame"))
+        last_data = p;
+    CHECK(last_data != NULL && strncmp(strchr(last_data, ','), ", flags=0x01", 12) == 0);
+    /* several concurrent streams on one connection, plus an async unary */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/stream/5 http://127.0.0.1:%u/async "
+             "http://127.0.0.1:%u/stream/7", (unsigned)port, (unsigned)port, (unsigned)port);
+    rc = run_nghttp(url, "", out, sizeof(out));
+    CHECK_EQ_INT(rc, 0);
+    CHECK(strstr(out, "async-ok") != NULL);
+    CHECK(strstr(out, "event-6\n") != NULL);
+}
+
+static void test_h2_disconnect_mid_stream(uint16_t port)
+{
+    int before = atomic_load(&closed_calls);
+    int clean_before = atomic_load(&closed_clean);
+    int started = atomic_load(&streams_started);
+    static char out[4096];
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "timeout -s KILL 0.5 nghttp http://127.0.0.1:%u/forever",
+             (unsigned)port);
+    FILE *f = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = '\0';
+    pclose(f);
+    /* SIGKILL loses nghttp's buffered stdout; the started count shows the stream ran */
+    CHECK_EQ_INT(atomic_load(&streams_started), started + 1);
+    wait_for(&closed_calls, before + 1);
+    usleep(50000);
+    CHECK_EQ_INT(atomic_load(&closed_calls), before + 1);
+    CHECK_EQ_INT(atomic_load(&closed_clean), clean_before);
+}
+
+static void put_frame(uint8_t *out, size_t *len, uint8_t type, uint8_t flags, uint32_t sid,
+                      const void *payload, size_t plen)
+{
+    uint8_t *p = out + *len;
+    p[0] = (uint8_t)(plen >> 16), p[1] = (uint8_t)(plen >> 8), p[2] = (uint8_t)plen;
+    p[3] = type, p[4] = flags;
+    p[5] = (uint8_t)(sid >> 24), p[6] = (uint8_t)(sid >> 16), p[7] = (uint8_t)(sid >> 8);
+    p[8] = (uint8_t)sid;
+    if (plen > 0)
+        memcpy(p + 9, payload, plen);
+    *len += 9 + plen;
+}
+
+/* The JS SDK v3 sends GOAWAY right after the response headers: the stream must still run to
+ * its END_STREAM, never RST_STREAM, and the server then closes the connection. */
+static void test_h2_client_goaway_keeps_stream(uint16_t port)
+{
+    int fd = connect_port(port);
+    uint8_t out[512];
+    size_t len = 0;
+    memcpy(out, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+    len = 24;
+    put_frame(out, &len, 4, 0, 0, NULL, 0); /* SETTINGS */
+    static const uint8_t hdrs[] = {0x82, 0x86, 0x04, 10, '/', 's', 't', 'r', 'e', 'a', 'm',
+                                   '/', '3', '0', 0x01, 1, 't'};
+    put_frame(out, &len, 1, 0x05, 1, hdrs, sizeof(hdrs)); /* HEADERS END_STREAM|END_HEADERS */
+    static const uint8_t goaway[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    put_frame(out, &len, 7, 0, 0, goaway, sizeof(goaway));
+    CHECK(send(fd, out, len, 0) == (ssize_t)len);
+    static uint8_t in[65536];
+    size_t got = 0;
+    for (;;) { /* until EOF: the server closes once the stream is done */
+        ssize_t n = recv(fd, in + got, sizeof(in) - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    size_t data_bytes = 0;
+    bool end_stream = false, rst = false;
+    for (size_t off = 0; off + 9 <= got;) {
+        size_t flen = (size_t)in[off] << 16 | (size_t)in[off + 1] << 8 | in[off + 2];
+        uint8_t type = in[off + 3], flags = in[off + 4];
+        if (type == 0 && in[off + 8] == 1) {
+            data_bytes += flen;
+            end_stream |= (flags & 1) != 0;
+        }
+        rst |= type == 3;
+        off += 9 + flen;
+    }
+    char want[1024];
+    expected_events(want, sizeof(want), 30);
+    CHECK_EQ_INT(data_bytes, strlen(want));
+    CHECK(end_stream);
+    CHECK(!rst);
+}
+
+static void test_header_timeout(uint16_t port)
+{
+    int fd = connect_port(port);
+    const char *part = "GET /x HTTP/1.1\r\nHost: t\r\n";
+    send(fd, part, strlen(part), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char buf[256];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0); /* server closes at the header timeout */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK_EQ_INT(n, 0);
+    CHECK(secs > 0.5 && secs < 4.0);
+    close(fd);
+}
+
+static void on_deferred(void *arg)
+{
+    struct worker *w = arg;
+    if (worker_current() == w)
+        atomic_fetch_add(&deferred_ok, 1);
+}
+
+static void on_posted(void *arg)
+{
+    struct worker *w = arg;
+    if (worker_current() == w && worker_base(w) != NULL) {
+        atomic_fetch_add(&posted_ok, 1);
+        worker_defer(w, on_deferred, w);
+    }
+}
+
+static void test_worker_post(void)
+{
+    CHECK_EQ_INT(worker_count(), 2);
+    CHECK(worker_current() == NULL);
+    for (unsigned i = 0; i < worker_count(); i++) {
+        CHECK_EQ_INT(worker_index(worker_at(i)), i);
+        CHECK_EQ_INT(worker_post(worker_at(i), on_posted, worker_at(i)), 0);
+    }
+    wait_for(&deferred_ok, 2);
+    CHECK_EQ_INT(atomic_load(&posted_ok), 2);
+    CHECK_EQ_INT(atomic_load(&deferred_ok), 2);
+}
+
+/* server_stop finishes open streams cleanly: closed(0), final chunk / END_STREAM. */
+static void test_stop_finishes_streams(struct server *srv, uint16_t port)
+{
+    int fd = connect_port(port);
+    const char *req = "GET /forever HTTP/1.1\r\nHost: t\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    static char buf[4096];
+    read_until(fd, buf, sizeof(buf), "event-0\n");
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "timeout 10 nghttp -v http://127.0.0.1:%u/forever", (unsigned)port);
+    FILE *f = popen(cmd, "r");
+    int started = atomic_load(&streams_started);
+    for (int i = 0; i < 300 && atomic_load(&streams_started) < started + 1; i++)
+        usleep(10000);
+    usleep(100000);
+    int clean_before = atomic_load(&closed_clean);
+    server_stop(srv);
+    CHECK_EQ_INT(atomic_load(&closed_clean), clean_before + 2);
+    size_t len = strlen(buf);
+    read_until(fd, buf + len, sizeof(buf) - len, "\r\n0\r\n\r\n");
+    CHECK(strstr(buf, "\r\n0\r\n\r\n") != NULL);
+    close(fd);
+    static char out[4096];
+    size_t n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = '\0';
+    CHECK_EQ_INT(pclose(f), 0);
+    CHECK(strstr(out, "event-0") != NULL);
+    if (strstr(out, "event-0") == NULL)
+        fprintf(stderr, "nghttp output: %s\n", out);
+}
+
+int main(void)
+{
+    if (system("nghttp --version >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "SKIP: nghttp (Debian nghttp2-client) is not installed\n");
+        return 77;
+    }
+    struct server_opts o = {.handler = handler, .host = "127.0.0.1", .port = 0, .workers = 2,
+                            .body_max_bytes = 1 << 20, .header_timeout_ms = 1000};
+    struct server *srv;
+    int rc = server_start(&o, &srv);
+    CHECK_EQ_INT(rc, 0);
+    if (rc != 0)
+        TEST_EXIT();
+    uint16_t port = server_port(srv);
+    CHECK(port != 0);
+    test_worker_post();
+    test_h1_chunked_stream(port);
+    test_h1_async_unary(port);
+    test_h1_disconnect_mid_stream(port);
+    test_h2_stream(port);
+    test_h2_disconnect_mid_stream(port);
+    test_h2_client_goaway_keeps_stream(port);
+    test_header_timeout(port);
+    test_stop_finishes_streams(srv, port);
+    CHECK_EQ_INT(atomic_load(&closed_calls), atomic_load(&streams_started));
+    TEST_EXIT();
+}

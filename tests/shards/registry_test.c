@@ -1,0 +1,234 @@
+#include "shards/registry.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/errors.h"
+#include "shards/meta.h"
+#include "shards/shards_internal.h"
+#include "tests/test.h"
+
+static struct registry_opts opts(const char *dir)
+{
+    struct registry_opts o = {.data_dir = dir, .transition_ms = 500, .consumer_transition_ms = 500,
+                              .shard_limit = 20, .max_consumers = 2, .max_creating = 5};
+    return o;
+}
+
+static void test_lifecycle(void)
+{
+    struct registry_opts o = opts(NULL);
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "s1", 3, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "s1", 3, REG_PROVISIONED, NULL, 0),
+                 KERR_RESOURCE_IN_USE);
+    struct reg_stream_info info;
+    CHECK_EQ_INT(registry_stream_get(reg, "s1", &info), 0);
+    CHECK_EQ_INT(info.status, REG_CREATING);
+    CHECK_EQ_INT(info.shard_count, 3);
+    CHECK_EQ_INT(info.retention_hours, 24);
+    /* not ACTIVE yet */
+    struct reg_tag t = {"k", "v"};
+    CHECK_EQ_INT(registry_tags_add(reg, "s1", &t, 1), KERR_RESOURCE_IN_USE);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_stream_get(reg, "s1", &info), 0);
+    CHECK_EQ_INT(info.status, REG_ACTIVE);
+    struct reg_shard *sh;
+    size_t n;
+    CHECK_EQ_INT(registry_shards(reg, "s1", NULL, &sh, &n), 0);
+    CHECK_EQ_INT(n, 3);
+    CHECK(sh[0].start_hash == 0 && sh[2].end_hash == U128_MAX && sh[1].parent == REG_NO_SHARD);
+    free(sh);
+    CHECK_EQ_INT(registry_stream_delete(reg, "s1", false), 0);
+    CHECK_EQ_INT(registry_stream_get(reg, "s1", &info), 0);
+    CHECK_EQ_INT(info.status, REG_DELETING);
+    CHECK_EQ_INT(registry_stream_delete(reg, "s1", false), KERR_RESOURCE_NOT_FOUND);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_stream_get(reg, "s1", &info), KERR_RESOURCE_NOT_FOUND);
+    registry_destroy(reg);
+}
+
+static void test_limits(void)
+{
+    struct registry_opts o = opts(NULL);
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    char name[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(name, sizeof(name), "c%d", i);
+        CHECK_EQ_INT(registry_stream_create(reg, name, 1, REG_PROVISIONED, NULL, 0), 0);
+    }
+    CHECK_EQ_INT(registry_stream_create(reg, "c5", 1, REG_PROVISIONED, NULL, 0),
+                 KERR_LIMIT_EXCEEDED);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_stream_create(reg, "big", 16, REG_PROVISIONED, NULL, 0),
+                 KERR_LIMIT_EXCEEDED); /* 5 + 16 > 20 */
+    CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0), 0);
+    uint32_t open, od;
+    registry_limits(reg, &open, &od);
+    CHECK_EQ_INT(open, 9);
+    CHECK_EQ_INT(od, 1);
+    struct reg_stream_info *list;
+    size_t n;
+    bool more;
+    CHECK_EQ_INT(registry_stream_list(reg, "c1", 3, &list, &n, &more), 0);
+    CHECK_EQ_INT(n, 3);
+    CHECK(more);
+    CHECK_EQ_STR(list[0].name, "c2");
+    CHECK_EQ_STR(list[2].name, "c4");
+    free(list);
+    registry_destroy(reg);
+}
+
+static void test_tags_retention(void)
+{
+    struct registry_opts o = opts(NULL);
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    struct reg_tag t[2] = {{"b", "2"}, {"a", "1"}};
+    CHECK_EQ_INT(registry_stream_create(reg, "s", 1, REG_PROVISIONED, t, 2), 0);
+    clock_advance_ms(600);
+    struct reg_stream_info info;
+    registry_stream_get(reg, "s", &info);
+    CHECK_EQ_STR(info.tags[0].key, "a");
+    struct reg_tag many[REG_TAGS_MAX];
+    for (int i = 0; i < REG_TAGS_MAX; i++) {
+        snprintf(many[i].key, sizeof(many[i].key), "k%02d", i);
+        many[i].value[0] = '\0';
+    }
+    CHECK_EQ_INT(registry_tags_add(reg, "s", many, 49), KERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(registry_tags_add(reg, "s", many, 48), 0);
+    const char *rm[] = {"a", "zz"};
+    CHECK_EQ_INT(registry_tags_remove(reg, "s", rm, 2), 0);
+    registry_stream_get(reg, "s", &info);
+    CHECK_EQ_INT(info.tag_count, 49);
+    CHECK_EQ_STR(info.tags[0].key, "b");
+    uint32_t cur;
+    CHECK_EQ_INT(registry_retention_set(reg, "s", 12, true, &cur), KERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(registry_retention_set(reg, "s", 48, true, &cur), 0);
+    CHECK_EQ_INT(registry_retention_set(reg, "s", 72, false, &cur), KERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(cur, 48);
+    CHECK_EQ_INT(registry_retention_set(reg, "s", 24, false, &cur), 0);
+    registry_destroy(reg);
+}
+
+static void test_reshard_consumers(void)
+{
+    struct registry_opts o = opts(NULL);
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "s", 2, REG_PROVISIONED, NULL, 0), 0);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_shard_split(reg, "s", 0, 1), KERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(registry_shard_split(reg, "s", 0, 1000), 0);
+    CHECK_EQ_INT(registry_shard_split(reg, "s", 1, 1000), KERR_RESOURCE_IN_USE); /* UPDATING */
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_shard_merge(reg, "s", 2, 1), KERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(registry_shard_merge(reg, "s", 3, 1), 0);
+    struct reg_shard *sh;
+    size_t n;
+    registry_shards(reg, "s", NULL, &sh, &n);
+    CHECK_EQ_INT(n, 5);
+    CHECK(sh[0].closed && sh[1].closed && !sh[2].closed && sh[3].closed && !sh[4].closed);
+    CHECK(sh[2].end_hash == 999 && sh[4].start_hash == 1000 && sh[4].adjacent_parent == 1);
+    free(sh);
+    clock_advance_ms(600);
+    struct reg_consumer c;
+    CHECK_EQ_INT(registry_consumer_register(reg, "s", "a", &c), 0);
+    CHECK_EQ_INT(c.status, REG_CREATING);
+    CHECK_EQ_INT(registry_consumer_register(reg, "s", "a", &c), KERR_RESOURCE_IN_USE);
+    CHECK_EQ_INT(registry_consumer_register(reg, "s", "b", &c), 0);
+    CHECK_EQ_INT(registry_consumer_register(reg, "s", "c", &c), KERR_LIMIT_EXCEEDED);
+    CHECK_EQ_INT(registry_stream_delete(reg, "s", false), KERR_RESOURCE_IN_USE);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_consumer_get(reg, "s", "a", &c), 0);
+    CHECK_EQ_INT(c.status, REG_ACTIVE);
+    CHECK_EQ_INT(registry_consumer_deregister(reg, "s", "a", c.created_ms / 1000 + 1),
+                 KERR_RESOURCE_NOT_FOUND);
+    CHECK_EQ_INT(registry_consumer_deregister(reg, "s", "a", -1), 0);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_consumer_get(reg, "s", "a", &c), KERR_RESOURCE_NOT_FOUND);
+    CHECK_EQ_INT(registry_stream_delete(reg, "s", true), 0);
+    registry_destroy(reg);
+}
+
+static void test_persistence(void)
+{
+    char dir[] = "/tmp/sc-registry-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct registry_opts o = opts(dir);
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    struct reg_tag t[2] = {{"with space", ""}, {"k", "v=1"}};
+    CHECK_EQ_INT(registry_stream_create(reg, "p1", 3, REG_PROVISIONED, t, 2), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "..", 1, REG_ON_DEMAND, NULL, 0), 0);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_shard_split(reg, "p1", 1, 200), KERR_INVALID_ARGUMENT);
+    struct reg_consumer c;
+    CHECK_EQ_INT(registry_consumer_register(reg, "p1", "cons 1", &c), 0);
+    struct reg_stream_info a, b;
+    registry_stream_get(reg, "p1", &a);
+    registry_destroy(reg);
+
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_get(reg, "p1", &b), 0);
+    CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+    CHECK_EQ_INT(registry_stream_get(reg, "..", &b), 0);
+    CHECK_EQ_INT(b.shard_count, 4);
+    struct reg_consumer c2;
+    CHECK_EQ_INT(registry_consumer_get(reg, "p1", "cons 1", &c2), 0);
+    CHECK_EQ_INT(c2.created_ms, c.created_ms);
+    registry_destroy(reg);
+
+    /* Flip one byte: the checksum catches it and the registry refuses to load. */
+    char path[256];
+    snprintf(path, sizeof(path), "%s/meta/stream.p1.meta", dir);
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    char ch;
+    CHECK_EQ_INT(pread(fd, &ch, 1, 40), 1);
+    ch = (char)(ch ^ 1);
+    CHECK_EQ_INT(pwrite(fd, &ch, 1, 40), 1);
+    close(fd);
+    CHECK_EQ_INT(registry_create(&o, &reg), -EBADMSG);
+    /* Truncated file too. */
+    CHECK_EQ_INT(truncate(path, 10), 0);
+    CHECK_EQ_INT(registry_create(&o, &reg), -EBADMSG);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/meta/stream....meta", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/meta", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
+static void test_shard_ids(void)
+{
+    uint32_t i;
+    char buf[32];
+    CHECK_EQ_INT(registry_shard_id_parse("shardId-000000000007", &i), 0);
+    CHECK_EQ_INT(i, 7);
+    CHECK_EQ_INT(registry_shard_id_parse("shardId-1", &i), 0);
+    CHECK_EQ_INT(i, 1);
+    CHECK_EQ_INT(registry_shard_id_parse("12", &i), 0);
+    CHECK_EQ_INT(i, 12);
+    CHECK_EQ_INT(registry_shard_id_parse("shardId-", &i), -EINVAL);
+    CHECK_EQ_INT(registry_shard_id_parse("shard-1", &i), -EINVAL);
+    CHECK_EQ_INT(registry_shard_id_parse("99999999999", &i), -EINVAL);
+    CHECK_EQ_STR(registry_shard_id_print(3, buf), "shardId-000000000003");
+}
+
+int main(void)
+{
+    TEST_RUN(test_lifecycle);
+    TEST_RUN(test_limits);
+    TEST_RUN(test_tags_retention);
+    TEST_RUN(test_reshard_consumers);
+    TEST_RUN(test_persistence);
+    TEST_RUN(test_shard_ids);
+    TEST_EXIT();
+}
