@@ -13,6 +13,7 @@ cmake --build build-ci -j "$JOBS"
 
 # Leak checking stays on: a server that leaks exits nonzero and its test fails.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export PYTHONDONTWRITEBYTECODE=1
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd build-ci
 set +e
