@@ -9,6 +9,10 @@ PKGS=(
     build-essential cmake ninja-build pkg-config git ca-certificates
     libnghttp2-dev libevent-dev libjansson-dev liburing-dev libssl-dev zlib1g-dev
     openssl awscli python3 python3-boto3 nghttp2-client
+    # libFuzzer harnesses (tests/fuzz, clang builds only): clang + its fuzzer runtime.
+    clang libclang-rt-14-dev
+    # clang-format for .clang-format (style.md).
+    clang-format
 )
 # Node: the JS SDK tests need node >= 18 and npm. A machine that already has Node (e.g. from
 # nodesource, which bundles npm) keeps it; otherwise Debian 12's nodejs (18.x) + npm.
