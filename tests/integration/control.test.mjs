@@ -7,6 +7,7 @@ import {
     ListStreamsCommand, AddTagsToStreamCommand, ListTagsForStreamCommand,
     RemoveTagsFromStreamCommand, IncreaseStreamRetentionPeriodCommand,
     DecreaseStreamRetentionPeriodCommand, DescribeLimitsCommand, DeleteStreamCommand,
+    waitUntilStreamExists, waitUntilStreamNotExists,
 } from '@aws-sdk/client-kinesis';
 import { startServer, waitFor } from './harness.mjs';
 
@@ -73,6 +74,10 @@ function controlSuite(tls) {
             assert.ok(Math.abs(sum.StreamCreationTimestamp.getTime() - Date.now()) < 120000);
             assert.equal(sum.StreamId, undefined, 'StreamId must never be returned');
             assert.ok(Array.isArray(sum.EnhancedMonitoring));
+            // The SDK's own waiter (DescribeStream until ACTIVE) must agree.
+            const w = await waitUntilStreamExists({ client, maxWaitTime: 30, minDelay: 1 },
+                { StreamName: s1 });
+            assert.equal(w.state, 'SUCCESS');
             const one = await waitActive(client, s1);
             assert.equal(one.OpenShardCount, 1);
         });
@@ -166,6 +171,9 @@ function controlSuite(tls) {
 
         it('DeleteStream removes the stream', async () => {
             await client.send(new DeleteStreamCommand({ StreamName: s1 }));
+            const w = await waitUntilStreamNotExists({ client, maxWaitTime: 30, minDelay: 1 },
+                { StreamName: s1 });
+            assert.equal(w.state, 'SUCCESS');
             await waitFor(async () => {
                 try {
                     await client.send(new DescribeStreamSummaryCommand({ StreamName: s1 }));
