@@ -22,6 +22,7 @@ def expected_ranges(n):
 
 class Boto3ControlTest(ServerTestCase):
     server_args = ("--limits", "off")  # functional checks, not the TPS quotas
+    server_tls = True
 
     @classmethod
     def setUpClass(cls):
@@ -141,6 +142,21 @@ class Boto3ControlTest(ServerTestCase):
         self.assertEqual(self.kin.describe_limits()["OpenShardCount"], lim["OpenShardCount"] - 2)
         wait_for(lambda: "b3-del" not in self.kin.list_streams()["StreamNames"], timeout=10,
                  interval=0.1, what="b3-del unlisted")
+
+    def test_tls_verified(self):
+        """boto3 over TLS (urllib3, ALPN http/1.1) verifying the server's certificate."""
+        import boto3
+        from botocore.config import Config
+        kin = boto3.client("kinesis", endpoint_url=self.server.tls_endpoint,
+                           region_name="us-east-1", aws_access_key_id="AKIDSHARDCASTTEST",
+                           aws_secret_access_key="shardcast-test-secret",
+                           verify=self.server.cert,
+                           config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+        kin.create_stream(StreamName="b3-tls", ShardCount=1)
+        kin.get_waiter("stream_exists").wait(StreamName="b3-tls", WaiterConfig=FAST_WAITER)
+        self.assertEqual(len(kin.list_shards(StreamName="b3-tls")["Shards"]), 1)
+        with self.assertRaises(kin.exceptions.ResourceNotFoundException):
+            kin.describe_stream_summary(StreamName="b3-missing")
 
 
 if __name__ == "__main__":

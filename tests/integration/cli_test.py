@@ -8,11 +8,13 @@ Observed CLI 2.9.19 behaviour these tests rely on (checked against a capture ser
 - service errors exit 254 with `An error occurred (<Code>) when calling the <Op> operation: <msg>`.
 """
 import datetime
+import json
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, main, wait_for  # noqa: E402
+from harness import AWS_CLI, ServerTestCase, cli_env, main, wait_for  # noqa: E402
 
 MAX_HASH = (1 << 128) - 1
 
@@ -215,6 +217,15 @@ class CliControlTest(ServerTestCase):
         self.assert_cli_error("ResourceNotFoundException", "DescribeStreamSummary",
                               "describe-stream-summary", "--stream-name", "cli-missing",
                               tls=True)
+        # With real verification against the test certificate (SAN IP:127.0.0.1).
+        p = subprocess.run([AWS_CLI, "--endpoint-url", self.server.tls_endpoint, "--ca-bundle",
+                            self.server.cert, "--output", "json", "kinesis",
+                            "describe-stream-summary", "--stream-name", "cli-tls"],
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, **cli_env()))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["StreamDescriptionSummary"]["StreamName"],
+                         "cli-tls")
         self.server.aws("delete-stream", "--stream-name", "cli-tls", tls=True)
 
 
