@@ -86,9 +86,9 @@ static void request_id(char out[37])
         memset(b, 0x5a, sizeof(b));
     b[6] = (unsigned char)((b[6] & 0x0F) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3F) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 static void hdr(struct http_header *h, const char *name, const char *value)
@@ -124,8 +124,8 @@ static void respond(struct http_exchange *x, int status, const char *ctype, cons
     evbuffer_free(b);
 }
 
-static void respond_error(struct http_exchange *x, const char *ctype, int status,
-                          const char *type, const char *msg)
+static void respond_error(struct http_exchange *x, const char *ctype, int status, const char *type,
+                          const char *msg)
 {
     json_t *o = json_object();
     json_object_set_new(o, "__type", json_string(type));
@@ -218,7 +218,7 @@ static void handle_health(struct http_exchange *x)
     static const struct http_header h[] = {{"content-type", "text/plain", 12, 10}};
     struct evbuffer *body = evbuffer_new();
     ASSERT(body != NULL);
-    evbuffer_add(body, "ok", 2);
+    evbuffer_add(body, "ok\n", 3);
     http_exchange_respond(x, 200, h, 1, body);
     evbuffer_free(body);
 }
@@ -239,8 +239,8 @@ static const struct api_op *gate(struct http_exchange *x, const struct http_requ
     if (target && strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)) == 0)
         op = api_op_find(target + strlen(TARGET_PREFIX));
     if (op == NULL || op->fn == NULL) {
-        respond_error(x, *ctype == CT_CBOR ? CT_JSON11 : *ctype, 400,
-                      "UnknownOperationException", NULL);
+        respond_error(x, *ctype == CT_CBOR ? CT_JSON11 : *ctype, 400, "UnknownOperationException",
+                      NULL);
         return NULL;
     }
     char msg[1024];
@@ -320,8 +320,8 @@ void api_sel_validate(struct api_ctx *c, struct api_sel *sel, bool arn_required)
     sel->name = arn_required ? NULL
                              : validate_string(&c->v, c->in, "StreamName", "streamName", false, 1,
                                                REG_NAME_MAX, VALIDATE_NAME_PATTERN);
-    sel->arn = validate_string(&c->v, c->in, "StreamARN", "streamARN", arn_required, 1, ARN_MAX,
-                               NULL);
+    sel->arn =
+        validate_string(&c->v, c->in, "StreamARN", "streamARN", arn_required, 1, ARN_MAX, NULL);
     /* StreamId is accepted and ignored (kinesis-protocol §4: never route on it). */
     json_t *id = json_object_get(c->in, "StreamId");
     if (id != NULL && !json_is_string(id) && !json_is_null(id))
@@ -347,8 +347,8 @@ bool api_sel_resolve(struct api_ctx *c, const struct api_sel *sel, char *name)
             return false;
         }
         if (strcmp(account, g_cfg->account_id) != 0 || strcmp(region, g_cfg->region) != 0) {
-            api_reply_error(c, KERR_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.",
-                            n, account);
+            api_reply_error(c, KERR_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", n,
+                            account);
             return false;
         }
         strcpy(name, n);

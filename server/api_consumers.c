@@ -33,8 +33,8 @@ static bool stream_from_arn(struct api_ctx *c, const char *arn, char *name)
 
 void api_register_consumer(struct api_ctx *c)
 {
-    const char *sarn = validate_string(&c->v, c->in, "StreamARN", "streamARN", true, 1, ARN_MAX,
-                                       NULL);
+    const char *sarn =
+        validate_string(&c->v, c->in, "StreamARN", "streamARN", true, 1, ARN_MAX, NULL);
     const char *cname = validate_string(&c->v, c->in, "ConsumerName", "consumerName", true, 1,
                                         REG_NAME_MAX, VALIDATE_NAME_PATTERN);
     (void)validate_map(&c->v, c->in, "Tags", "tags", false, 1, 50);
@@ -45,8 +45,8 @@ void api_register_consumer(struct api_ctx *c)
     int err = registry_consumer_register(api_registry(), name, cname, &rc);
     const char *acct = api_config()->account_id;
     if (err == KERR_RESOURCE_IN_USE)
-        api_reply_error(c, err, "Consumer %s under stream %s already exists for account %s.",
-                        cname, name, acct);
+        api_reply_error(c, err, "Consumer %s under stream %s already exists for account %s.", cname,
+                        name, acct);
     else if (err == KERR_LIMIT_EXCEEDED)
         api_reply_error(c, err,
                         "Consumer limit exceeded for stream %s under account %s: at most %u "
@@ -62,12 +62,12 @@ void api_register_consumer(struct api_ctx *c)
  * if consistent). Fills stream/consumer names and the ARN timestamp (-1 when not given). */
 static bool consumer_selector(struct api_ctx *c, char *stream, char *cname, int64_t *secs)
 {
-    const char *sarn = validate_string(&c->v, c->in, "StreamARN", "streamARN", false, 1,
-                                       ARN_MAX, NULL);
+    const char *sarn =
+        validate_string(&c->v, c->in, "StreamARN", "streamARN", false, 1, ARN_MAX, NULL);
     const char *name = validate_string(&c->v, c->in, "ConsumerName", "consumerName", false, 1,
                                        REG_NAME_MAX, VALIDATE_NAME_PATTERN);
-    const char *carn = validate_string(&c->v, c->in, "ConsumerARN", "consumerARN", false, 1,
-                                       ARN_MAX, NULL);
+    const char *carn =
+        validate_string(&c->v, c->in, "ConsumerARN", "consumerARN", false, 1, ARN_MAX, NULL);
     if (api_invalid(c))
         return false;
     *secs = -1;
@@ -140,16 +140,16 @@ void api_describe_consumer(struct api_ctx *c)
     else if (err != 0)
         api_reply_registry_error(c, err, stream);
     else
-        api_reply_json(c, json_pack("{s:o}", "ConsumerDescription",
-                                    consumer_json(stream, &rc, true)));
+        api_reply_json(c,
+                       json_pack("{s:o}", "ConsumerDescription", consumer_json(stream, &rc, true)));
 }
 
 void api_list_consumers(struct api_ctx *c)
 {
-    const char *sarn = validate_string(&c->v, c->in, "StreamARN", "streamARN", true, 1, ARN_MAX,
-                                       NULL);
-    const char *token = validate_string(&c->v, c->in, "NextToken", "nextToken", false, 1,
-                                        1048576, NULL);
+    const char *sarn =
+        validate_string(&c->v, c->in, "StreamARN", "streamARN", true, 1, ARN_MAX, NULL);
+    const char *token =
+        validate_string(&c->v, c->in, "NextToken", "nextToken", false, 1, 1048576, NULL);
     int64_t max = 100, created;
     (void)validate_int(&c->v, c->in, "MaxResults", "maxResults", false, 1, 10000, &max);
     bool has_created = validate_timestamp(&c->v, c->in, "StreamCreationTimestamp",
@@ -169,8 +169,9 @@ void api_list_consumers(struct api_ctx *c)
         if (rc == 0 && strcmp(tstream, name) != 0)
             rc = KERR_INVALID_ARGUMENT;
         if (rc != 0) {
-            api_reply_error(c, rc, rc == KERR_EXPIRED_NEXT_TOKEN ? "The NextToken has expired."
-                                                                 : "Invalid NextToken.");
+            api_reply_error(c, rc,
+                            rc == KERR_EXPIRED_NEXT_TOKEN ? "The NextToken has expired."
+                                                          : "Invalid NextToken.");
             return;
         }
     }

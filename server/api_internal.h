@@ -29,7 +29,7 @@ struct api_ctx {
     const char *content_type; /* echoed in the response */
     json_t *in;               /* the request object (owned by ctx) */
     const char *op_name;
-    struct validate v;        /* scratch for the handler's model validation */
+    struct validate v; /* scratch for the handler's model validation */
 };
 
 typedef void (*api_op_fn)(struct api_ctx *c);
@@ -109,6 +109,9 @@ void api_list_shards(struct api_ctx *c);
 void api_add_tags(struct api_ctx *c);
 void api_remove_tags(struct api_ctx *c);
 void api_list_tags(struct api_ctx *c);
+void api_tag_resource(struct api_ctx *c);
+void api_untag_resource(struct api_ctx *c);
+void api_list_tags_for_resource(struct api_ctx *c);
 void api_increase_retention(struct api_ctx *c);
 void api_decrease_retention(struct api_ctx *c);
 void api_describe_limits(struct api_ctx *c);
@@ -119,6 +122,7 @@ void api_stop_encryption(struct api_ctx *c);
 void api_update_stream_mode(struct api_ctx *c);
 void api_split_shard(struct api_ctx *c);
 void api_merge_shards(struct api_ctx *c);
+void api_update_shard_count(struct api_ctx *c);
 void api_register_consumer(struct api_ctx *c);
 void api_deregister_consumer(struct api_ctx *c);
 void api_describe_consumer(struct api_ctx *c);

@@ -19,6 +19,8 @@ static bool tag_text_ok(const char *s)
     return true;
 }
 
+static void add_tags(struct api_ctx *c, const char *name, json_t *tags);
+
 void api_add_tags(struct api_ctx *c)
 {
     struct api_sel sel;
@@ -27,6 +29,11 @@ void api_add_tags(struct api_ctx *c)
     char name[REG_NAME_MAX + 1];
     if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
         return;
+    add_tags(c, name, tags);
+}
+
+static void add_tags(struct api_ctx *c, const char *name, json_t *tags)
+{
     struct reg_tag *tv = sc_calloc(json_object_size(tags), sizeof(*tv));
     size_t n = 0;
     const char *k;
@@ -60,15 +67,11 @@ void api_add_tags(struct api_ctx *c)
         api_reply_json(c, NULL);
 }
 
-void api_remove_tags(struct api_ctx *c)
+/* TagKeys list -> kv (<= 50); a non-string member is a SerializationException. */
+static size_t tag_keys(struct api_ctx *c, json_t *keys, const char **kv)
 {
-    struct api_sel sel;
-    api_sel_validate(c, &sel, false);
-    json_t *keys = validate_array(&c->v, c->in, "TagKeys", "tagKeys", true, 1, 50);
-    char name[REG_NAME_MAX + 1];
-    const char *kv[50];
     size_t n = 0;
-    for (size_t i = 0; keys != NULL && i < json_array_size(keys); i++) {
+    for (size_t i = 0; keys != NULL && i < json_array_size(keys) && n < 50; i++) {
         json_t *k = json_array_get(keys, i);
         if (!json_is_string(k)) {
             c->v.serialization = true;
@@ -77,6 +80,17 @@ void api_remove_tags(struct api_ctx *c)
         }
         kv[n++] = json_string_value(k);
     }
+    return n;
+}
+
+void api_remove_tags(struct api_ctx *c)
+{
+    struct api_sel sel;
+    api_sel_validate(c, &sel, false);
+    json_t *keys = validate_array(&c->v, c->in, "TagKeys", "tagKeys", true, 1, 50);
+    char name[REG_NAME_MAX + 1];
+    const char *kv[50];
+    size_t n = tag_keys(c, keys, kv);
     if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
         return;
     int rc = registry_tags_remove(api_registry(), name, kv, n);
@@ -109,11 +123,73 @@ void api_list_tags(struct api_ctx *c)
     while (i < info->tag_count && start != NULL && strcmp(info->tags[i].key, start) <= 0)
         i++;
     for (; i < info->tag_count && emitted < (size_t)limit; i++, emitted++)
-        json_array_append_new(arr, json_pack("{s:s,s:s}", "Key", info->tags[i].key, "Value",
-                                             info->tags[i].value));
+        json_array_append_new(
+            arr, json_pack("{s:s,s:s}", "Key", info->tags[i].key, "Value", info->tags[i].value));
     bool more = i < info->tag_count;
     free(info);
     api_reply_json(c, json_pack("{s:o,s:b}", "Tags", arr, "HasMoreTags", more));
+}
+
+/* ResourceARN of the ARN-based tagging ops: stream ARNs only (consumer tags are not kept). */
+static bool resource_stream(struct api_ctx *c, const char *arn, char *name)
+{
+    if (strstr(arn, "/consumer/") != NULL) {
+        api_reply_error(c, KERR_INVALID_ARGUMENT,
+                        "Tagging stream consumers is not supported by this server.");
+        return false;
+    }
+    struct api_sel sel = {.name = NULL, .arn = arn};
+    return api_sel_resolve(c, &sel, name);
+}
+
+void api_tag_resource(struct api_ctx *c)
+{
+    json_t *tags = validate_map(&c->v, c->in, "Tags", "tags", true, 1, 200);
+    const char *arn =
+        validate_string(&c->v, c->in, "ResourceARN", "resourceARN", true, 1, ARN_MAX, NULL);
+    char name[REG_NAME_MAX + 1];
+    if (api_invalid(c) || !resource_stream(c, arn, name))
+        return;
+    add_tags(c, name, tags);
+}
+
+void api_untag_resource(struct api_ctx *c)
+{
+    json_t *keys = validate_array(&c->v, c->in, "TagKeys", "tagKeys", true, 1, 50);
+    const char *arn =
+        validate_string(&c->v, c->in, "ResourceARN", "resourceARN", true, 1, ARN_MAX, NULL);
+    const char *kv[50];
+    size_t n = tag_keys(c, keys, kv);
+    char name[REG_NAME_MAX + 1];
+    if (api_invalid(c) || !resource_stream(c, arn, name))
+        return;
+    int rc = registry_tags_remove(api_registry(), name, kv, n);
+    if (rc != 0)
+        api_reply_registry_error(c, rc, name);
+    else
+        api_reply_json(c, NULL);
+}
+
+void api_list_tags_for_resource(struct api_ctx *c)
+{
+    const char *arn =
+        validate_string(&c->v, c->in, "ResourceARN", "resourceARN", true, 1, ARN_MAX, NULL);
+    char name[REG_NAME_MAX + 1];
+    if (api_invalid(c) || !resource_stream(c, arn, name))
+        return;
+    struct reg_stream_info *info = sc_malloc(sizeof(*info));
+    int rc = registry_stream_get(api_registry(), name, info);
+    if (rc != 0) {
+        free(info);
+        api_reply_registry_error(c, rc, name);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < info->tag_count; i++)
+        json_array_append_new(
+            arr, json_pack("{s:s,s:s}", "Key", info->tags[i].key, "Value", info->tags[i].value));
+    free(info);
+    api_reply_json(c, json_pack("{s:o}", "Tags", arr));
 }
 
 static void retention(struct api_ctx *c, bool increase)
@@ -164,17 +240,21 @@ void api_decrease_retention(struct api_ctx *c)
     retention(c, false);
 }
 
-static const char *const metric_names[] = {
-    "IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords",
-    "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded",
-    "IteratorAgeMilliseconds", "ALL"};
+static const char *const metric_names[] = {"IncomingBytes",
+                                           "IncomingRecords",
+                                           "OutgoingBytes",
+                                           "OutgoingRecords",
+                                           "WriteProvisionedThroughputExceeded",
+                                           "ReadProvisionedThroughputExceeded",
+                                           "IteratorAgeMilliseconds",
+                                           "ALL"};
 
 static void monitoring(struct api_ctx *c, bool enable)
 {
     struct api_sel sel;
     api_sel_validate(c, &sel, false);
-    json_t *list = validate_array(&c->v, c->in, "ShardLevelMetrics", "shardLevelMetrics", true,
-                                  1, 7);
+    json_t *list =
+        validate_array(&c->v, c->in, "ShardLevelMetrics", "shardLevelMetrics", true, 1, 7);
     uint32_t bits = 0;
     for (size_t i = 0; list != NULL && i < json_array_size(list); i++) {
         json_t *wrap = json_pack("{s:O}", "m", json_array_get(list, i));
@@ -196,11 +276,10 @@ static void monitoring(struct api_ctx *c, bool enable)
     }
     char arn[ARN_MAX + 1];
     json_t *cur = api_metrics_json(before), *des = api_metrics_json(after);
-    json_t *out = json_pack("{s:s,s:s,s:O,s:O}", "StreamName", name, "StreamARN",
-                            api_stream_arn(arn, name), "CurrentShardLevelMetrics",
-                            json_object_get(json_array_get(cur, 0), "ShardLevelMetrics"),
-                            "DesiredShardLevelMetrics",
-                            json_object_get(json_array_get(des, 0), "ShardLevelMetrics"));
+    json_t *out = json_pack(
+        "{s:s,s:s,s:O,s:O}", "StreamName", name, "StreamARN", api_stream_arn(arn, name),
+        "CurrentShardLevelMetrics", json_object_get(json_array_get(cur, 0), "ShardLevelMetrics"),
+        "DesiredShardLevelMetrics", json_object_get(json_array_get(des, 0), "ShardLevelMetrics"));
     json_decref(cur);
     json_decref(des);
     api_reply_json(c, out);
@@ -230,8 +309,7 @@ static void encryption(struct api_ctx *c, bool start)
         api_reply_error(c, KERR_INVALID_ARGUMENT, "Only KMS encryption is supported.");
         return;
     }
-    int rc = registry_encryption_set(api_registry(), name, start ? REG_ENC_KMS : REG_ENC_NONE,
-                                     key);
+    int rc = registry_encryption_set(api_registry(), name, start ? REG_ENC_KMS : REG_ENC_NONE, key);
     if (rc != 0)
         api_reply_registry_error(c, rc, name);
     else
@@ -254,9 +332,9 @@ void api_update_stream_mode(struct api_ctx *c)
     struct api_sel sel;
     api_sel_validate(c, &sel, true);
     json_t *md = validate_object(&c->v, c->in, "StreamModeDetails", "streamModeDetails", true);
-    int mode = md ? validate_enum(&c->v, md, "StreamMode", "streamModeDetails.streamMode", true,
-                                  modes, 2)
-                  : -1;
+    int mode =
+        md ? validate_enum(&c->v, md, "StreamMode", "streamModeDetails.streamMode", true, modes, 2)
+           : -1;
     char name[REG_NAME_MAX + 1];
     if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
         return;

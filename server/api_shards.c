@@ -43,9 +43,9 @@ json_t *api_shard_json(const struct reg_shard *sh)
     json_t *r = json_object();
     json_object_set_new(r, "StartingSequenceNumber", seq_json(sh, 0, sh->created_ms));
     if (sh->closed)
-        json_object_set_new(r, "EndingSequenceNumber",
-                            seq_json(sh, sh->ending_position ? sh->ending_position - 1 : 0,
-                                     sh->closed_ms));
+        json_object_set_new(
+            r, "EndingSequenceNumber",
+            seq_json(sh, sh->ending_position ? sh->ending_position - 1 : 0, sh->closed_ms));
     json_object_set_new(o, "SequenceNumberRange", r);
     return o;
 }
@@ -55,11 +55,17 @@ bool api_shard_id(const char *s, uint32_t *index)
     return registry_shard_id_parse(s, index) == 0;
 }
 
-enum filter { F_NONE, F_AFTER_SHARD_ID, F_AT_TRIM_HORIZON, F_FROM_TRIM_HORIZON, F_AT_LATEST,
-              F_AT_TIMESTAMP, F_FROM_TIMESTAMP };
-static const char *const filter_names[] = {"AFTER_SHARD_ID", "AT_TRIM_HORIZON",
-                                           "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP",
-                                           "FROM_TIMESTAMP"};
+enum filter {
+    F_NONE,
+    F_AFTER_SHARD_ID,
+    F_AT_TRIM_HORIZON,
+    F_FROM_TRIM_HORIZON,
+    F_AT_LATEST,
+    F_AT_TIMESTAMP,
+    F_FROM_TIMESTAMP
+};
+static const char *const filter_names[] = {"AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON",
+                                           "AT_LATEST",      "AT_TIMESTAMP",    "FROM_TIMESTAMP"};
 
 struct list_q {
     int64_t after; /* -1: from the first shard */
@@ -76,13 +82,12 @@ static bool shard_selected(const struct list_q *q, const struct reg_stream_info 
     int64_t t;
     switch (q->f) {
     case F_AT_LATEST: return !sh->closed;
-    case F_AT_TRIM_HORIZON: return sh->created_ms <= horizon && (!sh->closed || sh->closed_ms > horizon);
+    case F_AT_TRIM_HORIZON:
+        return sh->created_ms <= horizon && (!sh->closed || sh->closed_ms > horizon);
     case F_AT_TIMESTAMP:
         t = SC_MAX(q->ts_ms, info->created_ms);
         return sh->created_ms <= t && (!sh->closed || sh->closed_ms >= t);
-    case F_FROM_TIMESTAMP:
-        t = SC_MAX(q->ts_ms, horizon);
-        return !sh->closed || sh->closed_ms >= t;
+    case F_FROM_TIMESTAMP: t = SC_MAX(q->ts_ms, horizon); return !sh->closed || sh->closed_ms >= t;
     default: /* FROM_TRIM_HORIZON, AFTER_SHARD_ID, none: everything within retention */
         return !sh->closed || sh->closed_ms >= now - (int64_t)info->retention_hours * 3600000;
     }
@@ -113,8 +118,9 @@ static bool list_shards_query(struct api_ctx *c, const struct api_sel *sel, cons
         char cursor[64];
         int rc = api_token_parse(token, "shards", name, cursor, sizeof(cursor));
         if (rc != 0) {
-            api_reply_error(c, rc, rc == KERR_EXPIRED_NEXT_TOKEN ? "The NextToken has expired."
-                                                                 : "Invalid NextToken.");
+            api_reply_error(c, rc,
+                            rc == KERR_EXPIRED_NEXT_TOKEN ? "The NextToken has expired."
+                                                          : "Invalid NextToken.");
             return false;
         }
         long long after, ts;
@@ -148,15 +154,44 @@ static bool list_shards_query(struct api_ctx *c, const struct api_sel *sel, cons
     return api_sel_resolve(c, sel, name);
 }
 
+/* Applies ExclusiveStartShardId and ShardFilter of a first-page request to q; false after
+ * replying an error. */
+static bool list_shards_start(struct api_ctx *c, const char *start, json_t *flt, int ftype,
+                              const char *fshard, struct list_q *q)
+{
+    uint32_t idx;
+    if (start != NULL && api_shard_id(start, &idx))
+        q->after = idx;
+    if (flt == NULL)
+        return true;
+    q->f = (enum filter)(ftype + 1);
+    if (q->f == F_AFTER_SHARD_ID) {
+        if (fshard == NULL) {
+            api_reply_error(c, KERR_INVALID_ARGUMENT,
+                            "ShardId must be provided for ShardFilter type AFTER_SHARD_ID.");
+            return false;
+        }
+        if (api_shard_id(fshard, &idx))
+            q->after = SC_MAX(q->after, (int64_t)idx);
+    }
+    if ((q->f == F_AT_TIMESTAMP || q->f == F_FROM_TIMESTAMP) &&
+        json_object_get(flt, "Timestamp") == NULL) {
+        api_reply_error(c, KERR_INVALID_ARGUMENT,
+                        "Timestamp must be provided for ShardFilter type %s.", filter_names[ftype]);
+        return false;
+    }
+    return true;
+}
+
 void api_list_shards(struct api_ctx *c)
 {
     struct api_sel sel;
     api_sel_validate(c, &sel, false);
-    const char *token = validate_string(&c->v, c->in, "NextToken", "nextToken", false, 1,
-                                        1048576, NULL);
-    const char *start = validate_string(&c->v, c->in, "ExclusiveStartShardId",
-                                        "exclusiveStartShardId", false, 1, 128,
-                                        VALIDATE_NAME_PATTERN);
+    const char *token =
+        validate_string(&c->v, c->in, "NextToken", "nextToken", false, 1, 1048576, NULL);
+    const char *start =
+        validate_string(&c->v, c->in, "ExclusiveStartShardId", "exclusiveStartShardId", false, 1,
+                        128, VALIDATE_NAME_PATTERN);
     int64_t max = 1000, created = -1;
     (void)validate_int(&c->v, c->in, "MaxResults", "maxResults", false, 1, 10000, &max);
     bool has_created = validate_timestamp(&c->v, c->in, "StreamCreationTimestamp",
@@ -172,28 +207,8 @@ void api_list_shards(struct api_ctx *c)
     char name[REG_NAME_MAX + 1];
     if (!list_shards_query(c, &sel, token, start || has_created || flt, name, &q))
         return;
-    uint32_t idx;
-    if (token == NULL && start != NULL && api_shard_id(start, &idx))
-        q.after = idx;
-    if (token == NULL && flt != NULL) {
-        q.f = (enum filter)(ftype + 1);
-        if (q.f == F_AFTER_SHARD_ID) {
-            if (fshard == NULL) {
-                api_reply_error(c, KERR_INVALID_ARGUMENT,
-                                "ShardId must be provided for ShardFilter type AFTER_SHARD_ID.");
-                return;
-            }
-            if (api_shard_id(fshard, &idx))
-                q.after = SC_MAX(q.after, (int64_t)idx);
-        }
-        if ((q.f == F_AT_TIMESTAMP || q.f == F_FROM_TIMESTAMP) &&
-            json_object_get(flt, "Timestamp") == NULL) {
-            api_reply_error(c, KERR_INVALID_ARGUMENT,
-                            "Timestamp must be provided for ShardFilter type %s.",
-                            filter_names[ftype]);
-            return;
-        }
-    }
+    if (token == NULL && !list_shards_start(c, start, flt, ftype, fshard, &q))
+        return;
     struct reg_stream_info info;
     struct reg_shard *sh;
     size_t n;
@@ -242,7 +257,8 @@ static void reshard_error(struct api_ctx *c, int rc, const char *name, const cha
         api_reply_error(c, rc, "Could not find shard %s in stream %s under account %s.", shard,
                         name, acct);
     else if (rc == KERR_RESOURCE_IN_USE && shard != NULL)
-        api_reply_error(c, rc, "Shard %s in stream %s under account %s has already been merged "
+        api_reply_error(c, rc,
+                        "Shard %s in stream %s under account %s has already been merged "
                         "or split, and thus is not eligible for merging or splitting.",
                         shard, name, acct);
     else
@@ -253,8 +269,8 @@ void api_split_shard(struct api_ctx *c)
 {
     struct api_sel sel;
     api_sel_validate(c, &sel, false);
-    const char *shard = validate_string(&c->v, c->in, "ShardToSplit", "shardToSplit", true, 1,
-                                        128, VALIDATE_NAME_PATTERN);
+    const char *shard = validate_string(&c->v, c->in, "ShardToSplit", "shardToSplit", true, 1, 128,
+                                        VALIDATE_NAME_PATTERN);
     const char *key = validate_string(&c->v, c->in, "NewStartingHashKey", "newStartingHashKey",
                                       true, 1, 128, NULL);
     char name[REG_NAME_MAX + 1];
@@ -295,9 +311,8 @@ void api_merge_shards(struct api_ctx *c)
     api_sel_validate(c, &sel, false);
     const char *s1 = validate_string(&c->v, c->in, "ShardToMerge", "shardToMerge", true, 1, 128,
                                      VALIDATE_NAME_PATTERN);
-    const char *s2 = validate_string(&c->v, c->in, "AdjacentShardToMerge",
-                                     "adjacentShardToMerge", true, 1, 128,
-                                     VALIDATE_NAME_PATTERN);
+    const char *s2 = validate_string(&c->v, c->in, "AdjacentShardToMerge", "adjacentShardToMerge",
+                                     true, 1, 128, VALIDATE_NAME_PATTERN);
     char name[REG_NAME_MAX + 1];
     if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
         return;
@@ -322,4 +337,36 @@ void api_merge_shards(struct api_ctx *c)
         reshard_error(c, rc, name, s1);
     else
         api_reply_json(c, NULL);
+}
+
+void api_update_shard_count(struct api_ctx *c)
+{
+    static const char *const scaling[] = {"UNIFORM_SCALING"};
+    struct api_sel sel;
+    api_sel_validate(c, &sel, false);
+    int64_t target = 0;
+    (void)validate_int(&c->v, c->in, "TargetShardCount", "targetShardCount", true, 1, INT32_MAX,
+                       &target);
+    (void)validate_enum(&c->v, c->in, "ScalingType", "scalingType", true, scaling, 1);
+    char name[REG_NAME_MAX + 1];
+    if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
+        return;
+    uint32_t cur = 0;
+    int rc =
+        registry_shard_count_update(api_registry(), name, (uint32_t)SC_MIN(target, 100000), &cur);
+    const char *acct = api_config()->account_id;
+    if (rc == KERR_INVALID_ARGUMENT)
+        api_reply_error(c, rc,
+                        "UpdateShardCount failed for stream %s under account %s: "
+                        "TargetShardCount %lld must be between half and double the current "
+                        "open shard count (%u), and at most 10000.",
+                        name, acct, (long long)target, cur);
+    else if (rc != 0)
+        reshard_error(c, rc, name, NULL);
+    else {
+        char arn[2100];
+        api_reply_json(c, json_pack("{s:s,s:i,s:i,s:s}", "StreamName", name, "CurrentShardCount",
+                                    (int)cur, "TargetShardCount", (int)target, "StreamARN",
+                                    api_stream_arn(arn, name)));
+    }
 }

@@ -22,10 +22,14 @@ json_t *api_mode_json(int mode)
     return json_pack("{s:s}", "StreamMode", mode_names[mode]);
 }
 
-static const char *const metric_names[] = {
-    "IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords",
-    "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded",
-    "IteratorAgeMilliseconds", "ALL"};
+static const char *const metric_names[] = {"IncomingBytes",
+                                           "IncomingRecords",
+                                           "OutgoingBytes",
+                                           "OutgoingRecords",
+                                           "WriteProvisionedThroughputExceeded",
+                                           "ReadProvisionedThroughputExceeded",
+                                           "IteratorAgeMilliseconds",
+                                           "ALL"};
 
 static json_t *metric_list(uint32_t bits)
 {
@@ -77,8 +81,8 @@ static int tags_from_map(struct api_ctx *c, json_t *map, struct reg_tag *out, si
             return -1;
         }
         if (n == cap) {
-            api_reply_error(c, KERR_INVALID_ARGUMENT,
-                            "A stream cannot have more than %d tags.", REG_TAGS_MAX);
+            api_reply_error(c, KERR_INVALID_ARGUMENT, "A stream cannot have more than %d tags.",
+                            REG_TAGS_MAX);
             return -1;
         }
         snprintf(out[n].key, sizeof(out[n].key), "%s", k);
@@ -88,16 +92,38 @@ static int tags_from_map(struct api_ctx *c, json_t *map, struct reg_tag *out, si
     return (int)n;
 }
 
+/* The registry reports both quotas as KERR_LIMIT_EXCEEDED; tell the client which one. */
+static void create_limit_error(struct api_ctx *c, int64_t count)
+{
+    const struct config *cfg = api_config();
+    uint32_t open, od;
+    registry_limits(api_registry(), &open, &od);
+    if ((uint64_t)open + (uint64_t)count > cfg->shard_limit)
+        api_reply_error(c, KERR_LIMIT_EXCEEDED,
+                        "This request would exceed the shard limit for the account %s in %s. "
+                        "Current shard count for the account: %u. Limit: %u. Number of "
+                        "additional shards that would have resulted from this request: %lld. "
+                        "Refer to the AWS Service Limits page for instructions on how to "
+                        "request a limit increase.",
+                        cfg->account_id, cfg->region, open, cfg->shard_limit, (long long)count);
+    else
+        api_reply_error(c, KERR_LIMIT_EXCEEDED,
+                        "Too many streams are being created at once for account %s: at most 5 "
+                        "may be in CREATING state.",
+                        cfg->account_id);
+}
+
 void api_create_stream(struct api_ctx *c)
 {
     json_t *md_raw = json_object_get(c->in, "StreamModeDetails");
     json_t *mode_raw = json_is_object(md_raw) ? json_object_get(md_raw, "StreamMode") : NULL;
-    bool on_demand = json_is_string(mode_raw) && strcmp(json_string_value(mode_raw), "ON_DEMAND") == 0;
+    bool on_demand =
+        json_is_string(mode_raw) && strcmp(json_string_value(mode_raw), "ON_DEMAND") == 0;
     const char *name = validate_string(&c->v, c->in, "StreamName", "streamName", true, 1,
                                        REG_NAME_MAX, VALIDATE_NAME_PATTERN);
     int64_t count = 0;
-    bool has_count = validate_int(&c->v, c->in, "ShardCount", "shardCount", false, 1, 100000,
-                                  &count);
+    bool has_count =
+        validate_int(&c->v, c->in, "ShardCount", "shardCount", false, 1, 100000, &count);
     json_t *md = validate_object(&c->v, c->in, "StreamModeDetails", "streamModeDetails", false);
     int mode = REG_PROVISIONED;
     if (md != NULL)
@@ -107,8 +133,8 @@ void api_create_stream(struct api_ctx *c)
     int64_t dummy;
     (void)validate_int(&c->v, c->in, "WarmThroughputMiBps", "warmThroughputMiBps", false, 0,
                        INT32_MAX, &dummy);
-    (void)validate_int(&c->v, c->in, "MaxRecordSizeInKiB", "maxRecordSizeInKiB", false, 1024,
-                       10240, &dummy);
+    (void)validate_int(&c->v, c->in, "MaxRecordSizeInKiB", "maxRecordSizeInKiB", false, 1024, 10240,
+                       &dummy);
     if (!on_demand && !has_count && json_object_get(c->in, "ShardCount") == NULL)
         validate_fail(&c->v, NULL, "shardCount", "Member must not be null");
     if (api_invalid(c))
@@ -118,20 +144,13 @@ void api_create_stream(struct api_ctx *c)
     if (tags != NULL && (nt = tags_from_map(c, tags, tv, REG_TAGS_MAX)) < 0)
         return;
     const struct config *cfg = api_config();
-    int rc = registry_stream_create(api_registry(), name, (uint32_t)count,
-                                    on_demand ? REG_ON_DEMAND : (enum reg_mode)mode, tv,
-                                    (size_t)nt);
+    int rc =
+        registry_stream_create(api_registry(), name, (uint32_t)count,
+                               on_demand ? REG_ON_DEMAND : (enum reg_mode)mode, tv, (size_t)nt);
     if (rc == KERR_RESOURCE_IN_USE)
-        api_reply_error(c, rc, "Stream %s under account %s already exists.", name,
-                        cfg->account_id);
+        api_reply_error(c, rc, "Stream %s under account %s already exists.", name, cfg->account_id);
     else if (rc == KERR_LIMIT_EXCEEDED)
-        api_reply_error(c, rc,
-                        "This request would exceed the shard limit for the account %s in %s. "
-                        "Current shard count for the account: %s. Limit: %u. Number of "
-                        "additional shards that would have resulted from this request: %lld. "
-                        "Or more than 5 streams are CREATING.",
-                        cfg->account_id, cfg->region, "see DescribeLimits", cfg->shard_limit,
-                        (long long)(on_demand ? REG_ON_DEMAND_SHARDS : count));
+        create_limit_error(c, on_demand ? REG_ON_DEMAND_SHARDS : count);
     else if (rc != 0)
         api_reply_registry_error(c, rc, name);
     else
@@ -184,9 +203,9 @@ void api_describe_stream(struct api_ctx *c)
     api_sel_validate(c, &sel, false);
     int64_t limit = 100;
     (void)validate_int(&c->v, c->in, "Limit", "limit", false, 1, 10000, &limit);
-    const char *start = validate_string(&c->v, c->in, "ExclusiveStartShardId",
-                                        "exclusiveStartShardId", false, 1, 128,
-                                        VALIDATE_NAME_PATTERN);
+    const char *start =
+        validate_string(&c->v, c->in, "ExclusiveStartShardId", "exclusiveStartShardId", false, 1,
+                        128, VALIDATE_NAME_PATTERN);
     char name[REG_NAME_MAX + 1];
     if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
         return;
@@ -242,11 +261,11 @@ void api_list_streams(struct api_ctx *c)
 {
     int64_t limit = 100;
     (void)validate_int(&c->v, c->in, "Limit", "limit", false, 1, 10000, &limit);
-    const char *start = validate_string(&c->v, c->in, "ExclusiveStartStreamName",
-                                        "exclusiveStartStreamName", false, 1, REG_NAME_MAX,
-                                        VALIDATE_NAME_PATTERN);
-    const char *token = validate_string(&c->v, c->in, "NextToken", "nextToken", false, 1,
-                                        1048576, NULL);
+    const char *start =
+        validate_string(&c->v, c->in, "ExclusiveStartStreamName", "exclusiveStartStreamName", false,
+                        1, REG_NAME_MAX, VALIDATE_NAME_PATTERN);
+    const char *token =
+        validate_string(&c->v, c->in, "NextToken", "nextToken", false, 1, 1048576, NULL);
     if (api_invalid(c))
         return;
     char after[REG_NAME_MAX + 2] = "";
@@ -259,8 +278,9 @@ void api_list_streams(struct api_ctx *c)
         char dummy[REG_NAME_MAX + 1];
         int rc = api_token_parse(token, "streams", dummy, after, sizeof(after));
         if (rc != 0) {
-            api_reply_error(c, rc, rc == KERR_EXPIRED_NEXT_TOKEN ? "The NextToken has expired."
-                                                                 : "Invalid NextToken.");
+            api_reply_error(c, rc,
+                            rc == KERR_EXPIRED_NEXT_TOKEN ? "The NextToken has expired."
+                                                          : "Invalid NextToken.");
             return;
         }
     } else if (start != NULL) {
@@ -269,18 +289,18 @@ void api_list_streams(struct api_ctx *c)
     struct reg_stream_info *list;
     size_t n;
     bool more;
-    registry_stream_list(api_registry(), after[0] ? after : NULL, (size_t)SC_MIN(limit, 100),
-                         &list, &n, &more);
+    registry_stream_list(api_registry(), after[0] ? after : NULL, (size_t)SC_MIN(limit, 100), &list,
+                         &n, &more);
     json_t *names = json_array(), *sums = json_array();
     char arn[ARN_MAX + 1];
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(names, json_string(list[i].name));
-        json_array_append_new(
-            sums, json_pack("{s:s,s:s,s:s,s:o,s:o}", "StreamName", list[i].name, "StreamARN",
-                            api_stream_arn(arn, list[i].name), "StreamStatus",
-                            api_status_name(list[i].status), "StreamModeDetails",
-                            api_mode_json(list[i].mode), "StreamCreationTimestamp",
-                            api_timestamp(list[i].created_ms)));
+        json_array_append_new(sums, json_pack("{s:s,s:s,s:s,s:o,s:o}", "StreamName", list[i].name,
+                                              "StreamARN", api_stream_arn(arn, list[i].name),
+                                              "StreamStatus", api_status_name(list[i].status),
+                                              "StreamModeDetails", api_mode_json(list[i].mode),
+                                              "StreamCreationTimestamp",
+                                              api_timestamp(list[i].created_ms)));
     }
     json_t *out = json_pack("{s:o,s:b}", "StreamNames", names, "HasMoreStreams", more);
     if (more && n > 0) {
@@ -297,7 +317,7 @@ void api_describe_limits(struct api_ctx *c)
 {
     uint32_t open, od;
     registry_limits(api_registry(), &open, &od);
-    api_reply_json(c, json_pack("{s:i,s:i,s:i,s:i}", "ShardLimit",
-                                (int)api_config()->shard_limit, "OpenShardCount", (int)open,
-                                "OnDemandStreamCount", (int)od, "OnDemandStreamCountLimit", 50));
+    api_reply_json(c, json_pack("{s:i,s:i,s:i,s:i}", "ShardLimit", (int)api_config()->shard_limit,
+                                "OpenShardCount", (int)open, "OnDemandStreamCount", (int)od,
+                                "OnDemandStreamCountLimit", 50));
 }

@@ -6,8 +6,7 @@
 
 #define NAME_MAX_LEN 128
 
-char *arn_stream(char *buf, size_t cap, const char *region, const char *account,
-                 const char *stream)
+char *arn_stream(char *buf, size_t cap, const char *region, const char *account, const char *stream)
 {
     snprintf(buf, cap, "arn:aws:kinesis:%s:%s:stream/%s", region, account, stream);
     return buf;
@@ -16,8 +15,8 @@ char *arn_stream(char *buf, size_t cap, const char *region, const char *account,
 char *arn_consumer(char *buf, size_t cap, const char *region, const char *account,
                    const char *stream, const char *consumer, int64_t created_secs)
 {
-    snprintf(buf, cap, "arn:aws:kinesis:%s:%s:stream/%s/consumer/%s:%lld", region, account,
-             stream, consumer, (long long)created_secs);
+    snprintf(buf, cap, "arn:aws:kinesis:%s:%s:stream/%s/consumer/%s:%lld", region, account, stream,
+             consumer, (long long)created_secs);
     return buf;
 }
 

@@ -33,8 +33,7 @@ enum auth_result auth_check(const struct http_request *req, char *msg, size_t ca
             len += (size_t)snprintf(msg + len, cap - len,
                                     "Authorization header requires '%s' parameter. ", need[i]);
     }
-    if (header(req, "x-amz-date") == NULL &&
-        header(req, "date") == NULL && len < cap)
+    if (header(req, "x-amz-date") == NULL && header(req, "date") == NULL && len < cap)
         len += (size_t)snprintf(msg + len, cap - len,
                                 "Authorization header requires existence of either a "
                                 "'X-Amz-Date' or a 'Date' header. ");

@@ -392,6 +392,7 @@ struct h1c {
     struct http_exchange *x; /* the request being answered; later ones wait in the input */
     bool keep_alive;         /* of the current request */
     bool head_method;
+    bool http10; /* HTTP/1.0 peer: no chunked coding, a streamed body ends with the close */
     bool continue_sent;
     bool in_process;
     bool pumping;
@@ -496,7 +497,10 @@ static int h1_stream(struct http_exchange *x, int status, const struct http_head
 {
     struct h1c *h = x->xctx;
     struct evbuffer *out = bufferevent_get_output(h->c->bev);
-    write_head(out, status, hdrs, nhdrs, !h->keep_alive, "transfer-encoding: chunked\r\n");
+    if (h->http10)
+        h->keep_alive = false;
+    write_head(out, status, hdrs, nhdrs, !h->keep_alive,
+               h->http10 ? "" : "transfer-encoding: chunked\r\n");
     /* Pull after the handler's stream() call returned, never inside it (the conn memory
      * outlives this loop turn, so the deferred call may look at c->dead). */
     worker_defer(h->c->w, h1_deferred_pump, h->c);
@@ -525,14 +529,17 @@ static void h1_pump(struct h1c *h)
         if (h->c->dead || h->x == NULL)
             break;
         if (n > 0) {
-            evbuffer_add_printf(out, "%zx\r\n", n);
+            if (!h->http10)
+                evbuffer_add_printf(out, "%zx\r\n", n);
             evbuffer_remove_buffer(h->x->pending, out, n);
-            evbuffer_add(out, "\r\n", 2);
+            if (!h->http10)
+                evbuffer_add(out, "\r\n", 2);
             continue;
         }
         if (!h->x->src_eof)
             break; /* the source calls http_exchange_resume() */
-        evbuffer_add(out, "0\r\n\r\n", 5);
+        if (!h->http10)
+            evbuffer_add(out, "0\r\n\r\n", 5);
         h->x->end_sent = true;
         h->pumping = false;
         h1_exchange_complete(h);
@@ -571,6 +578,7 @@ static void h1_dispatch(struct conn *c)
     http_exchange_set_body(x, body, len);
     h->keep_alive = p->keep_alive;
     h->head_method = strcmp(p->method, "HEAD") == 0;
+    h->http10 = p->minor == 0;
     h1_parser_reset(p);
     h->continue_sent = false;
     h->x = x;
@@ -625,7 +633,15 @@ void h1_conn_start(struct conn *c)
     h1_process(c);
 }
 
-void h1_conn_on_read(struct conn *c) { h1_process(c); }
+void h1_conn_on_read(struct conn *c)
+{
+    struct h1c *h = c->h1;
+    /* A body that keeps arriving keeps the connection alive; the head must still arrive
+     * within one header timeout (slowloris). */
+    if (h->x == NULL && !h->idle && h->p.state != H1P_HEAD)
+        conn_set_timeout(c, conn_opts(c)->header_timeout_ms);
+    h1_process(c);
+}
 
 void h1_conn_on_write(struct conn *c)
 {

@@ -17,6 +17,9 @@
 #include "server/worker.h"
 
 #define H2_HEADER_BYTES_MAX SERVER_HEADER_MAX_BYTES
+/* Request bodies buffered per connection (before dispatch), across all its streams: with 1024
+ * concurrent streams the per-stream limit alone would allow gigabytes. */
+#define H2_CONN_BODY_BYTES_MAX (64u << 20)
 
 struct h2c;
 
@@ -37,6 +40,7 @@ struct h2c {
     struct h2s *streams;
     unsigned nstreams;
     int in_cb; /* > 0 while nghttp2 is on the stack: no session_send from callbacks */
+    size_t body_bytes; /* sum of the h2s body buffers still owned by streams */
     bool want_send;
 };
 
@@ -76,6 +80,17 @@ static ssize_t on_data_source_read(nghttp2_session *ses, int32_t id, uint8_t *bu
         return NGHTTP2_ERR_DEFERRED;
     }
     size_t n = SC_MIN(have, length);
+    if (n < have) {
+        /* evbuffer_remove_buffer moves whole chains but copies a split one: end the frame on
+         * a chain boundary when one fits, so referenced (shared) frames travel uncopied. */
+        struct evbuffer_iovec v[16];
+        int k = evbuffer_peek(x->pending, (ssize_t)n, NULL, v, (int)SC_ARRAY_LEN(v));
+        size_t whole = 0;
+        for (int i = 0; i < k && i < (int)SC_ARRAY_LEN(v) && whole + v[i].iov_len <= n; i++)
+            whole += v[i].iov_len;
+        if (whole > 0)
+            n = whole;
+    }
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (n == have && x->src_eof)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -252,6 +267,12 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id, const 
         reject(s, 413, "SerializationException", "request body too large");
         return 0;
     }
+    if (s->h2->body_bytes + len > H2_CONN_BODY_BYTES_MAX) {
+        s->rejected = true;
+        nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id, NGHTTP2_ENHANCE_YOUR_CALM);
+        return 0;
+    }
+    s->h2->body_bytes += len;
     if (s->body_len + len + 1 > s->body_cap) {
         size_t cap = s->body_cap ? s->body_cap : 1024;
         while (cap < s->body_len + len + 1)
@@ -276,6 +297,7 @@ static void dispatch(struct h2s *s)
         s->body = sc_malloc(1);
     s->body[s->body_len] = '\0';
     http_exchange_set_body(x, s->body, s->body_len);
+    s->h2->body_bytes -= s->body_len;
     s->body = NULL;
     http_exchange_dispatch(x);
 }
@@ -302,6 +324,8 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *frame, void 
 
 static void h2s_free(struct h2s *s)
 {
+    if (s->body != NULL)
+        s->h2->body_bytes -= s->body_len;
     free(s->method);
     free(s->path);
     free(s->authority);

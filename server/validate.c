@@ -62,7 +62,7 @@ static bool type_ok(struct validate *v, json_t *val, json_type want)
         ser_fail(v, "Start of list found where not expected");
         return false;
     }
-    const char *got = json_is_string(val) ? "STRING_VALUE"
+    const char *got = json_is_string(val)    ? "STRING_VALUE"
                       : json_is_boolean(val) ? (json_is_true(val) ? "TRUE_VALUE" : "FALSE_VALUE")
                       : json_is_integer(val) ? "NUMBER_VALUE"
                                              : "DECIMAL_VALUE";
@@ -141,8 +141,8 @@ bool validate_int(struct validate *v, json_t *obj, const char *name, const char 
     json_t *val = member(v, obj, name, path, required);
     if (val == NULL || !type_ok(v, val, JSON_INTEGER))
         return false;
-    int64_t x = json_is_integer(val) ? (int64_t)json_integer_value(val)
-                                     : (int64_t)json_real_value(val);
+    int64_t x =
+        json_is_integer(val) ? (int64_t)json_integer_value(val) : (int64_t)json_real_value(val);
     char shown[32];
     snprintf(shown, sizeof(shown), "%lld", (long long)x);
     if (x < min) {

@@ -174,7 +174,8 @@ static int decode_line(struct reg_stream *s, const char *line)
     }
     if (sscanf(line, "created %" SCNd64, &i->created_ms) == 1 ||
         sscanf(line, "retention %u", &i->retention_hours) == 1 ||
-        sscanf(line, "metrics %u", &i->metrics) == 1 || sscanf(line, "next %u", &s->next_index) == 1)
+        sscanf(line, "metrics %u", &i->metrics) == 1 ||
+        sscanf(line, "next %u", &s->next_index) == 1)
         return 0;
     if (sscanf(line, "enc %d %4199s", &x, t2) == 2 && (x == 0 || x == 1)) {
         i->encryption = (enum reg_encryption)x;
@@ -230,8 +231,7 @@ int meta_decode(const char *buf, size_t len, struct reg_stream **out)
         rc = decode_line(s, line);
         p = nl + 1;
     }
-    if (rc == 0 && (s->info.name[0] == '\0' || s->info.revision == 0 ||
-                    s->next_index < s->nshards))
+    if (rc == 0 && (s->info.name[0] == '\0' || s->info.revision == 0 || s->next_index < s->nshards))
         rc = -EBADMSG;
     if (rc != 0) {
         reg_stream_free(s);

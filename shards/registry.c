@@ -14,7 +14,7 @@
 struct registry {
     pthread_mutex_t lock;
     struct registry_opts opts;
-    struct meta *meta; /* NULL: memory only */
+    struct meta *meta;           /* NULL: memory only */
     struct reg_stream **streams; /* sorted by name */
     size_t nstreams, cap;
 };
@@ -125,8 +125,7 @@ static void registry_tick(struct registry *reg)
         bool due = now - s->status_ms >= (int64_t)reg->opts.transition_ms;
         if (due && s->info.status == REG_DELETING) {
             if (reg->meta && meta_remove(reg->meta, s->info.name, s->info.revision) != 0)
-                LOG_WARN("registry: could not remove metadata of deleted stream %s",
-                         s->info.name);
+                LOG_WARN("registry: could not remove metadata of deleted stream %s", s->info.name);
             stream_erase(reg, i);
             continue;
         }
@@ -137,7 +136,10 @@ static void registry_tick(struct registry *reg)
         if (consumers_tick(reg, s, now)) {
             stream_derive(s);
             uint64_t rev = s->info.revision++;
-            (void)persist(reg, s, rev);
+            /* On failure keep the stored revision so the next change can still CAS; the
+             * dropped consumers are written with that change (or dropped again on reload). */
+            if (persist(reg, s, rev) != 0)
+                s->info.revision = rev;
         }
         i++;
     }
@@ -385,6 +387,47 @@ int registry_shards(struct registry *reg, const char *name, struct reg_stream_in
     return 0;
 }
 
+int registry_shard_route(struct registry *reg, const char *name, u128 hash, struct reg_shard *out,
+                         enum reg_status *status)
+{
+    size_t pos;
+    int rc = lock_find(reg, name, &pos, false);
+    if (rc != 0)
+        return rc;
+    const struct reg_stream *s = reg->streams[pos];
+    *status = s->info.status;
+    rc = KERR_RESOURCE_NOT_FOUND;
+    for (size_t i = 0; i < s->nshards; i++) {
+        const struct reg_shard *sh = &s->shards[i];
+        if (!sh->closed && sh->start_hash <= hash && hash <= sh->end_hash) {
+            *out = *sh;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_shard_get(struct registry *reg, const char *name, uint32_t index,
+                       struct reg_shard *out, enum reg_status *status, uint32_t *retention_hours)
+{
+    size_t pos;
+    int rc = lock_find(reg, name, &pos, false);
+    if (rc != 0)
+        return rc;
+    const struct reg_stream *s = reg->streams[pos];
+    *status = s->info.status;
+    if (retention_hours)
+        *retention_hours = s->info.retention_hours;
+    if (index < s->nshards)
+        *out = s->shards[index];
+    else
+        rc = KERR_RESOURCE_NOT_FOUND;
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
 int registry_stream_list(struct registry *reg, const char *after, size_t max,
                          struct reg_stream_info **out, size_t *n, bool *more)
 {
@@ -424,8 +467,7 @@ static int lock_clone_active(struct registry *reg, const char *name, size_t *pos
     return 0;
 }
 
-int registry_tags_add(struct registry *reg, const char *name, const struct reg_tag *tags,
-                      size_t n)
+int registry_tags_add(struct registry *reg, const char *name, const struct reg_tag *tags, size_t n)
 {
     size_t pos;
     struct reg_stream *c;
@@ -441,8 +483,7 @@ int registry_tags_add(struct registry *reg, const char *name, const struct reg_t
     return rc;
 }
 
-int registry_tags_remove(struct registry *reg, const char *name, const char *const *keys,
-                         size_t n)
+int registry_tags_remove(struct registry *reg, const char *name, const char *const *keys, size_t n)
 {
     size_t pos;
     struct reg_stream *c;
@@ -636,8 +677,8 @@ int registry_consumer_get(struct registry *reg, const char *stream, const char *
     return rc;
 }
 
-int registry_consumer_list(struct registry *reg, const char *stream, const char *after,
-                           size_t max, struct reg_consumer **out, size_t *n, bool *more)
+int registry_consumer_list(struct registry *reg, const char *stream, const char *after, size_t max,
+                           struct reg_consumer **out, size_t *n, bool *more)
 {
     size_t pos;
     int rc = lock_find(reg, stream, &pos, false);
@@ -677,16 +718,31 @@ static struct reg_shard *shard_add(struct reg_stream *c, u128 start, u128 end, u
     return sh;
 }
 
-static void shard_close(struct reg_shard *sh, int64_t now)
+/* Marks a shard closed in clone c after storage sealed its log (opts.seal; without a hook the
+ * ending position stays 0). A seal error aborts the reshard before anything is committed; a
+ * log sealed by an earlier step of the same aborted call stays sealed (rare I/O failure). */
+static int shard_close(const struct registry *reg, struct reg_stream *c, uint32_t index,
+                       int64_t now)
 {
+    struct reg_shard *sh = &c->shards[index];
+    uint64_t end = 0;
+    if (reg->opts.seal != NULL) {
+        int rc = reg->opts.seal(reg->opts.hook_arg, c->info.name, index, &end);
+        if (rc != 0) {
+            LOG_ERROR("registry: sealing shard %u of stream %s failed: %s", index, c->info.name,
+                      kerr_name(rc));
+            return rc;
+        }
+    }
     sh->closed = true;
     sh->closed_ms = now;
-    sh->ending_position = 0; /* TODO(storage): seal the shard log and store its end */
+    sh->ending_position = end;
+    return 0;
 }
 
 /* Common preconditions of split/merge; on success the lock is held and *c is a clone. */
-static int reshard_begin(struct registry *reg, const char *name, uint32_t extra_shards,
-                         size_t *pos, struct reg_stream **c)
+static int reshard_begin(struct registry *reg, const char *name, uint32_t extra_shards, size_t *pos,
+                         struct reg_stream **c)
 {
     int rc = lock_find(reg, name, pos, false);
     if (rc != 0)
@@ -723,7 +779,8 @@ int registry_shard_split(struct registry *reg, const char *name, uint32_t shard,
         goto fail;
     }
     int64_t now = clock_now_ms();
-    shard_close(&c->shards[shard], now);
+    if ((rc = shard_close(reg, c, shard, now)) != 0)
+        goto fail;
     shard_add(c, s0, new_start - 1, shard, REG_NO_SHARD, now);
     shard_add(c, new_start, e0, shard, REG_NO_SHARD, now);
     set_updating(c);
@@ -736,8 +793,7 @@ fail:
     return rc;
 }
 
-int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard,
-                         uint32_t adjacent)
+int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard, uint32_t adjacent)
 {
     size_t pos;
     struct reg_stream *c;
@@ -759,8 +815,8 @@ int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard,
     }
     int64_t now = clock_now_ms();
     u128 start = a->start_hash, end = b->end_hash;
-    shard_close(a, now);
-    shard_close(b, now);
+    if ((rc = shard_close(reg, c, shard, now)) != 0 || (rc = shard_close(reg, c, adjacent, now)))
+        goto fail;
     shard_add(c, start, end, shard, adjacent, now);
     set_updating(c);
     rc = stream_commit(reg, pos, c);
@@ -768,6 +824,89 @@ int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard,
     return rc;
 fail:
     reg_stream_free(c);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+struct hash_idx {
+    u128 start;
+    uint32_t index;
+};
+
+static int open_by_hash(const void *a, const void *b)
+{
+    u128 x = ((const struct hash_idx *)a)->start, y = ((const struct hash_idx *)b)->start;
+    return x < y ? -1 : x > y;
+}
+
+/* Applies the splits/merges of an UpdateShardCount to clone c. */
+static int rescale(const struct registry *reg, struct reg_stream *c, uint32_t open, uint32_t target,
+                   int64_t now)
+{
+    struct hash_idx *hi = sc_malloc(open * sizeof(*hi));
+    uint32_t k = 0;
+    for (size_t i = 0; i < c->nshards; i++)
+        if (!c->shards[i].closed)
+            hi[k++] = (struct hash_idx){c->shards[i].start_hash, c->shards[i].index};
+    ASSERT(k == open);
+    qsort(hi, open, sizeof(*hi), open_by_hash);
+    uint32_t *idx = sc_malloc(open * sizeof(*idx));
+    for (uint32_t i = 0; i < open; i++)
+        idx[i] = hi[i].index;
+    free(hi);
+    int rc = 0;
+    for (uint32_t i = 0; target > open && i < target - open && rc == 0; i++)
+        if (c->shards[idx[i]].end_hash - c->shards[idx[i]].start_hash < 3)
+            rc = KERR_INVALID_ARGUMENT; /* checked first: nothing sealed on a refusal */
+    for (uint32_t i = 0; target > open && i < target - open && rc == 0; i++) {
+        struct reg_shard p = c->shards[idx[i]]; /* copy: shard_add may move the array */
+        u128 mid = p.start_hash + (p.end_hash - p.start_hash) / 2 + 1;
+        if ((rc = shard_close(reg, c, idx[i], now)) != 0)
+            break;
+        shard_add(c, p.start_hash, mid - 1, p.index, REG_NO_SHARD, now);
+        shard_add(c, mid, p.end_hash, p.index, REG_NO_SHARD, now);
+    }
+    for (uint32_t j = 0; target < open && j < open - target && rc == 0; j++) {
+        struct reg_shard a = c->shards[idx[2 * j]], b = c->shards[idx[2 * j + 1]];
+        ASSERT(a.end_hash + 1 == b.start_hash);
+        if ((rc = shard_close(reg, c, a.index, now)) != 0 ||
+            (rc = shard_close(reg, c, b.index, now)) != 0)
+            break;
+        shard_add(c, a.start_hash, b.end_hash, a.index, b.index, now);
+    }
+    free(idx);
+    return rc;
+}
+
+int registry_shard_count_update(struct registry *reg, const char *name, uint32_t target,
+                                uint32_t *current)
+{
+    size_t pos;
+    int rc = lock_find(reg, name, &pos, false);
+    if (rc != 0)
+        return rc;
+    const struct reg_stream *s = reg->streams[pos];
+    uint32_t open = s->info.open_shard_count;
+    *current = open;
+    if (s->info.mode == REG_ON_DEMAND)
+        rc = KERR_VALIDATION;
+    else if (s->info.status != REG_ACTIVE)
+        rc = KERR_RESOURCE_IN_USE;
+    else if (target < 1 || target > 10000 || (uint64_t)target > 2ull * open || 2ull * target < open)
+        rc = KERR_INVALID_ARGUMENT;
+    else if ((uint64_t)open_shards_total(reg) - open + target > reg->opts.shard_limit)
+        rc = KERR_LIMIT_EXCEEDED;
+    if (rc != 0 || target == open)
+        goto out;
+    struct reg_stream *c = stream_clone(s);
+    rc = rescale(reg, c, open, target, clock_now_ms());
+    if (rc != 0) {
+        reg_stream_free(c);
+        goto out;
+    }
+    set_updating(c);
+    rc = stream_commit(reg, pos, c);
+out:
     pthread_mutex_unlock(&reg->lock);
     return rc;
 }

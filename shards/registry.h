@@ -78,7 +78,7 @@ struct reg_stream_info {
     uint32_t metrics; /* enum reg_metric bits */
     size_t tag_count;
     struct reg_tag tags[REG_TAGS_MAX]; /* sorted by key (byte order) */
-    uint32_t shard_count;      /* all shards, open and closed */
+    uint32_t shard_count;              /* all shards, open and closed */
     uint32_t open_shard_count;
     uint32_t consumer_count;
     uint64_t revision; /* bumps on every persisted change (compare-and-set, architecture §8) */
@@ -86,17 +86,23 @@ struct reg_stream_info {
 
 struct reg_consumer {
     char name[REG_NAME_MAX + 1];
-    int64_t created_ms; /* ARN suffix is created_ms / 1000 */
+    int64_t created_ms;     /* ARN suffix is created_ms / 1000 */
     enum reg_status status; /* CREATING, ACTIVE, DELETING */
 };
 
 struct registry_opts {
-    const char *data_dir;    /* DATA; metadata lives in DATA/meta. NULL = memory only (tests) */
-    uint32_t transition_ms;  /* stream state transitions */
+    const char *data_dir;   /* DATA; metadata lives in DATA/meta. NULL = memory only (tests) */
+    uint32_t transition_ms; /* stream state transitions */
     uint32_t consumer_transition_ms;
-    uint32_t shard_limit;    /* account open-shard quota */
-    uint32_t max_consumers;  /* per stream */
-    uint32_t max_creating;   /* streams CREATING at once (AWS: 5) */
+    uint32_t shard_limit;   /* account open-shard quota */
+    uint32_t max_consumers; /* per stream */
+    uint32_t max_creating;  /* streams CREATING at once (AWS: 5) */
+    /* Optional storage hook for split/merge/UpdateShardCount, called under the registry lock
+     * (lock order: registry, then the shard's own): seal shard `index` of `stream` against
+     * appends and return its ending position (the next counter, shardlog_seal). 0 or a
+     * negative error, which fails the reshard. NULL: ending positions stay 0. */
+    int (*seal)(void *arg, const char *stream, uint32_t index, uint64_t *ending_position);
+    void *hook_arg;
 };
 
 /* Creates the registry and loads DATA/meta. Returns 0 and *out, -errno on I/O failure, or
@@ -124,6 +130,16 @@ int registry_stream_get(struct registry *reg, const char *name, struct reg_strea
 int registry_shards(struct registry *reg, const char *name, struct reg_stream_info *info,
                     struct reg_shard **out, size_t *n);
 
+/* Data-plane lookups (one shard copied out, O(shards) under the lock, no allocation).
+ * registry_shard_route: the OPEN shard whose range holds `hash` (PutRecord). registry_shard_get:
+ * shard `index` (GetShardIterator). Both set *status to the stream's status (writes/reads are
+ * allowed in ACTIVE and UPDATING only — the caller decides) and, if non-NULL, *retention_hours.
+ * KERR_RESOURCE_NOT_FOUND: no stream (or DELETING), or no such shard. */
+int registry_shard_route(struct registry *reg, const char *name, u128 hash, struct reg_shard *out,
+                         enum reg_status *status);
+int registry_shard_get(struct registry *reg, const char *name, uint32_t index,
+                       struct reg_shard *out, enum reg_status *status, uint32_t *retention_hours);
+
 /* Stream names in byte order, strictly after `after` (NULL = from the start), at most `max`.
  * Fills a malloc'd array of infos (*out, *n); *more tells whether names remain. */
 int registry_stream_list(struct registry *reg, const char *after, size_t max,
@@ -131,11 +147,9 @@ int registry_stream_list(struct registry *reg, const char *after, size_t max,
 
 /* Adds/overwrites tags. KERR_RESOURCE_NOT_FOUND; KERR_RESOURCE_IN_USE if not ACTIVE;
  * KERR_INVALID_ARGUMENT if the result would exceed REG_TAGS_MAX. */
-int registry_tags_add(struct registry *reg, const char *name, const struct reg_tag *tags,
-                      size_t n);
+int registry_tags_add(struct registry *reg, const char *name, const struct reg_tag *tags, size_t n);
 /* Removes the given keys (absent keys ignored). Same errors as add (no limit). */
-int registry_tags_remove(struct registry *reg, const char *name, const char *const *keys,
-                         size_t n);
+int registry_tags_remove(struct registry *reg, const char *name, const char *const *keys, size_t n);
 
 /* Sets the retention. `increase` selects the rule: increase needs hours >= current, decrease
  * needs hours <= current; violations -> KERR_INVALID_ARGUMENT with *current set. Range
@@ -170,8 +184,8 @@ int registry_consumer_deregister(struct registry *reg, const char *stream, const
 int registry_consumer_get(struct registry *reg, const char *stream, const char *name,
                           struct reg_consumer *out);
 /* Consumers in name order strictly after `after` (NULL = start), at most max. */
-int registry_consumer_list(struct registry *reg, const char *stream, const char *after,
-                           size_t max, struct reg_consumer **out, size_t *n, bool *more);
+int registry_consumer_list(struct registry *reg, const char *stream, const char *after, size_t max,
+                           struct reg_consumer **out, size_t *n, bool *more);
 
 /* Split/merge (registry side: closes parents at `ending_position`s supplied by storage later,
  * 0 for now, and appends children with the next indexes). Validation per kinesis-protocol §5:
@@ -179,8 +193,16 @@ int registry_consumer_list(struct registry *reg, const char *stream, const char 
  * KERR_RESOURCE_IN_USE (not ACTIVE), KERR_LIMIT_EXCEEDED (quota), KERR_VALIDATION (on-demand).
  * The stream goes UPDATING. */
 int registry_shard_split(struct registry *reg, const char *name, uint32_t shard, u128 new_start);
-int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard,
-                         uint32_t adjacent);
+int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard, uint32_t adjacent);
+
+/* UpdateShardCount (UNIFORM_SCALING) as a series of splits or merges, so every child keeps at
+ * most two parents: scaling up splits the lowest-hash open shards at their midpoints, scaling
+ * down merges adjacent pairs from the lowest hash. (Ranges end up valid and contiguous but not
+ * exactly uniform.) *current gets the open shard count before. KERR_INVALID_ARGUMENT when target
+ * is above 2x or below half the open count or above 10000; KERR_LIMIT_EXCEEDED over the quota;
+ * KERR_VALIDATION for on-demand; KERR_RESOURCE_IN_USE if not ACTIVE. */
+int registry_shard_count_update(struct registry *reg, const char *name, uint32_t target,
+                                uint32_t *current);
 
 /* "shardId-000000000001", "shardId-1" and "1" -> 1. Returns 0 or -EINVAL. */
 int registry_shard_id_parse(const char *s, uint32_t *index);

@@ -180,7 +180,7 @@ class ApiErrorsTest(ServerTestCase):
         self.assertEqual(out2["StreamNames"], ["ls-c"])
         self.err("ListStreams", {"NextToken": out["NextToken"], "ExclusiveStartStreamName": "a"},
                  "InvalidArgumentException")
-        names = self.server.aws("list-streams")["StreamNames"]
+        names = self.server.aws("list-streams", "--page-size", "1")["StreamNames"]
         self.assertTrue({"ls-a", "ls-b", "ls-c"} <= set(names))
         self.assertEqual(names, sorted(names))
 
@@ -221,6 +221,18 @@ class ApiErrorsTest(ServerTestCase):
                  "InvalidArgumentException")
         self.err("AddTagsToStream", {"StreamName": "tg", "Tags": {"bad%": "v"}},
                  "InvalidArgumentException")
+
+    def test_tag_resource(self):
+        self.create_active("tr")
+        arn = "arn:aws:kinesis:us-east-1:%s:stream/tr" % ACCOUNT
+        self.assertIsNone(self.ok("TagResource", {"ResourceARN": arn, "Tags": {"x": "1", "a": ""}}))
+        self.assertEqual(self.ok("ListTagsForResource", {"ResourceARN": arn}),
+                         {"Tags": [{"Key": "a", "Value": ""}, {"Key": "x", "Value": "1"}]})
+        self.assertIsNone(self.ok("UntagResource", {"ResourceARN": arn, "TagKeys": ["a"]}))
+        self.assertEqual(self.ok("ListTagsForResource", {"ResourceARN": arn}),
+                         {"Tags": [{"Key": "x", "Value": "1"}]})
+        self.err("ListTagsForResource", {"ResourceARN": arn + "x"}, "ResourceNotFoundException")
+        self.err("TagResource", {"ResourceARN": arn}, "ValidationException")
 
     def test_retention(self):
         self.create_active("ret")
@@ -265,6 +277,56 @@ class ApiErrorsTest(ServerTestCase):
         s = k.describe_stream_summary(StreamName="mon")["StreamDescriptionSummary"]
         self.assertEqual((s["EncryptionType"], s["KeyId"]), ("KMS", "alias/x"))
 
+    def test_resharding(self):
+        self.create_active("rs", 2)
+        k = self.server.boto3()
+        out = self.ok("UpdateShardCount", {"StreamName": "rs", "TargetShardCount": 4,
+                                           "ScalingType": "UNIFORM_SCALING"})
+        self.assertEqual(out, {"StreamName": "rs", "CurrentShardCount": 2, "TargetShardCount": 4,
+                               "StreamARN": "arn:aws:kinesis:us-east-1:%s:stream/rs" % ACCOUNT})
+        wait_for(lambda: k.describe_stream_summary(StreamName="rs")["StreamDescriptionSummary"]
+                 ["StreamStatus"] == "ACTIVE", what="ACTIVE")
+        shards = k.list_shards(StreamName="rs")["Shards"]
+        closed = [s for s in shards if "EndingSequenceNumber" in s["SequenceNumberRange"]]
+        live = [s for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
+        self.assertEqual((len(closed), len(live)), (2, 4))
+        for s in live:
+            self.assertIn(s["ParentShardId"], [c["ShardId"] for c in closed])
+        self.err("UpdateShardCount", {"StreamName": "rs", "TargetShardCount": 9,
+                                      "ScalingType": "UNIFORM_SCALING"}, "InvalidArgumentException")
+        latest = k.list_shards(StreamName="rs", ShardFilter={"Type": "AT_LATEST"})["Shards"]
+        self.assertEqual(len(latest), 4)
+        trim = k.list_shards(StreamName="rs", ShardFilter={"Type": "AT_TRIM_HORIZON"})["Shards"]
+        self.assertEqual([s["ShardId"] for s in trim], [c["ShardId"] for c in closed])
+        frm = k.list_shards(StreamName="rs", ShardFilter={"Type": "FROM_TRIM_HORIZON"})["Shards"]
+        self.assertEqual(len(frm), 6)
+        self.err("ListShards", {"StreamName": "rs", "ShardFilter": {"Type": "AT_TIMESTAMP"}},
+                 "InvalidArgumentException")
+        self.err("ListShards", {"StreamName": "rs", "ShardFilter": {"Type": "AFTER_SHARD_ID"}},
+                 "InvalidArgumentException")
+        after = self.ok("ListShards", {"StreamName": "rs", "ShardFilter": {
+            "Type": "AFTER_SHARD_ID", "ShardId": "shardId-000000000003"}})["Shards"]
+        self.assertEqual([s["ShardId"] for s in after],
+                         ["shardId-000000000004", "shardId-000000000005"])
+        a, b = sorted(latest, key=lambda s: int(s["HashKeyRange"]["StartingHashKey"]))[:2]
+        self.err("MergeShards", {"StreamName": "rs", "ShardToMerge": a["ShardId"],
+                                 "AdjacentShardToMerge": latest[-1]["ShardId"]}
+                 if latest[-1]["ShardId"] != b["ShardId"] else
+                 {"StreamName": "rs", "ShardToMerge": b["ShardId"],
+                  "AdjacentShardToMerge": a["ShardId"]}, "InvalidArgumentException")
+        k.merge_shards(StreamName="rs", ShardToMerge=a["ShardId"], AdjacentShardToMerge=b["ShardId"])
+        wait_for(lambda: k.describe_stream_summary(StreamName="rs")["StreamDescriptionSummary"]
+                 ["StreamStatus"] == "ACTIVE", what="merged")
+        self.assertEqual(k.describe_stream_summary(StreamName="rs")["StreamDescriptionSummary"]
+                         ["OpenShardCount"], 3)
+        child = k.list_shards(StreamName="rs")["Shards"][-1]
+        self.assertEqual((child["ParentShardId"], child["AdjacentParentShardId"]),
+                         (a["ShardId"], b["ShardId"]))
+        self.err("SplitShard", {"StreamName": "rs", "ShardToSplit": "shardId-000000000099",
+                                "NewStartingHashKey": "5"}, "ResourceNotFoundException",
+                 "Could not find shard shardId-000000000099 in stream rs under account %s."
+                 % ACCOUNT)
+
     def test_consumers(self):
         self.create_active("efo")
         k = self.server.boto3()
@@ -280,6 +342,32 @@ class ApiErrorsTest(ServerTestCase):
         self.err("DeleteStream", {"StreamName": "efo"}, "ResourceInUseException")
         k.deregister_stream_consumer(StreamARN=arn, ConsumerName="c1")
         wait_for(lambda: not k.list_stream_consumers(StreamARN=arn)["Consumers"], what="gone")
+
+
+class LimitsTest(ServerTestCase):
+    """Slow transitions so streams stay CREATING; a small shard quota."""
+    server_args = ("--stream-transition-ms", "20000", "--shard-limit", "10")
+
+    def test_creating_and_shard_limits(self):
+        def create(name, n):
+            return self.server.raw({"StreamName": name, "ShardCount": n}, target="CreateStream")
+        status, _, data = create("big", 11)
+        self.assertEqual(status, 400)
+        msg = json.loads(data)
+        self.assertEqual(msg["__type"], "LimitExceededException")
+        self.assertIn("Limit: 10.", msg["message"])
+        for i in range(5):
+            self.assertEqual(create("c%d" % i, 1)[0], 200)
+        status, headers, data = create("c5", 1)
+        self.assertEqual((status, headers["x-amzn-errortype"]), (400, "LimitExceededException"))
+        self.assertIn("CREATING", json.loads(data)["message"])
+        out = json.loads(self.server.raw({}, target="DescribeLimits")[2])
+        self.assertEqual((out["ShardLimit"], out["OpenShardCount"]), (10, 5))
+        status, _, data = self.server.raw({"StreamName": "c0", "Tags": {"a": "b"}},
+                                          target="AddTagsToStream")
+        self.assertEqual(json.loads(data), {
+            "__type": "ResourceInUseException",
+            "message": "Stream c0 under account %s not ACTIVE, instead in state CREATING" % ACCOUNT})
 
 
 if __name__ == "__main__":

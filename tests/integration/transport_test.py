@@ -245,6 +245,17 @@ class PlaintextTest(harness.ServerTestCase):
     def test_h2_header_block_garbage(self):
         self.assert_goaway(self.h2_raw(frame(1, 5, 1, b"\xff\xff\xff\xff\xff\xff")), 9)
 
+    def test_h2_random_frames_after_preface(self):
+        for _ in range(4):
+            s = self.connect()
+            try:
+                s.sendall(PREFACE + os.urandom(3000))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            recv_all(s, timeout=3)
+            s.close()
+        self.assert_healthy()
+
     def test_h2_truncated_frame_then_close(self):
         s = self.connect()
         s.sendall(PREFACE + frame(4, 0, 0, b"") + frame(1, 4, 1, b"\x82\x86")[:12])
@@ -364,6 +375,16 @@ class TlsTest(harness.ServerTestCase):
                              "-H", "x-amz-target: " + TARGET)
         self.assertIn(":status: 400", out)
         self.assertIn("x-amzn-errortype: UnknownOperationException", out)
+
+    def test_tls_h2_random_frames(self):
+        s = self.tls_sock(["h2"])
+        try:
+            s.sendall(PREFACE + os.urandom(3000))
+            recv_all(s, timeout=3)
+        except (ssl.SSLError, OSError):
+            pass
+        s.close()
+        self.assertEqual(self.server.raw(b"", method="GET", path="/health")[0], 200)
 
     def test_tls_garbage_handshake(self):
         s = socket.create_connection(("127.0.0.1", self.server.tls_port), timeout=5)

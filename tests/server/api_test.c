@@ -49,8 +49,9 @@ void http_exchange_respond(struct http_exchange *x, int status, const struct htt
     x->body[n] = '\0';
 }
 
-#define AUTH "AWS4-HMAC-SHA256 Credential=AK/20240101/us-east-1/kinesis/aws4_request, " \
-             "SignedHeaders=host;x-amz-date, Signature=00"
+#define AUTH                                                                                       \
+    "AWS4-HMAC-SHA256 Credential=AK/20240101/us-east-1/kinesis/aws4_request, "                     \
+    "SignedHeaders=host;x-amz-date, Signature=00"
 
 static struct http_exchange X;
 
@@ -118,7 +119,7 @@ static void test_gate(void)
 {
     raw("GET", NULL, NULL, NULL, "");
     CHECK_EQ_INT(X.status, 200);
-    CHECK_EQ_STR(X.body, "ok");
+    CHECK_EQ_STR(X.body, "ok\n");
     raw("POST", "application/x-amz-json-1.1", "Nope", AUTH, "{}");
     CHECK_EQ_INT(X.status, 400);
     CHECK_EQ_STR(X.etype, "UnknownOperationException");
@@ -134,7 +135,8 @@ static void test_gate(void)
     raw("POST", "application/x-amz-json-1.1", "ListStreams", NULL, "{}");
     CHECK_EQ_STR(X.etype, "MissingAuthenticationTokenException");
     CHECK(strstr(X.body, "Missing Authentication Token") != NULL);
-    raw("POST", "application/x-amz-json-1.1", "ListStreams", "AWS4-HMAC-SHA256 Credential=a/b", "{}");
+    raw("POST", "application/x-amz-json-1.1", "ListStreams", "AWS4-HMAC-SHA256 Credential=a/b",
+        "{}");
     CHECK_EQ_STR(X.etype, "IncompleteSignatureException");
     CHECK(strstr(X.body, "requires 'Signature' parameter") != NULL);
     raw("POST", "application/x-amz-json-1.1", "ListStreams", AUTH, "{nope");
@@ -201,11 +203,11 @@ static void test_streams(void)
     CHECK_EQ_INT(json_array_size(sh), 2);
     json_t *s1 = json_array_get(sh, 1);
     CHECK_EQ_STR(json_string_value(json_object_get(s1, "ShardId")), "shardId-000000000001");
-    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(s1, "HashKeyRange"),
-                                                   "EndingHashKey")),
-                 "226854911280625642308916404954512140969");
-    const char *seq = json_string_value(json_object_get(
-        json_object_get(s1, "SequenceNumberRange"), "StartingSequenceNumber"));
+    CHECK_EQ_STR(
+        json_string_value(json_object_get(json_object_get(s1, "HashKeyRange"), "EndingHashKey")),
+        "226854911280625642308916404954512140969");
+    const char *seq = json_string_value(
+        json_object_get(json_object_get(s1, "SequenceNumberRange"), "StartingSequenceNumber"));
     CHECK(seq != NULL && strlen(seq) == 56);
     CHECK(json_object_get(s1, "ParentShardId") == NULL);
     CHECK(strstr(X.body, "\"EnhancedMonitoring\":[{\"ShardLevelMetrics\":[]}]") != NULL);
@@ -276,11 +278,11 @@ static void test_tags_retention(void)
 {
     CHECK_EQ_INT(call("ListTagsForStream", "{\"StreamName\":\"s3\",\"Limit\":1}"), 200);
     CHECK_EQ_STR(X.body, "{\"Tags\":[{\"Key\":\"a\",\"Value\":\"1\"}],\"HasMoreTags\":true}");
-    CHECK_EQ_INT(call("ListTagsForStream", "{\"StreamName\":\"s3\",\"ExclusiveStartTagKey\":\"a\"}"),
-                 200);
+    CHECK_EQ_INT(
+        call("ListTagsForStream", "{\"StreamName\":\"s3\",\"ExclusiveStartTagKey\":\"a\"}"), 200);
     CHECK_EQ_STR(X.body, "{\"Tags\":[{\"Key\":\"b\",\"Value\":\"2\"}],\"HasMoreTags\":false}");
-    CHECK_EQ_INT(call("AddTagsToStream", "{\"StreamName\":\"s3\",\"Tags\":{\"c\":\"3\",\"a\":\"9\"}}"),
-                 200);
+    CHECK_EQ_INT(
+        call("AddTagsToStream", "{\"StreamName\":\"s3\",\"Tags\":{\"c\":\"3\",\"a\":\"9\"}}"), 200);
     CHECK_EQ_INT(call("AddTagsToStream", "{\"StreamName\":\"s3\",\"Tags\":{\"c%\":\"3\"}}"), 400);
     CHECK_EQ_STR(err_type(), "InvalidArgumentException");
     CHECK_EQ_INT(call("RemoveTagsFromStream", "{\"StreamName\":\"s3\",\"TagKeys\":[\"b\"]}"), 200);
@@ -304,8 +306,9 @@ static void test_tags_retention(void)
     CHECK_EQ_INT(call("EnableEnhancedMonitoring",
                       "{\"StreamName\":\"s3\",\"ShardLevelMetrics\":[\"IncomingBytes\"]}"),
                  200);
-    CHECK_EQ_STR(json_string_value(json_array_get(json_object_get(out, "DesiredShardLevelMetrics"), 0)),
-                 "IncomingBytes");
+    CHECK_EQ_STR(
+        json_string_value(json_array_get(json_object_get(out, "DesiredShardLevelMetrics"), 0)),
+        "IncomingBytes");
     CHECK_EQ_INT(call("StartStreamEncryption", "{\"StreamName\":\"s3\",\"EncryptionType\":\"KMS\","
                                                "\"KeyId\":\"alias/k\"}"),
                  200);
@@ -317,8 +320,9 @@ static void test_tags_retention(void)
 
 static void test_reshard_consumers(void)
 {
-    CHECK_EQ_INT(call("SplitShard", "{\"StreamName\":\"s1\",\"ShardToSplit\":\"shardId-000000000000\","
-                                    "\"NewStartingHashKey\":\"1\"}"),
+    CHECK_EQ_INT(call("SplitShard",
+                      "{\"StreamName\":\"s1\",\"ShardToSplit\":\"shardId-000000000000\","
+                      "\"NewStartingHashKey\":\"1\"}"),
                  400);
     CHECK_EQ_STR(err_msg(), "NewStartingHashKey 1 used in SplitShard() on shard "
                             "shardId-000000000000 in stream s1 under account 000000000000 is not "
@@ -336,11 +340,13 @@ static void test_reshard_consumers(void)
                           "EndingSequenceNumber") != NULL);
     CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(sh, 2), "ParentShardId")),
                  "shardId-000000000000");
-    CHECK_EQ_INT(call("ListShards", "{\"StreamName\":\"s1\",\"ShardFilter\":{\"Type\":\"AT_LATEST\"}}"),
-                 200);
+    CHECK_EQ_INT(
+        call("ListShards", "{\"StreamName\":\"s1\",\"ShardFilter\":{\"Type\":\"AT_LATEST\"}}"),
+        200);
     CHECK_EQ_INT(json_array_size(json_object_get(out, "Shards")), 2);
-    CHECK_EQ_INT(call("MergeShards", "{\"StreamName\":\"s1\",\"ShardToMerge\":\"shardId-000000000001\","
-                                     "\"AdjacentShardToMerge\":\"shardId-000000000002\"}"),
+    CHECK_EQ_INT(call("MergeShards",
+                      "{\"StreamName\":\"s1\",\"ShardToMerge\":\"shardId-000000000001\","
+                      "\"AdjacentShardToMerge\":\"shardId-000000000002\"}"),
                  200);
     clock_advance_ms(1000);
 

@@ -21,10 +21,14 @@
 static atomic_int closed_calls, closed_clean, closed_err, pulls_zero, streams_started;
 static atomic_int posted_ok, deferred_ok;
 
+#define BIG_PIECE (64 * 1024)
+#define BIG_PIECES 48
+static char big_block[BIG_PIECE];
+
 struct src {
     struct http_exchange *x;
     int n, i, calls;
-    bool forever;
+    bool forever, big;
     struct event *timer;
 };
 
@@ -41,6 +45,10 @@ static ssize_t src_pull(void *arg, struct evbuffer *out, size_t hint)
     struct src *s = arg;
     (void)hint;
     s->calls++;
+    if (s->big) { /* shared bytes by reference, as the fan-out hands out event frames */
+        evbuffer_add_reference(out, big_block, BIG_PIECE, NULL, NULL);
+        return ++s->i == BIG_PIECES ? HTTP_STREAM_EOF : BIG_PIECE;
+    }
     if (s->forever && s->i > 0)
         return 0; /* never resumes: only disconnect or server finish ends it */
     if (!s->forever && s->calls % 2 == 0) {
@@ -86,11 +94,13 @@ static void handler(struct http_exchange *x)
 {
     const struct http_request *req = http_exchange_request(x);
     static const struct http_header ct = {"content-type", "text/plain", 12, 10};
-    if (strncmp(req->path, "/stream", 7) == 0 || strcmp(req->path, "/forever") == 0) {
+    if (strncmp(req->path, "/stream", 7) == 0 || strcmp(req->path, "/forever") == 0 ||
+        strcmp(req->path, "/big") == 0) {
         struct src *s = calloc(1, sizeof(*s));
         s->x = x;
+        s->big = strcmp(req->path, "/big") == 0;
         s->forever = strcmp(req->path, "/forever") == 0;
-        s->n = s->forever ? 0 : atoi(req->path + 8);
+        s->n = strncmp(req->path, "/stream/", 8) == 0 ? atoi(req->path + 8) : 0;
         s->timer = evtimer_new(http_exchange_base(x), on_resume_timer, s);
         atomic_fetch_add(&streams_started, 1);
         if (http_exchange_stream(x, 200, &ct, 1, &src_ops, s) != 0) {
@@ -99,8 +109,8 @@ static void handler(struct http_exchange *x)
         }
         return;
     }
-    if (strcmp(req->path, "/async") == 0) {
-        struct timeval tv = {0, 20000};
+    if (strcmp(req->path, "/async") == 0 || strcmp(req->path, "/slow") == 0) {
+        struct timeval tv = {0, strcmp(req->path, "/slow") == 0 ? 400000 : 20000};
         event_base_once(http_exchange_base(x), -1, EV_TIMEOUT, on_async_reply, x, &tv);
         return;
     }
@@ -207,6 +217,20 @@ static void test_h1_chunked_stream(uint16_t port)
     read_until(fd, buf, sizeof(buf), "body=3");
     CHECK(strstr(buf, "body=3") != NULL);
     close(fd);
+}
+
+/* HTTP/1.0 has no chunked coding: the body is the raw bytes, ended by the close. */
+static void test_h10_stream(uint16_t port)
+{
+    int fd = connect_port(port);
+    const char *req = "GET /stream/4 HTTP/1.0\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    static char buf[4096];
+    read_until(fd, buf, sizeof(buf), "never-there"); /* until EOF */
+    close(fd);
+    CHECK(strstr(buf, "transfer-encoding") == NULL);
+    char *b = strstr(buf, "\r\n\r\n");
+    CHECK(b != NULL && strcmp(b + 4, "event-0\nevent-1\nevent-2\nevent-3\n") == 0);
 }
 
 static void test_h1_async_unary(uint16_t port)
@@ -386,6 +410,37 @@ static void test_header_timeout(uint16_t port)
     close(fd);
 }
 
+/* 3 MiB by reference: crosses the 1 MiB output bound many times on both protocols. */
+static void test_big_stream(uint16_t port)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "timeout 20 nghttp http://127.0.0.1:%u/big", (unsigned)port);
+    FILE *f = popen(cmd, "r");
+    static char chunk[65536];
+    size_t total = 0, n;
+    bool all_x = true;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        total += n;
+        for (size_t i = 0; i < n; i++)
+            all_x &= chunk[i] == 'x';
+    }
+    CHECK_EQ_INT(pclose(f), 0);
+    CHECK_EQ_INT(total, (size_t)BIG_PIECE * BIG_PIECES);
+    CHECK(all_x);
+
+    int fd = connect_port(port);
+    const char *req = "GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    total = 0;
+    ssize_t r;
+    while ((r = recv(fd, chunk, sizeof(chunk), 0)) > 0)
+        total += (size_t)r;
+    close(fd);
+    /* body + one "10000\r\n...\r\n" frame per piece + the final chunk; head < 300 bytes */
+    size_t body = (size_t)BIG_PIECE * BIG_PIECES + (size_t)BIG_PIECES * 9 + 5;
+    CHECK(total > body && total < body + 300);
+}
+
 static void on_deferred(void *arg)
 {
     struct worker *w = arg;
@@ -423,6 +478,9 @@ static void test_stop_finishes_streams(struct server *srv, uint16_t port)
     send(fd, req, strlen(req), 0);
     static char buf[4096];
     read_until(fd, buf, sizeof(buf), "event-0\n");
+    int slow = connect_port(port); /* an async unary answer still in flight at stop */
+    const char *sreq = "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n";
+    send(slow, sreq, strlen(sreq), 0);
     char cmd[160];
     snprintf(cmd, sizeof(cmd), "timeout 10 nghttp -v http://127.0.0.1:%u/forever", (unsigned)port);
     FILE *f = popen(cmd, "r");
@@ -437,6 +495,11 @@ static void test_stop_finishes_streams(struct server *srv, uint16_t port)
     read_until(fd, buf + len, sizeof(buf) - len, "\r\n0\r\n\r\n");
     CHECK(strstr(buf, "\r\n0\r\n\r\n") != NULL);
     close(fd);
+    static char sbuf[1024];
+    read_until(slow, sbuf, sizeof(sbuf), "async-ok");
+    CHECK(strstr(sbuf, "connection: close\r\n") != NULL);
+    CHECK(strstr(sbuf, "async-ok") != NULL);
+    close(slow);
     static char out[4096];
     size_t n = fread(out, 1, sizeof(out) - 1, f);
     out[n] = '\0';
@@ -448,6 +511,7 @@ static void test_stop_finishes_streams(struct server *srv, uint16_t port)
 
 int main(void)
 {
+    memset(big_block, 'x', sizeof(big_block));
     if (system("nghttp --version >/dev/null 2>&1") != 0) {
         fprintf(stderr, "SKIP: nghttp (Debian nghttp2-client) is not installed\n");
         return 77;
@@ -464,11 +528,13 @@ int main(void)
     test_worker_post();
     test_h1_chunked_stream(port);
     test_h1_async_unary(port);
+    test_h10_stream(port);
     test_h1_disconnect_mid_stream(port);
     test_h2_stream(port);
     test_h2_disconnect_mid_stream(port);
     test_h2_client_goaway_keeps_stream(port);
     test_header_timeout(port);
+    test_big_stream(port);
     test_stop_finishes_streams(srv, port);
     CHECK_EQ_INT(atomic_load(&closed_calls), atomic_load(&streams_started));
     TEST_EXIT();

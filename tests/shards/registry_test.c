@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -13,8 +15,12 @@
 
 static struct registry_opts opts(const char *dir)
 {
-    struct registry_opts o = {.data_dir = dir, .transition_ms = 500, .consumer_transition_ms = 500,
-                              .shard_limit = 20, .max_consumers = 2, .max_creating = 5};
+    struct registry_opts o = {.data_dir = dir,
+                              .transition_ms = 500,
+                              .consumer_transition_ms = 500,
+                              .shard_limit = 20,
+                              .max_consumers = 2,
+                              .max_creating = 5};
     return o;
 }
 
@@ -136,6 +142,19 @@ static void test_reshard_consumers(void)
     CHECK(sh[0].closed && sh[1].closed && !sh[2].closed && sh[3].closed && !sh[4].closed);
     CHECK(sh[2].end_hash == 999 && sh[4].start_hash == 1000 && sh[4].adjacent_parent == 1);
     free(sh);
+    struct reg_shard one;
+    enum reg_status st;
+    CHECK_EQ_INT(registry_shard_route(reg, "s", 999, &one, &st), 0);
+    CHECK_EQ_INT(one.index, 2);
+    CHECK_EQ_INT(st, REG_UPDATING);
+    CHECK_EQ_INT(registry_shard_route(reg, "s", U128_MAX, &one, &st), 0);
+    CHECK_EQ_INT(one.index, 4);
+    uint32_t ret;
+    CHECK_EQ_INT(registry_shard_get(reg, "s", 0, &one, &st, &ret), 0);
+    CHECK(one.closed);
+    CHECK_EQ_INT(ret, 24);
+    CHECK_EQ_INT(registry_shard_get(reg, "s", 5, &one, &st, NULL), KERR_RESOURCE_NOT_FOUND);
+    CHECK_EQ_INT(registry_shard_route(reg, "nope", 1, &one, &st), KERR_RESOURCE_NOT_FOUND);
     clock_advance_ms(600);
     struct reg_consumer c;
     CHECK_EQ_INT(registry_consumer_register(reg, "s", "a", &c), 0);
@@ -153,6 +172,100 @@ static void test_reshard_consumers(void)
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_consumer_get(reg, "s", "a", &c), KERR_RESOURCE_NOT_FOUND);
     CHECK_EQ_INT(registry_stream_delete(reg, "s", true), 0);
+    registry_destroy(reg);
+}
+
+static void check_cover(struct registry *reg, const char *name, uint32_t want_open)
+{
+    struct reg_shard *sh;
+    size_t n;
+    CHECK_EQ_INT(registry_shards(reg, name, NULL, &sh, &n), 0);
+    /* Open shards must tile [0, 2^128-1] exactly. */
+    u128 next = 0;
+    uint32_t open = 0;
+    bool done = false;
+    for (size_t round = 0; round < n && !done; round++) {
+        bool found = false;
+        for (size_t i = 0; i < n; i++) {
+            if (!sh[i].closed && sh[i].start_hash == next) {
+                open++;
+                found = true;
+                if (sh[i].end_hash == U128_MAX)
+                    done = true;
+                else
+                    next = sh[i].end_hash + 1;
+                break;
+            }
+        }
+        if (!found)
+            break;
+    }
+    CHECK(done);
+    CHECK_EQ_INT(open, want_open);
+    for (size_t i = 0; i < n; i++)
+        if (!sh[i].closed && sh[i].parent != REG_NO_SHARD)
+            CHECK(sh[sh[i].parent].closed);
+    free(sh);
+}
+
+static void test_update_shard_count(void)
+{
+    struct registry_opts o = opts(NULL);
+    o.shard_limit = 100;
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "u", 3, REG_PROVISIONED, NULL, 0), 0);
+    clock_advance_ms(600);
+    uint32_t cur;
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 7, &cur), KERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 1, &cur), KERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 5, &cur), 0);
+    CHECK_EQ_INT(cur, 3);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 4, &cur), KERR_RESOURCE_IN_USE);
+    clock_advance_ms(600);
+    check_cover(reg, "u", 5);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 3, &cur), 0);
+    clock_advance_ms(600);
+    check_cover(reg, "u", 3);
+    CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0), 0);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "od", 5, &cur), KERR_VALIDATION);
+    registry_destroy(reg);
+}
+
+static int seal_calls;
+
+static int fake_seal(void *arg, const char *stream, uint32_t index, uint64_t *end)
+{
+    (void)arg;
+    seal_calls++;
+    if (strcmp(stream, "bad") == 0)
+        return -EIO;
+    *end = 100 + index;
+    return 0;
+}
+
+static void test_seal_hook(void)
+{
+    struct registry_opts o = opts(NULL);
+    o.seal = fake_seal;
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "ok", 2, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "bad", 2, REG_PROVISIONED, NULL, 0), 0);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_shard_merge(reg, "ok", 0, 1), 0);
+    CHECK_EQ_INT(seal_calls, 2);
+    struct reg_shard *sh;
+    size_t n;
+    registry_shards(reg, "ok", NULL, &sh, &n);
+    CHECK(sh[0].closed && sh[0].ending_position == 100 && sh[1].ending_position == 101);
+    free(sh);
+    CHECK_EQ_INT(registry_shard_split(reg, "bad", 0, 1000), -EIO);
+    registry_shards(reg, "bad", NULL, &sh, &n);
+    CHECK_EQ_INT(n, 2);
+    CHECK(!sh[0].closed);
+    free(sh);
     registry_destroy(reg);
 }
 
@@ -206,6 +319,62 @@ static void test_persistence(void)
     rmdir(dir);
 }
 
+static struct registry *g_mt;
+
+static void *mt_worker(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    char name[32];
+    for (int i = 0; i < 25; i++) {
+        snprintf(name, sizeof(name), "t%d-%02d", id, i);
+        int rc, tries = 0;
+        while ((rc = registry_stream_create(g_mt, name, 1, REG_PROVISIONED, NULL, 0)) ==
+                   KERR_LIMIT_EXCEEDED &&
+               ++tries < 100000)
+            clock_advance_ms(1); /* other threads' streams are CREATING: let time pass */
+        if (rc != 0)
+            return (void *)1;
+        struct reg_stream_info info;
+        if (registry_stream_get(g_mt, name, &info) != 0)
+            return (void *)1;
+        struct reg_shard *sh;
+        size_t n;
+        if (registry_shards(g_mt, name, NULL, &sh, &n) != 0 || n != 1)
+            return (void *)1;
+        free(sh);
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    char dir[] = "/tmp/sc-registry-mt-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct registry_opts o = opts(dir);
+    o.shard_limit = 1000;
+    o.transition_ms = 1;
+    CHECK_EQ_INT(registry_create(&o, &g_mt), 0);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, mt_worker, (void *)(intptr_t)i);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        CHECK(r == NULL);
+    }
+    uint32_t open, od;
+    registry_limits(g_mt, &open, &od);
+    CHECK_EQ_INT(open, 100);
+    registry_destroy(g_mt);
+    CHECK_EQ_INT(registry_create(&o, &g_mt), 0);
+    registry_limits(g_mt, &open, &od);
+    CHECK_EQ_INT(open, 100);
+    registry_destroy(g_mt);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
 static void test_shard_ids(void)
 {
     uint32_t i;
@@ -228,7 +397,10 @@ int main(void)
     TEST_RUN(test_limits);
     TEST_RUN(test_tags_retention);
     TEST_RUN(test_reshard_consumers);
+    TEST_RUN(test_update_shard_count);
+    TEST_RUN(test_seal_hook);
     TEST_RUN(test_persistence);
     TEST_RUN(test_shard_ids);
+    TEST_RUN(test_threads);
     TEST_EXIT();
 }
