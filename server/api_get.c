@@ -407,7 +407,10 @@ static void gr_finish(struct gr_op *g, const struct shardlog_batch *b)
     int64_t behind = 0;
     if (next < b->end_position && g->count > 0)
         behind = SC_MAX(b->last_arrival_ms - g->last_arrival_ms, 0);
-    json_t *children = b->sealed_end ? child_shards(g->it.stream, g->it.shard_index) : NULL;
+    /* The shard's end is reported by a call that returns no records (kinesis-protocol.md §5), so
+     * the last records come with a NextShardIterator like any others. */
+    json_t *children =
+        b->sealed_end && g->count == 0 ? child_shards(g->it.stream, g->it.shard_index) : NULL;
     char tail[ITERATOR_TEXT_MAX + 128];
     int n;
     if (children != NULL && json_array_size(children) > 0) {
