@@ -143,5 +143,8 @@ void api_describe_consumer(struct api_ctx *c);
 void api_list_consumers(struct api_ctx *c);
 void api_put_record(struct api_ctx *c);  /* server/api_put.c */
 void api_put_records(struct api_ctx *c);
+/* server/api_get.c: the classic read path. */
+void api_get_shard_iterator(struct api_ctx *c);
+void api_get_records(struct api_ctx *c);
 
 #endif
