@@ -120,6 +120,7 @@ static void on_event(struct lt_pipe *p, const struct es_msg *m, int64_t now_wall
     }
     if (!es_str_eq(m->event_type, "SubscribeToShardEvent"))
         return;
+    p->live = true; /* kinesis-mock sends no initial-response: the first event marks it */
     json_t *ev = json_loadb((const char *)m->payload, m->payload_len, 0, NULL);
     size_t i;
     json_t *rec;
@@ -149,12 +150,15 @@ static void sub_on_headers(void *arg, int status)
 {
     struct lt_pipe *p = arg;
     p->http_status = status;
+    LOG_DEBUG("SubscribeToShard %s %s: HTTP %d", p->c->name, p->c->run->shard_ids[p->shard],
+              status);
 }
 
 static void sub_on_data(void *arg, const uint8_t *data, size_t len)
 {
     struct lt_pipe *p = arg;
     int64_t now_wall = run_wall_ns();
+    LOG_DEBUG("SubscribeToShard %s: %zu bytes", p->c->run->shard_ids[p->shard], len);
     evbuffer_add(p->es, data, len);
     if (p->http_status != 200)
         return; /* an error body, read whole in sub_on_done */
@@ -187,6 +191,7 @@ static void sub_on_done(void *arg, int err, int status, const uint8_t *body, siz
     struct lt_pathstats *st = &r->stats[LT_PATH_EFO];
     p->sub_open = false;
     p->next_ns = clock_mono_ns() + EFO_RETRY_NS;
+    LOG_DEBUG("SubscribeToShard %s ended: err %d HTTP %d", r->shard_ids[p->shard], err, status);
     if (err == 0 && status != 200) {
         size_t n = evbuffer_get_length(p->es);
         json_t *j = json_loadb((const char *)evbuffer_pullup(p->es, -1), n, 0, NULL);

@@ -73,6 +73,8 @@ static void kapi_on_done(void *arg, int err, int status, const uint8_t *body, si
     char type[64] = "";
     if (err == 0 && len > 0)
         resp = json_loadb((const char *)body, len, 0, NULL);
+    LOG_DEBUG("<- err %d HTTP %d %.*s", err, status, (int)SC_MIN(len, 600u),
+              body ? (const char *)body : "");
     if (err == 0 && status != 200) {
         kapi_error_type(resp, type);
         if (!type[0])
@@ -91,6 +93,7 @@ int kapi_call(struct kapi *k, struct hconn *c, const char *op, json_t *req, kapi
     json_decref(req);
     ASSERT(body);
     size_t len = strlen(body);
+    LOG_DEBUG("-> %s %.*s", op, (int)SC_MIN(len, 300u), body);
     struct hheader hdrs[8];
     char storage[1024];
     size_t n = kapi_headers(k, op, body, len, hdrs, storage, sizeof(storage));

@@ -11,7 +11,7 @@
 #include "common/common.h"
 #include "run.h"
 
-#define LT_PUT_INFLIGHT 16
+#define LT_PUT_INFLIGHT 64
 #define LT_PUT_BATCH_MAX 500
 #define LT_PUT_BYTES_MAX (4u << 20)
 

@@ -169,8 +169,8 @@ static int list_shards(struct run *r)
         json_array_foreach(json_object_get(resp, "Shards"), i, s)
         {
             json_t *range = json_object_get(s, "SequenceNumberRange");
-            if (json_object_get(range, "EndingSequenceNumber"))
-                continue; /* closed: nothing new will arrive there */
+            if (json_string_value(json_object_get(range, "EndingSequenceNumber")))
+                continue; /* closed (kinesis-mock sends null for open ones) */
             r->shard_ids = sc_realloc(r->shard_ids, sizeof(char *) * (size_t)(r->n_shards + 1));
             r->shard_ids[r->n_shards++] =
                 sc_strdup(json_string_value(json_object_get(s, "ShardId")) ?: "");
