@@ -68,8 +68,8 @@ uint64_t hist_percentile(const struct hist *h, double p)
     uint64_t rank = (uint64_t)((p / 100.0) * (double)h->total + 0.5);
     if (rank < 1)
         rank = 1;
-    if (rank > h->total)
-        rank = h->total;
+    if (rank >= h->total)
+        return h->max_us; /* the top rank is the exact max, not a bucket midpoint */
     uint64_t seen = 0;
     for (unsigned i = 0; i < HIST_BUCKETS; i++) {
         seen += h->counts[i];

@@ -27,7 +27,8 @@ void hist_init(struct hist *h);
 void hist_record(struct hist *h, uint64_t value_us);
 /* Adds every count of src into dst. */
 void hist_merge(struct hist *dst, const struct hist *src);
-/* The value at percentile p (0..100], as the bucket midpoint clamped to [min,max]; 0 if empty. */
+/* The value at percentile p (0..100], as the bucket midpoint clamped to [min,max] (the exact
+ * max for the top rank); 0 if empty. */
 uint64_t hist_percentile(const struct hist *h, double p);
 double hist_mean(const struct hist *h);
 /* Bucket index of a value and the [lo, hi] range of a bucket, for plots and tests. */
