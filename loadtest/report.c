@@ -24,7 +24,11 @@ struct path_summary {
 
 static void summarize(const struct run *r, struct path_summary s[LT_PATH_N])
 {
-    double secs = r->cfg.duration_s;
+    /* Rates are over the measured window actually produced (shorter when a run failed). */
+    uint64_t end = SC_MIN(r->produce_end_mono_ns, r->ended_mono_ns);
+    double secs = end > r->measure_mono_ns ? (double)(end - r->measure_mono_ns) / 1e9 : 0;
+    if (secs < 0.001)
+        secs = 0.001;
     memset(s, 0, sizeof(struct path_summary) * LT_PATH_N);
     for (int p = 0; p < LT_PATH_N; p++) {
         hist_init(&s[p].hist);
@@ -143,7 +147,7 @@ static json_t *hist_json(const struct hist *h)
                      "mean_us", hist_mean(h), "cdf", cdf);
 }
 
-static json_t *pipes_json(const struct run *r)
+static json_t *pipes_json(const struct run *r, double secs)
 {
     json_t *a = json_array();
     for (int i = 0; i < r->n_consumers; i++) {
@@ -154,7 +158,7 @@ static json_t *pipes_json(const struct run *r)
                 a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:i}", "path", path_names[c->path],
                              "consumer", c->name, "shard", r->shard_ids[k], "records",
                              (json_int_t)p->records, "bytes", (json_int_t)p->bytes, "mib_per_s",
-                             (double)p->bytes / 1048576.0 / r->cfg.duration_s, "subscribes",
+                             (double)p->bytes / 1048576.0 / secs, "subscribes",
                              p->subscribes));
         }
     }
@@ -192,7 +196,7 @@ static int write_json(const struct run *r, const struct path_summary s[LT_PATH_N
         (json_int_t)r->acked_n, "failed", (json_int_t)r->put_failed, "throttled",
         (json_int_t)r->put_throttled, "calls", (json_int_t)r->put_calls, "behind",
         (json_int_t)r->behind, "measured", (json_int_t)r->measured_acked, "paths", paths,
-        "pipes", pipes_json(r), "failure", r->failure[0] ? r->failure : NULL, "ok",
+        "pipes", pipes_json(r, s[0].seconds), "failure", r->failure[0] ? r->failure : NULL, "ok",
         r->exit_code == 0);
     int rv = json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
@@ -277,7 +281,7 @@ static int write_svg(const struct path_summary s[LT_PATH_N], const char *path)
     return fclose(f) == 0 ? 0 : -errno;
 }
 
-static void print_stress(const struct run *r)
+static void print_stress(const struct run *r, double secs)
 {
     double min = 1e18, max = 0, sum = 0;
     int n = 0;
@@ -286,7 +290,7 @@ static void print_stress(const struct run *r)
         if (c->path != LT_PATH_EFO || !c->pipes)
             continue;
         for (int k = 0; k < r->n_shards; k++) {
-            double mibs = (double)c->pipes[k].bytes / 1048576.0 / r->cfg.duration_s;
+            double mibs = (double)c->pipes[k].bytes / 1048576.0 / secs;
             min = SC_MIN(min, mibs);
             max = SC_MAX(max, mibs);
             sum += mibs;
@@ -320,7 +324,7 @@ int report_final(struct run *r)
     }
     print_table(r, s);
     if (r->cfg.stress)
-        print_stress(r);
+        print_stress(r, s[0].seconds);
     if (r->cfg.out_dir) {
         char p[4096];
         mkdir(r->cfg.out_dir, 0755);

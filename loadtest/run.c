@@ -311,6 +311,7 @@ int run_execute(struct run *r)
     struct timeval tv = {0, 10000};
     event_add(r->tick, &tv);
     event_base_dispatch(r->base);
+    r->ended_mono_ns = clock_mono_ns();
     producer_stop(r);
     if (!r->cfg.quiet)
         fputc('\n', stderr);
