@@ -493,13 +493,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     uint64_t now = clock_mono_ns();
     uint64_t limit = (uint64_t)c->timeout_ms * 1000000u;
     for (struct hreq *r = c->head; r; r = r->next) {
-        if (!r->streaming && now - r->start_ns > limit) {
+        /* Streams may idle forever once connected, never before: connects are bounded too. */
+        if ((!r->streaming || !c->connected) && now - r->start_ns > limit) {
             conn_fail(c, -ETIMEDOUT);
             return;
         }
     }
-    if (!c->connected && c->head == NULL)
-        return;
 }
 
 struct hconn *hconn_create(struct event_base *base, const struct endpoint *ep, uint32_t timeout_ms)

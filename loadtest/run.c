@@ -211,8 +211,13 @@ static int start_consumers(struct run *r)
         if (r->stopped)
             return r->exit_code;
     }
-    /* Subscriptions start at LATEST: wait until every one is live before producing. */
-    uint64_t deadline = clock_mono_ns() + 15000ull * 1000000u;
+    /* Subscriptions start at LATEST: wait until every one is live before producing. Slow
+     * emulators need about 30 ms per subscription; 15 s at least, 120 s at most. */
+    int subs = 0;
+    for (int i = 0; i < r->n_consumers; i++)
+        subs += r->consumers[i].path == LT_PATH_EFO ? r->n_shards : 0;
+    uint64_t wait_ms = SC_MIN(SC_MAX(15000ull, (uint64_t)subs * 30u), 120000ull);
+    uint64_t deadline = clock_mono_ns() + wait_ms * 1000000u;
     for (int i = 0; i < r->n_consumers; i++)
         if (r->consumers[i].path == LT_PATH_EFO && efo_start(&r->consumers[i]) < 0)
             return setup_error(r, "SubscribeToShard", 1, "could not start");
@@ -227,8 +232,8 @@ static int start_consumers(struct run *r)
         if (live == want || r->stopped)
             break;
         if (clock_mono_ns() > deadline) {
-            run_fail(r, LT_EXIT_FAILED, "only %d of %d subscriptions live after 15 s", live,
-                     want);
+            run_fail(r, LT_EXIT_FAILED, "only %d of %d subscriptions live after %llu ms", live,
+                     want, (unsigned long long)wait_ms);
             break;
         }
         sleep_ms(r, 20);
@@ -266,10 +271,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (!r->producing && r->in_flight == 0) {
         if (!r->draining) {
             r->draining = true;
-            r->produce_end_mono_ns = now;
+            r->drain_start_mono_ns = now;
         }
         if (all_delivered(r) ||
-            now > r->produce_end_mono_ns + (uint64_t)r->cfg.drain_ms * 1000000u) {
+            now > r->drain_start_mono_ns + (uint64_t)r->cfg.drain_ms * 1000000u) {
             event_base_loopbreak(r->base);
             return;
         }

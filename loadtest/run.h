@@ -119,6 +119,7 @@ struct run {
     uint64_t measure_mono_ns;
     uint64_t produce_end_mono_ns;
     uint64_t deadline_mono_ns;
+    uint64_t drain_start_mono_ns; /* producer stopped and its last call answered */
     uint64_t ended_mono_ns; /* the loop stopped (end of drain, failure or deadline) */
     bool producing;
     bool draining;
