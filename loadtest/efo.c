@@ -10,8 +10,8 @@
 
 #include "common/clock.h"
 #include "common/common.h"
-#include "esdecode.h"
 #include "run.h"
+#include "subscribe/eventstream.h"
 
 #define EFO_STREAMS_PER_CONN 100
 #define EFO_RETRY_NS 1000000000ull
@@ -95,30 +95,45 @@ int efo_register(struct lt_consumer *c)
         c->pipes[i].c = c;
         c->pipes[i].shard = i;
         c->pipes[i].es = evbuffer_new();
+        eventstream_decoder_init(&c->pipes[i].dec, 0);
     }
     return 0;
 }
 
-static void on_event(struct lt_pipe *p, const struct es_msg *m, int64_t now_wall)
+/* A string header's value as a NUL-terminated copy in out ("" when absent or not a string). */
+static void header_str(const struct eventstream_message *m, const char *name, char *out,
+                       size_t out_len)
+{
+    struct eventstream_header h;
+    out[0] = '\0';
+    if (eventstream_message_header(m, name, &h) && h.type == EVENTSTREAM_STRING)
+        snprintf(out, out_len, "%.*s", (int)h.v.bytes.len, (const char *)h.v.bytes.ptr);
+}
+
+static void on_event(struct lt_pipe *p, const struct eventstream_message *m, int64_t now_wall)
 {
     struct lt_consumer *c = p->c;
     struct run *r = c->run;
     struct lt_pathstats *st = &r->stats[LT_PATH_EFO];
-    if (es_str_eq(m->message_type, "event") && es_str_eq(m->event_type, "initial-response")) {
+    char mtype[32], etype[64];
+    header_str(m, ":message-type", mtype, sizeof(mtype));
+    header_str(m, ":event-type", etype, sizeof(etype));
+    if (strcmp(mtype, "event") == 0 && strcmp(etype, "initial-response") == 0) {
         p->live = true;
         return;
     }
-    if (!es_str_eq(m->message_type, "event")) {
-        struct es_str t = m->exception_type.p ? m->exception_type : m->error_code;
+    if (strcmp(mtype, "event") != 0) {
+        char t[64];
+        header_str(m, strcmp(mtype, "exception") == 0 ? ":exception-type" : ":error-code", t,
+                   sizeof(t));
         st->errors++;
         if (st->errors <= 5)
-            LOG_WARN("%s %s: event-stream %.*s %.*s", c->name, r->shard_ids[p->shard],
-                     (int)m->message_type.len, m->message_type.p, (int)t.len, t.p);
-        if (es_str_eq(t, "ResourceNotFoundException"))
+            LOG_WARN("%s %s: event-stream %s %s", c->name, r->shard_ids[p->shard], mtype, t);
+        if (strcmp(t, "ResourceNotFoundException") == 0)
             run_fail(r, LT_EXIT_FAILED, "stream or consumer disappeared (SubscribeToShard)");
         return;
     }
-    if (!es_str_eq(m->event_type, "SubscribeToShardEvent"))
+    if (strcmp(etype, "SubscribeToShardEvent") != 0)
         return;
     p->live = true; /* kinesis-mock sends no initial-response: the first event marks it */
     json_t *ev = json_loadb((const char *)m->payload, m->payload_len, 0, NULL);
@@ -159,26 +174,24 @@ static void sub_on_data(void *arg, const uint8_t *data, size_t len)
     struct lt_pipe *p = arg;
     int64_t now_wall = run_wall_ns();
     LOG_DEBUG("SubscribeToShard %s: %zu bytes", p->c->run->shard_ids[p->shard], len);
-    evbuffer_add(p->es, data, len);
-    if (p->http_status != 200)
-        return; /* an error body, read whole in sub_on_done */
-    for (;;) {
-        size_t avail = evbuffer_get_length(p->es);
-        if (avail < 12)
+    if (p->http_status != 200) {
+        evbuffer_add(p->es, data, len); /* an error body, read whole in sub_on_done */
+        return;
+    }
+    while (len > 0) {
+        struct eventstream_message m;
+        size_t used = 0;
+        int rv = eventstream_decoder_next(&p->dec, data, len, &used, &m);
+        if (rv == 0)
             return;
-        const uint8_t *buf = evbuffer_pullup(p->es, -1);
-        struct es_msg m;
-        long n = esdecode_next(buf, avail, &m);
-        if (n == 0)
-            return;
-        if (n < 0) {
+        if (rv < 0) {
             run_fail(p->c->run, LT_EXIT_FAILED, "undecodable event stream from %s (%s)",
-                     p->c->run->shard_ids[p->shard], strerror((int)-n));
-            evbuffer_drain(p->es, avail);
+                     p->c->run->shard_ids[p->shard], eventstream_strerror(rv));
             return;
         }
         on_event(p, &m, now_wall);
-        evbuffer_drain(p->es, (size_t)n);
+        data += used;
+        len -= used;
     }
 }
 
@@ -234,6 +247,8 @@ static int subscribe(struct lt_pipe *p)
     size_t n = kapi_headers(&r->api, "SubscribeToShard", body, strlen(body), hdrs, storage,
                             sizeof(storage));
     p->http_status = 0;
+    eventstream_decoder_dispose(&p->dec);
+    eventstream_decoder_init(&p->dec, 0); /* a new stream starts on a message boundary */
     p->sub_open = true;
     p->subscribes++;
     r->stats[LT_PATH_EFO].calls++;
@@ -296,8 +311,10 @@ void efo_stop(struct lt_consumer *c)
         free(cs);
         c->efo_conns = NULL;
     }
-    for (int i = 0; c->pipes && i < c->run->n_shards; i++)
+    for (int i = 0; c->pipes && i < c->run->n_shards; i++) {
         evbuffer_free(c->pipes[i].es);
+        eventstream_decoder_dispose(&c->pipes[i].dec);
+    }
     free(c->pipes);
     c->pipes = NULL;
 }

@@ -18,6 +18,7 @@
 #include "hclient.h"
 #include "hist.h"
 #include "kapi.h"
+#include "subscribe/eventstream.h"
 
 enum lt_mode { LT_MODE_CLASSIC = 1, LT_MODE_EFO = 2, LT_MODE_BOTH = 3 };
 enum lt_path { LT_PATH_CLASSIC, LT_PATH_EFO, LT_PATH_N };
@@ -74,7 +75,8 @@ struct lt_pipe {
     bool sub_open;
     int subscribes;
     char continuation[160];
-    struct evbuffer *es;  /* undecoded event-stream bytes */
+    struct evbuffer *es;  /* error body of a refused subscription */
+    struct eventstream_decoder dec;
     int http_status;
 };
 
