@@ -549,6 +549,8 @@ void hconn_destroy(struct hconn *c)
     while (c->head) {
         struct hreq *r = c->head;
         req_unlink(c, r);
+        if (r->cbs->on_cancel)
+            r->cbs->on_cancel(r->arg);
         req_free(r);
     }
     if (c->h2)

@@ -44,6 +44,9 @@ struct hreq_cbs {
     void (*on_headers)(void *arg, int status);
     void (*on_data)(void *arg, const uint8_t *data, size_t len);
     void (*on_done)(void *arg, int err, int status, const uint8_t *body, size_t len);
+    /* Optional: hconn_destroy calls it instead of on_done for requests still pending, so the
+     * owner can release arg. */
+    void (*on_cancel)(void *arg);
 };
 
 struct hheader {
@@ -55,7 +58,7 @@ struct hheader {
  * non-streaming request. Returns NULL only on socket/SSL allocation failure. */
 struct hconn *hconn_create(struct event_base *base, const struct endpoint *ep,
                            uint32_t timeout_ms);
-/* Frees the connection; pending requests are dropped without callbacks. */
+/* Frees the connection; pending requests get only on_cancel (when set). */
 void hconn_destroy(struct hconn *c);
 bool hconn_is_dead(const struct hconn *c);
 /* The error that killed the connection (negative errno), 0 while alive. */

@@ -85,7 +85,9 @@ static void kapi_on_done(void *arg, int err, int status, const uint8_t *body, si
     free(ctx);
 }
 
-static const struct hreq_cbs kapi_hreq_cbs = {.on_done = kapi_on_done};
+static void kapi_on_cancel(void *arg) { free(arg); }
+
+static const struct hreq_cbs kapi_hreq_cbs = {.on_done = kapi_on_done, .on_cancel = kapi_on_cancel};
 
 int kapi_call(struct kapi *k, struct hconn *c, const char *op, json_t *req, kapi_cb cb, void *arg)
 {

@@ -15,12 +15,25 @@
 #define LT_PUT_BATCH_MAX 500
 #define LT_PUT_BYTES_MAX (4u << 20)
 
+/* One in-flight PutRecords call; slots live in a fixed array so nothing leaks when the run
+ * ends with calls still pending. */
 struct put_ctx {
     struct run *r;
+    bool used;
     uint64_t first_id;
     uint32_t n;
     uint32_t record_size;
 };
+
+static struct put_ctx put_slots[LT_PUT_INFLIGHT];
+
+static struct put_ctx *slot_get(void)
+{
+    for (size_t i = 0; i < LT_PUT_INFLIGHT; i++)
+        if (!put_slots[i].used)
+            return &put_slots[i];
+    return NULL;
+}
 
 static void bit_set(uint8_t *bm, uint64_t id) { bm[id >> 3] |= (uint8_t)(1u << (id & 7)); }
 
@@ -41,7 +54,7 @@ static void put_done(void *arg, int err, int status, json_t *resp, const char *e
                      err_type);
         else if (err == 0 && !kapi_is_throttle(err_type) && r->put_errors <= 3)
             LOG_WARN("PutRecords failed: HTTP %d %s", status, err_type);
-        free(p);
+        p->used = false;
         return;
     }
     json_t *recs = json_object_get(resp, "Records");
@@ -63,7 +76,7 @@ static void put_done(void *arg, int err, int status, json_t *resp, const char *e
                 r->measured_acked++;
         }
     }
-    free(p);
+    p->used = false;
 }
 
 /* Builds one record's base64 payload for id into out. */
@@ -88,8 +101,9 @@ static int send_batch(struct run *r, uint32_t n)
         r->have_first_measured = true;
         r->first_measured_id = r->next_id;
     }
-    struct put_ctx *p = sc_malloc(sizeof(*p));
-    *p = (struct put_ctx){r, r->next_id, n, (uint32_t)r->cfg.record_size};
+    struct put_ctx *p = slot_get();
+    ASSERT(p); /* the caller keeps in_flight < LT_PUT_INFLIGHT */
+    *p = (struct put_ctx){r, true, r->next_id, n, (uint32_t)r->cfg.record_size};
     for (uint32_t i = 0; i < n; i++) {
         uint64_t id = r->next_id + i;
         encode_record(r, id, now, b64);
@@ -101,13 +115,14 @@ static int send_batch(struct run *r, uint32_t n)
     json_t *req = json_pack("{s:s, s:o}", "StreamName", r->cfg.stream, "Records", recs);
     r->next_id += n;
     r->sent += n;
+    r->in_flight++; /* before the call: a dead connection may answer synchronously */
     int rv = kapi_call(&r->api, r->pconn, "PutRecords", req, put_done, p);
     if (rv < 0) {
-        free(p);
+        r->in_flight--;
+        p->used = false;
         r->put_failed += n;
         return rv;
     }
-    r->in_flight++;
     return 0;
 }
 
