@@ -22,7 +22,10 @@ struct efo_conns {
     int n;
 };
 
-static struct efo_conns *conns_of(struct lt_consumer *c) { return c->efo_conns; }
+static struct efo_conns *conns_of(struct lt_consumer *c)
+{
+    return c->efo_conns;
+}
 
 static struct hconn *pipe_conn(struct lt_pipe *p)
 {
@@ -36,10 +39,10 @@ static int describe_until_active(struct lt_consumer *c)
     for (;;) {
         json_t *resp = NULL;
         char type[64];
-        int rv = kapi_call_sync(&r->api, r->ctl, "DescribeStreamConsumer",
-                                json_pack("{s:s, s:s}", "StreamARN", r->stream_arn,
-                                          "ConsumerName", c->name),
-                                &resp, type);
+        int rv = kapi_call_sync(
+            &r->api, r->ctl, "DescribeStreamConsumer",
+            json_pack("{s:s, s:s}", "StreamARN", r->stream_arn, "ConsumerName", c->name), &resp,
+            type);
         if (rv != 0) {
             snprintf(r->failure, sizeof(r->failure), "DescribeStreamConsumer: %s", type);
             return rv < 0 ? rv : -EIO;
@@ -69,10 +72,9 @@ int efo_register(struct lt_consumer *c)
     struct run *r = c->run;
     json_t *resp = NULL;
     char type[64];
-    int rv = kapi_call_sync(&r->api, r->ctl, "RegisterStreamConsumer",
-                            json_pack("{s:s, s:s}", "StreamARN", r->stream_arn, "ConsumerName",
-                                      c->name),
-                            &resp, type);
+    int rv = kapi_call_sync(
+        &r->api, r->ctl, "RegisterStreamConsumer",
+        json_pack("{s:s, s:s}", "StreamARN", r->stream_arn, "ConsumerName", c->name), &resp, type);
     json_decref(resp);
     if (rv < 0)
         return rv;
@@ -234,10 +236,9 @@ static int subscribe(struct lt_pipe *p)
 {
     struct lt_consumer *c = p->c;
     struct run *r = c->run;
-    json_t *pos = p->continuation[0]
-                      ? json_pack("{s:s, s:s}", "Type", "AFTER_SEQUENCE_NUMBER", "SequenceNumber",
-                                  p->continuation)
-                      : json_pack("{s:s}", "Type", "LATEST");
+    json_t *pos = p->continuation[0] ? json_pack("{s:s, s:s}", "Type", "AFTER_SEQUENCE_NUMBER",
+                                                 "SequenceNumber", p->continuation)
+                                     : json_pack("{s:s}", "Type", "LATEST");
     json_t *req = json_pack("{s:s, s:s, s:o}", "ConsumerARN", c->arn, "ShardId",
                             r->shard_ids[p->shard], "StartingPosition", pos);
     char *body = json_dumps(req, JSON_COMPACT);

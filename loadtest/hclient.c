@@ -528,8 +528,8 @@ struct hconn *hconn_create(struct event_base *base, const struct endpoint *ep, u
     c->timer = event_new(base, -1, EV_PERSIST, on_timer, c);
     struct timeval tick = {0, 100000};
     event_add(c->timer, &tick);
-    if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&ep->addr,
-                                   (int)ep->addr_len) != 0)
+    if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&ep->addr, (int)ep->addr_len) !=
+        0)
         conn_fail(c, -ECONNREFUSED);
     if (!ep->h1)
         h2_flush(c);
@@ -560,9 +560,18 @@ void hconn_destroy(struct hconn *c)
     free(c);
 }
 
-bool hconn_is_dead(const struct hconn *c) { return c->dead; }
-int hconn_error(const struct hconn *c) { return c->err; }
-size_t hconn_pending(const struct hconn *c) { return c->n_pending; }
+bool hconn_is_dead(const struct hconn *c)
+{
+    return c->dead;
+}
+int hconn_error(const struct hconn *c)
+{
+    return c->err;
+}
+size_t hconn_pending(const struct hconn *c)
+{
+    return c->n_pending;
+}
 
 int hconn_request(struct hconn *c, const struct hheader *hdrs, size_t n_hdrs, const void *body,
                   size_t body_len, bool streaming, const struct hreq_cbs *cbs, void *arg)

@@ -21,13 +21,13 @@
 
 struct endpoint {
     bool tls;
-    bool h1;                   /* speak HTTP/1.1 instead of HTTP/2 */
-    bool insecure;             /* TLS: skip certificate verification */
-    char host[256];            /* hostname for SNI */
-    char authority[300];       /* host[:port] as written in the URL: Host / :authority */
+    bool h1;             /* speak HTTP/1.1 instead of HTTP/2 */
+    bool insecure;       /* TLS: skip certificate verification */
+    char host[256];      /* hostname for SNI */
+    char authority[300]; /* host[:port] as written in the URL: Host / :authority */
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    SSL_CTX *ssl_ctx;          /* owned; NULL for http:// */
+    SSL_CTX *ssl_ctx; /* owned; NULL for http:// */
 };
 
 /* Parses http[s]://host[:port][/] and resolves it (blocking, at startup). Returns 0, -EINVAL
@@ -56,8 +56,7 @@ struct hheader {
 
 /* Creates a connection and starts connecting. timeout_ms bounds the connect and every
  * non-streaming request. Returns NULL only on socket/SSL allocation failure. */
-struct hconn *hconn_create(struct event_base *base, const struct endpoint *ep,
-                           uint32_t timeout_ms);
+struct hconn *hconn_create(struct event_base *base, const struct endpoint *ep, uint32_t timeout_ms);
 /* Frees the connection; pending requests get only on_cancel (when set). */
 void hconn_destroy(struct hconn *c);
 bool hconn_is_dead(const struct hconn *c);

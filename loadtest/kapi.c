@@ -85,7 +85,10 @@ static void kapi_on_done(void *arg, int err, int status, const uint8_t *body, si
     free(ctx);
 }
 
-static void kapi_on_cancel(void *arg) { free(arg); }
+static void kapi_on_cancel(void *arg)
+{
+    free(arg);
+}
 
 static const struct hreq_cbs kapi_hreq_cbs = {.on_done = kapi_on_done, .on_cancel = kapi_on_cancel};
 

@@ -56,23 +56,40 @@ static bool parse_num(const char *s, double lo, double hi, double *out)
 static int parse_args(int argc, char **argv, struct lt_config *cfg)
 {
     enum { O_POLL = 256, O_SIZE, O_DRAIN, O_TIMEOUT, O_PREFIX, O_H1, O_INSECURE, O_STRESS };
-    static const struct option opts[] = {
-        {"endpoint", 1, 0, 'e'},      {"stream", 1, 0, 's'},
-        {"shards", 1, 0, 'n'},        {"consumers", 1, 0, 'c'},
-        {"pollers", 1, 0, 'p'},       {"poll-interval-ms", 1, 0, O_POLL},
-        {"rate", 1, 0, 'r'},          {"record-size", 1, 0, O_SIZE},
-        {"duration", 1, 0, 'd'},      {"warmup", 1, 0, 'w'},
-        {"drain-ms", 1, 0, O_DRAIN},  {"timeout-ms", 1, 0, O_TIMEOUT},
-        {"mode", 1, 0, 'm'},          {"out", 1, 0, 'o'},
-        {"consumer-prefix", 1, 0, O_PREFIX}, {"h1", 0, 0, O_H1},
-        {"insecure", 0, 0, O_INSECURE}, {"stress", 0, 0, O_STRESS},
-        {"quiet", 0, 0, 'q'},         {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
-    *cfg = (struct lt_config){.stream = "shardcast-lt", .consumer_prefix = "shardcast-lt",
-                              .shards = 1, .consumers = 1, .pollers = 1,
-                              .poll_interval_ms = 200, .rate = 100, .record_size = 100,
-                              .duration_s = 10, .warmup_s = 2, .drain_ms = 5000,
-                              .timeout_ms = 10000, .mode = LT_MODE_BOTH};
+    static const struct option opts[] = {{"endpoint", 1, 0, 'e'},
+                                         {"stream", 1, 0, 's'},
+                                         {"shards", 1, 0, 'n'},
+                                         {"consumers", 1, 0, 'c'},
+                                         {"pollers", 1, 0, 'p'},
+                                         {"poll-interval-ms", 1, 0, O_POLL},
+                                         {"rate", 1, 0, 'r'},
+                                         {"record-size", 1, 0, O_SIZE},
+                                         {"duration", 1, 0, 'd'},
+                                         {"warmup", 1, 0, 'w'},
+                                         {"drain-ms", 1, 0, O_DRAIN},
+                                         {"timeout-ms", 1, 0, O_TIMEOUT},
+                                         {"mode", 1, 0, 'm'},
+                                         {"out", 1, 0, 'o'},
+                                         {"consumer-prefix", 1, 0, O_PREFIX},
+                                         {"h1", 0, 0, O_H1},
+                                         {"insecure", 0, 0, O_INSECURE},
+                                         {"stress", 0, 0, O_STRESS},
+                                         {"quiet", 0, 0, 'q'},
+                                         {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    *cfg = (struct lt_config){.stream = "shardcast-lt",
+                              .consumer_prefix = "shardcast-lt",
+                              .shards = 1,
+                              .consumers = 1,
+                              .pollers = 1,
+                              .poll_interval_ms = 200,
+                              .rate = 100,
+                              .record_size = 100,
+                              .duration_s = 10,
+                              .warmup_s = 2,
+                              .drain_ms = 5000,
+                              .timeout_ms = 10000,
+                              .mode = LT_MODE_BOTH};
     int o;
     double v;
     while ((o = getopt_long(argc, argv, "e:s:n:c:p:r:d:w:m:o:qh", opts, NULL)) != -1) {
@@ -82,25 +99,59 @@ static int parse_args(int argc, char **argv, struct lt_config *cfg)
         case 's': cfg->stream = optarg; break;
         case 'o': cfg->out_dir = optarg; break;
         case O_PREFIX: cfg->consumer_prefix = optarg; break;
-        case 'n': ok = parse_num(optarg, 1, 10000, &v); cfg->shards = (int)v; break;
-        case 'c': ok = parse_num(optarg, 0, 10000, &v); cfg->consumers = (int)v; break;
-        case 'p': ok = parse_num(optarg, 0, 10000, &v); cfg->pollers = (int)v; break;
-        case O_POLL: ok = parse_num(optarg, 1, 60000, &v); cfg->poll_interval_ms = (int)v; break;
-        case 'r': ok = parse_num(optarg, 0.1, 10e6, &v); cfg->rate = v; break;
-        case O_SIZE: ok = parse_num(optarg, LT_PAYLOAD_MIN, 1 << 20, &v); cfg->record_size = (int)v; break;
-        case 'd': ok = parse_num(optarg, 0.1, 86400, &v); cfg->duration_s = v; break;
-        case 'w': ok = parse_num(optarg, 0, 3600, &v); cfg->warmup_s = v; break;
-        case O_DRAIN: ok = parse_num(optarg, 0, 600000, &v); cfg->drain_ms = (int)v; break;
-        case O_TIMEOUT: ok = parse_num(optarg, 100, 600000, &v); cfg->timeout_ms = (int)v; break;
+        case 'n':
+            ok = parse_num(optarg, 1, 10000, &v);
+            cfg->shards = (int)v;
+            break;
+        case 'c':
+            ok = parse_num(optarg, 0, 10000, &v);
+            cfg->consumers = (int)v;
+            break;
+        case 'p':
+            ok = parse_num(optarg, 0, 10000, &v);
+            cfg->pollers = (int)v;
+            break;
+        case O_POLL:
+            ok = parse_num(optarg, 1, 60000, &v);
+            cfg->poll_interval_ms = (int)v;
+            break;
+        case 'r':
+            ok = parse_num(optarg, 0.1, 10e6, &v);
+            cfg->rate = v;
+            break;
+        case O_SIZE:
+            ok = parse_num(optarg, LT_PAYLOAD_MIN, 1 << 20, &v);
+            cfg->record_size = (int)v;
+            break;
+        case 'd':
+            ok = parse_num(optarg, 0.1, 86400, &v);
+            cfg->duration_s = v;
+            break;
+        case 'w':
+            ok = parse_num(optarg, 0, 3600, &v);
+            cfg->warmup_s = v;
+            break;
+        case O_DRAIN:
+            ok = parse_num(optarg, 0, 600000, &v);
+            cfg->drain_ms = (int)v;
+            break;
+        case O_TIMEOUT:
+            ok = parse_num(optarg, 100, 600000, &v);
+            cfg->timeout_ms = (int)v;
+            break;
         case O_H1: cfg->h1 = true; break;
         case O_INSECURE: cfg->insecure = true; break;
         case O_STRESS: cfg->stress = true; break;
         case 'q': cfg->quiet = true; break;
         case 'm':
-            if (strcmp(optarg, "efo") == 0) cfg->mode = LT_MODE_EFO;
-            else if (strcmp(optarg, "classic") == 0) cfg->mode = LT_MODE_CLASSIC;
-            else if (strcmp(optarg, "both") == 0) cfg->mode = LT_MODE_BOTH;
-            else ok = false;
+            if (strcmp(optarg, "efo") == 0)
+                cfg->mode = LT_MODE_EFO;
+            else if (strcmp(optarg, "classic") == 0)
+                cfg->mode = LT_MODE_CLASSIC;
+            else if (strcmp(optarg, "both") == 0)
+                cfg->mode = LT_MODE_BOTH;
+            else
+                ok = false;
             break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
@@ -111,7 +162,8 @@ static int parse_args(int argc, char **argv, struct lt_config *cfg)
         }
     }
     if (optind != argc || !cfg->endpoint) {
-        fprintf(stderr, "shardcast-loadtest: %s\n", optind != argc ? "unexpected argument" : "--endpoint is required");
+        fprintf(stderr, "shardcast-loadtest: %s\n",
+                optind != argc ? "unexpected argument" : "--endpoint is required");
         return -1;
     }
     if (cfg->stress)

@@ -35,7 +35,10 @@ static struct put_ctx *slot_get(void)
     return NULL;
 }
 
-static void bit_set(uint8_t *bm, uint64_t id) { bm[id >> 3] |= (uint8_t)(1u << (id & 7)); }
+static void bit_set(uint8_t *bm, uint64_t id)
+{
+    bm[id >> 3] |= (uint8_t)(1u << (id & 7));
+}
 
 static void put_done(void *arg, int err, int status, json_t *resp, const char *err_type)
 {

@@ -88,7 +88,8 @@ static void print_table(const struct run *r, const struct path_summary s[LT_PATH
     static const struct {
         const char *label;
         double pct;
-    } rows[] = {{"p50 ms", 50}, {"p90 ms", 90}, {"p99 ms", 99}, {"p99.9 ms", 99.9}, {"max ms", 101}};
+    } rows[] = {
+        {"p50 ms", 50}, {"p90 ms", 90}, {"p99 ms", 99}, {"p99.9 ms", 99.9}, {"max ms", 101}};
     printf("\n%-26s %16s %16s\n", "", "standard", "enhanced");
     for (size_t i = 0; i < SC_ARRAY_LEN(rows); i++) {
         char a[32], b[32];
@@ -111,8 +112,7 @@ static void print_table(const struct run *r, const struct path_summary s[LT_PATH
     ROW("records missing", snprintf(v[p], 32, "%llu", (unsigned long long)s[p].missing));
     ROW("records/s delivered", snprintf(v[p], 32, "%.1f", (double)s[p].received / s[p].seconds));
     ROW("bytes/s delivered", snprintf(v[p], 32, "%.0f", (double)s[p].bytes / s[p].seconds));
-    ROW("throttled calls",
-        snprintf(v[p], 32, "%llu", (unsigned long long)r->stats[p].throttled));
+    ROW("throttled calls", snprintf(v[p], 32, "%llu", (unsigned long long)r->stats[p].throttled));
     ROW("MillisBehindLatest max",
         snprintf(v[p], 32, "%lld", (long long)r->stats[p].millis_behind_max));
 #undef ROW
@@ -135,16 +135,15 @@ static json_t *hist_json(const struct hist *h)
         uint64_t lo, hi;
         hist_bucket_range(i, &lo, &hi);
         seen += h->counts[i];
-        json_array_append_new(cdf, json_pack("[I, f]", (json_int_t)hi,
-                                             (double)seen / (double)h->total));
+        json_array_append_new(cdf,
+                              json_pack("[I, f]", (json_int_t)hi, (double)seen / (double)h->total));
     }
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o}", "count",
-                     (json_int_t)h->total, "p50_us", (json_int_t)hist_percentile(h, 50),
-                     "p90_us", (json_int_t)hist_percentile(h, 90), "p99_us",
-                     (json_int_t)hist_percentile(h, 99), "p999_us",
-                     (json_int_t)hist_percentile(h, 99.9), "min_us",
-                     (json_int_t)(h->total ? h->min_us : 0), "max_us", (json_int_t)h->max_us,
-                     "mean_us", hist_mean(h), "cdf", cdf);
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o}", "count", (json_int_t)h->total, "p50_us",
+        (json_int_t)hist_percentile(h, 50), "p90_us", (json_int_t)hist_percentile(h, 90), "p99_us",
+        (json_int_t)hist_percentile(h, 99), "p999_us", (json_int_t)hist_percentile(h, 99.9),
+        "min_us", (json_int_t)(h->total ? h->min_us : 0), "max_us", (json_int_t)h->max_us,
+        "mean_us", hist_mean(h), "cdf", cdf);
 }
 
 static json_t *pipes_json(const struct run *r, double secs)
@@ -158,15 +157,13 @@ static json_t *pipes_json(const struct run *r, double secs)
                 a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:i}", "path", path_names[c->path],
                              "consumer", c->name, "shard", r->shard_ids[k], "records",
                              (json_int_t)p->records, "bytes", (json_int_t)p->bytes, "mib_per_s",
-                             (double)p->bytes / 1048576.0 / secs, "subscribes",
-                             p->subscribes));
+                             (double)p->bytes / 1048576.0 / secs, "subscribes", p->subscribes));
         }
     }
     return a;
 }
 
-static int write_json(const struct run *r, const struct path_summary s[LT_PATH_N],
-                      const char *path)
+static int write_json(const struct run *r, const struct path_summary s[LT_PATH_N], const char *path)
 {
     json_t *paths = json_object();
     for (int p = 0; p < LT_PATH_N; p++) {
@@ -178,25 +175,26 @@ static int write_json(const struct run *r, const struct path_summary s[LT_PATH_N
             (json_int_t)s[p].expected, "missing", (json_int_t)s[p].missing, "duplicates",
             (json_int_t)s[p].duplicates, "records_per_s", (double)s[p].received / s[p].seconds,
             "bytes_per_s", (double)s[p].bytes / s[p].seconds, "calls",
-            (json_int_t)r->stats[p].calls, "throttled", (json_int_t)r->stats[p].throttled,
-            "errors", (json_int_t)r->stats[p].errors, "millis_behind_latest_max",
+            (json_int_t)r->stats[p].calls, "throttled", (json_int_t)r->stats[p].throttled, "errors",
+            (json_int_t)r->stats[p].errors, "millis_behind_latest_max",
             (json_int_t)r->stats[p].millis_behind_max, "latency", hist_json(&s[p].hist));
         json_object_set_new(paths, path_names[p], o);
     }
-    const char *mode = r->cfg.mode == LT_MODE_BOTH ? "both" : r->cfg.mode == LT_MODE_EFO ? "efo"
-                                                                                          : "classic";
+    const char *mode = r->cfg.mode == LT_MODE_BOTH  ? "both"
+                       : r->cfg.mode == LT_MODE_EFO ? "efo"
+                                                    : "classic";
     json_t *root = json_pack(
         "{s:{s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:i, s:f, s:f, s:s, s:b, s:b}, "
         "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:s?, s:b}",
         "config", "endpoint", r->cfg.endpoint, "stream", r->cfg.stream, "shards", r->n_shards,
         "consumers", r->cfg.consumers, "pollers", r->cfg.pollers, "poll_interval_ms",
         r->cfg.poll_interval_ms, "rate", r->cfg.rate, "record_size", r->cfg.record_size,
-        "duration_s", r->cfg.duration_s, "warmup_s", r->cfg.warmup_s, "mode", mode, "h1",
-        r->cfg.h1, "stress", r->cfg.stress, "producer", "sent", (json_int_t)r->sent, "acked",
+        "duration_s", r->cfg.duration_s, "warmup_s", r->cfg.warmup_s, "mode", mode, "h1", r->cfg.h1,
+        "stress", r->cfg.stress, "producer", "sent", (json_int_t)r->sent, "acked",
         (json_int_t)r->acked_n, "failed", (json_int_t)r->put_failed, "throttled",
         (json_int_t)r->put_throttled, "calls", (json_int_t)r->put_calls, "behind",
-        (json_int_t)r->behind, "measured", (json_int_t)r->measured_acked, "paths", paths,
-        "pipes", pipes_json(r, s[0].seconds), "failure", r->failure[0] ? r->failure : NULL, "ok",
+        (json_int_t)r->behind, "measured", (json_int_t)r->measured_acked, "paths", paths, "pipes",
+        pipes_json(r, s[0].seconds), "failure", r->failure[0] ? r->failure : NULL, "ok",
         r->exit_code == 0);
     int rv = json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
@@ -270,8 +268,9 @@ static int write_svg(const struct path_summary s[LT_PATH_N], const char *path)
             fprintf(f, "%.1f,%.1f %.1f,%.1f ", x, prev_y, x, y);
             prev_y = y;
         }
-        fprintf(f, "\"/>\n<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"4\" fill=\"%s\"/>"
-                   "<text x=\"%.0f\" y=\"%.0f\">%s: p50 %.2f ms, p99 %.2f ms (n=%llu)</text>\n",
+        fprintf(f,
+                "\"/>\n<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"4\" fill=\"%s\"/>"
+                "<text x=\"%.0f\" y=\"%.0f\">%s: p50 %.2f ms, p99 %.2f ms (n=%llu)</text>\n",
                 ml + 10, mt + 12 + legend * 18, colors[p], ml + 30, mt + 17 + legend * 18,
                 labels[p], (double)hist_percentile(hh, 50) / 1e3,
                 (double)hist_percentile(hh, 99) / 1e3, (unsigned long long)hh->total);

@@ -20,7 +20,10 @@ int64_t run_wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-bool run_bit(const uint8_t *bm, uint64_t id) { return (bm[id >> 3] >> (id & 7)) & 1; }
+bool run_bit(const uint8_t *bm, uint64_t id)
+{
+    return (bm[id >> 3] >> (id & 7)) & 1;
+}
 
 void run_fail(struct run *r, int exit_code, const char *fmt, ...)
 {
@@ -96,13 +99,14 @@ static int setup_error(struct run *r, const char *op, int rv, const char *type)
                  strerror(-rv));
         return LT_EXIT_UNREACHABLE;
     }
-    static const char *auth[] = {"UnrecognizedClientException", "InvalidSignatureException",
-                                 "AccessDeniedException", "MissingAuthenticationTokenException",
-                                 "IncompleteSignatureException", "ExpiredTokenException"};
+    static const char *auth[] = {
+        "UnrecognizedClientException",  "InvalidSignatureException",
+        "AccessDeniedException",        "MissingAuthenticationTokenException",
+        "IncompleteSignatureException", "ExpiredTokenException"};
     for (size_t i = 0; i < SC_ARRAY_LEN(auth); i++) {
         if (strcmp(type, auth[i]) == 0) {
-            run_fail(r, LT_EXIT_UNREACHABLE, "credentials refused by %s (%s: %s)",
-                     r->cfg.endpoint, op, type);
+            run_fail(r, LT_EXIT_UNREACHABLE, "credentials refused by %s (%s: %s)", r->cfg.endpoint,
+                     op, type);
             return LT_EXIT_UNREACHABLE;
         }
     }
@@ -120,17 +124,16 @@ static int ensure_stream(struct run *r)
                                 json_pack("{s:s, s:i}", "StreamName", r->cfg.stream, "Limit", 1),
                                 &resp, type);
         if (rv == 1 && strcmp(type, "ResourceNotFoundException") == 0 && !r->created_stream) {
-            rv = kapi_call_sync(&r->api, r->ctl, "CreateStream",
-                                json_pack("{s:s, s:i}", "StreamName", r->cfg.stream, "ShardCount",
-                                          r->cfg.shards),
-                                &resp, type);
+            rv = kapi_call_sync(
+                &r->api, r->ctl, "CreateStream",
+                json_pack("{s:s, s:i}", "StreamName", r->cfg.stream, "ShardCount", r->cfg.shards),
+                &resp, type);
             json_decref(resp);
             if (rv != 0 && !(rv == 1 && strcmp(type, "ResourceInUseException") == 0))
                 return setup_error(r, "CreateStream", rv, type);
             r->created_stream = rv == 0;
             if (!r->cfg.quiet)
-                fprintf(stderr, "created stream %s with %d shards\n", r->cfg.stream,
-                        r->cfg.shards);
+                fprintf(stderr, "created stream %s with %d shards\n", r->cfg.stream, r->cfg.shards);
             continue;
         }
         if (rv != 0 && !(rv == 1 && strcmp(type, "ResourceNotFoundException") == 0))
@@ -205,9 +208,9 @@ static int start_consumers(struct run *r)
         r->n_consumers++;
         int rv = c->path == LT_PATH_CLASSIC ? poller_start(c) : efo_register(c);
         if (rv < 0)
-            return setup_error(r, c->path == LT_PATH_CLASSIC ? "GetShardIterator"
-                                                               : "RegisterStreamConsumer",
-                               rv == -EIO ? 1 : rv, r->failure[0] ? r->failure : "error");
+            return setup_error(
+                r, c->path == LT_PATH_CLASSIC ? "GetShardIterator" : "RegisterStreamConsumer",
+                rv == -EIO ? 1 : rv, r->failure[0] ? r->failure : "error");
         if (r->stopped)
             return r->exit_code;
     }

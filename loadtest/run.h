@@ -71,11 +71,11 @@ struct lt_pipe {
     /* classic */
     char *iterator;
     /* enhanced */
-    bool live;            /* initial-response seen */
+    bool live; /* initial-response seen */
     bool sub_open;
     int subscribes;
     char continuation[160];
-    struct evbuffer *es;  /* error body of a refused subscription */
+    struct evbuffer *es; /* error body of a refused subscription */
     struct eventstream_decoder dec;
     int http_status;
 };
@@ -86,8 +86,8 @@ struct lt_consumer {
     int idx;
     char name[128];
     char arn[1024];
-    struct hconn *conn;            /* classic: one connection for every shard */
-    struct efo_conns *efo_conns;   /* enhanced: subscriptions spread over several */
+    struct hconn *conn;          /* classic: one connection for every shard */
+    struct efo_conns *efo_conns; /* enhanced: subscriptions spread over several */
     int reconnects;
     struct lt_pipe *pipes; /* one per shard */
     uint8_t *seen;         /* bitmap over record ids */
@@ -122,7 +122,7 @@ struct run {
     uint64_t produce_end_mono_ns;
     uint64_t deadline_mono_ns;
     uint64_t drain_start_mono_ns; /* producer stopped and its last call answered */
-    uint64_t ended_mono_ns; /* the loop stopped (end of drain, failure or deadline) */
+    uint64_t ended_mono_ns;       /* the loop stopped (end of drain, failure or deadline) */
     bool producing;
     bool draining;
     bool stopped;

@@ -42,8 +42,8 @@ void sigv4_format_date(int64_t epoch_s, char out[17])
     strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
-int sigv4_authorization(const struct sigv4_creds *creds, const struct sigv4_request *req,
-                        char *out, size_t out_len)
+int sigv4_authorization(const struct sigv4_creds *creds, const struct sigv4_request *req, char *out,
+                        size_t out_len)
 {
     char body_hash[65], canon_hash[65], date[9];
     char canon[2048], to_sign[512], sig[65];
@@ -59,13 +59,13 @@ int sigv4_authorization(const struct sigv4_creds *creds, const struct sigv4_requ
         n = snprintf(canon, sizeof(canon),
                      "POST\n/\n\ncontent-type:%s\nhost:%s\nx-amz-date:%s\n"
                      "x-amz-security-token:%s\nx-amz-target:%s\n\n%s\n%s",
-                     req->content_type, req->host, req->amz_date, creds->session_token,
-                     req->target, signed_headers, body_hash);
+                     req->content_type, req->host, req->amz_date, creds->session_token, req->target,
+                     signed_headers, body_hash);
     else
-        n = snprintf(canon, sizeof(canon),
-                     "POST\n/\n\ncontent-type:%s\nhost:%s\nx-amz-date:%s\nx-amz-target:%s\n\n%s\n%s",
-                     req->content_type, req->host, req->amz_date, req->target, signed_headers,
-                     body_hash);
+        n = snprintf(
+            canon, sizeof(canon),
+            "POST\n/\n\ncontent-type:%s\nhost:%s\nx-amz-date:%s\nx-amz-target:%s\n\n%s\n%s",
+            req->content_type, req->host, req->amz_date, req->target, signed_headers, body_hash);
     if (n < 0 || (size_t)n >= sizeof(canon))
         return -ENOSPC;
     sigv4_sha256_hex(canon, (size_t)n, canon_hash);

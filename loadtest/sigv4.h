@@ -31,8 +31,8 @@ void sigv4_format_date(int64_t epoch_s, char out[17]);
 
 /* Computes the Authorization header value into out (NUL-terminated).
  * Returns the length, or -ENOSPC when out_len is too small. Any thread. */
-int sigv4_authorization(const struct sigv4_creds *creds, const struct sigv4_request *req,
-                        char *out, size_t out_len);
+int sigv4_authorization(const struct sigv4_creds *creds, const struct sigv4_request *req, char *out,
+                        size_t out_len);
 
 /* Fills creds from the usual AWS environment variables. Returns 0 when an access key and a
  * secret are both present, -ENOENT otherwise (the caller then sends unsigned requests). */

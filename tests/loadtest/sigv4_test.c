@@ -21,16 +21,19 @@ static void test_worked_example(void)
 {
     struct sigv4_creds creds = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL,
                                 "us-east-1"};
-    struct sigv4_request req = {"localhost:4567", "20240101T000000Z",
+    struct sigv4_request req = {"localhost:4567",
+                                "20240101T000000Z",
                                 "application/x-amz-json-1.1",
                                 "Kinesis_20131202.DescribeStreamSummary",
-                                (const uint8_t *)body, strlen(body)};
+                                (const uint8_t *)body,
+                                strlen(body)};
     char auth[512];
     int n = sigv4_authorization(&creds, &req, auth, sizeof(auth));
     CHECK(n > 0);
-    CHECK_EQ_STR(auth, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/kinesis/"
-                       "aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
-                       "Signature=d68a6574fbb7a8aa95a362cfa41a85e022f28df77937588c381f779ea21510b8");
+    CHECK_EQ_STR(auth,
+                 "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/kinesis/"
+                 "aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
+                 "Signature=d68a6574fbb7a8aa95a362cfa41a85e022f28df77937588c381f779ea21510b8");
     CHECK_EQ_INT(sigv4_authorization(&creds, &req, auth, 20), -ENOSPC);
 }
 
@@ -38,9 +41,9 @@ static void test_session_token_signed(void)
 {
     struct sigv4_creds creds = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "tok",
                                 "eu-west-1"};
-    struct sigv4_request req = {"kinesis.eu-west-1.amazonaws.com", "20240101T000000Z",
-                                "application/x-amz-json-1.1", "Kinesis_20131202.ListStreams",
-                                (const uint8_t *)"{}", 2};
+    struct sigv4_request req = {
+        "kinesis.eu-west-1.amazonaws.com", "20240101T000000Z",    "application/x-amz-json-1.1",
+        "Kinesis_20131202.ListStreams",    (const uint8_t *)"{}", 2};
     char auth[512];
     CHECK(sigv4_authorization(&creds, &req, auth, sizeof(auth)) > 0);
     CHECK(strstr(auth, "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;"
