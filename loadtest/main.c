@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,30 +54,98 @@ static bool parse_num(const char *s, double lo, double hi, double *out)
     return true;
 }
 
+enum { O_POLL = 256, O_SIZE, O_DRAIN, O_TIMEOUT, O_PREFIX, O_H1, O_INSECURE, O_STRESS };
+
+static const struct option lt_options[] = {{"endpoint", 1, 0, 'e'},
+                                           {"stream", 1, 0, 's'},
+                                           {"shards", 1, 0, 'n'},
+                                           {"consumers", 1, 0, 'c'},
+                                           {"pollers", 1, 0, 'p'},
+                                           {"poll-interval-ms", 1, 0, O_POLL},
+                                           {"rate", 1, 0, 'r'},
+                                           {"record-size", 1, 0, O_SIZE},
+                                           {"duration", 1, 0, 'd'},
+                                           {"warmup", 1, 0, 'w'},
+                                           {"drain-ms", 1, 0, O_DRAIN},
+                                           {"timeout-ms", 1, 0, O_TIMEOUT},
+                                           {"mode", 1, 0, 'm'},
+                                           {"out", 1, 0, 'o'},
+                                           {"consumer-prefix", 1, 0, O_PREFIX},
+                                           {"h1", 0, 0, O_H1},
+                                           {"insecure", 0, 0, O_INSECURE},
+                                           {"stress", 0, 0, O_STRESS},
+                                           {"quiet", 0, 0, 'q'},
+                                           {"help", 0, 0, 'h'},
+                                           {0, 0, 0, 0}};
+
+/* Numeric options: range and destination (an int or a double field of lt_config). */
+static bool apply_numeric(int o, const char *arg, struct lt_config *cfg, bool *ok)
+{
+    static const struct {
+        int opt;
+        double lo, hi;
+        size_t off;
+        bool is_double;
+    } nums[] = {
+        {'n', 1, 10000, offsetof(struct lt_config, shards), false},
+        {'c', 0, 10000, offsetof(struct lt_config, consumers), false},
+        {'p', 0, 10000, offsetof(struct lt_config, pollers), false},
+        {O_POLL, 1, 60000, offsetof(struct lt_config, poll_interval_ms), false},
+        {'r', 0.1, 10e6, offsetof(struct lt_config, rate), true},
+        {O_SIZE, LT_PAYLOAD_MIN, 1 << 20, offsetof(struct lt_config, record_size), false},
+        {'d', 0.1, 86400, offsetof(struct lt_config, duration_s), true},
+        {'w', 0, 3600, offsetof(struct lt_config, warmup_s), true},
+        {O_DRAIN, 0, 600000, offsetof(struct lt_config, drain_ms), false},
+        {O_TIMEOUT, 100, 600000, offsetof(struct lt_config, timeout_ms), false},
+    };
+    for (size_t i = 0; i < SC_ARRAY_LEN(nums); i++) {
+        if (nums[i].opt != o)
+            continue;
+        double v = 0;
+        *ok = parse_num(arg, nums[i].lo, nums[i].hi, &v);
+        char *field = (char *)cfg + nums[i].off;
+        if (nums[i].is_double)
+            *(double *)(void *)field = v;
+        else
+            *(int *)(void *)field = (int)v;
+        return true;
+    }
+    return false;
+}
+
+/* Applies one option; false for a bad value or an unknown option. */
+static bool apply_option(int o, const char *arg, struct lt_config *cfg)
+{
+    bool ok = true;
+    if (apply_numeric(o, arg, cfg, &ok))
+        return ok;
+    switch (o) {
+    case 'e': cfg->endpoint = arg; break;
+    case 's': cfg->stream = arg; break;
+    case 'o': cfg->out_dir = arg; break;
+    case O_PREFIX: cfg->consumer_prefix = arg; break;
+    case O_H1: cfg->h1 = true; break;
+    case O_INSECURE: cfg->insecure = true; break;
+    case O_STRESS: cfg->stress = true; break;
+    case 'q': cfg->quiet = true; break;
+    case 'm':
+        if (strcmp(arg, "efo") == 0)
+            cfg->mode = LT_MODE_EFO;
+        else if (strcmp(arg, "classic") == 0)
+            cfg->mode = LT_MODE_CLASSIC;
+        else if (strcmp(arg, "both") == 0)
+            cfg->mode = LT_MODE_BOTH;
+        else
+            return false;
+        break;
+    case 'h': usage(stdout); exit(0);
+    default: return false;
+    }
+    return true;
+}
+
 static int parse_args(int argc, char **argv, struct lt_config *cfg)
 {
-    enum { O_POLL = 256, O_SIZE, O_DRAIN, O_TIMEOUT, O_PREFIX, O_H1, O_INSECURE, O_STRESS };
-    static const struct option opts[] = {{"endpoint", 1, 0, 'e'},
-                                         {"stream", 1, 0, 's'},
-                                         {"shards", 1, 0, 'n'},
-                                         {"consumers", 1, 0, 'c'},
-                                         {"pollers", 1, 0, 'p'},
-                                         {"poll-interval-ms", 1, 0, O_POLL},
-                                         {"rate", 1, 0, 'r'},
-                                         {"record-size", 1, 0, O_SIZE},
-                                         {"duration", 1, 0, 'd'},
-                                         {"warmup", 1, 0, 'w'},
-                                         {"drain-ms", 1, 0, O_DRAIN},
-                                         {"timeout-ms", 1, 0, O_TIMEOUT},
-                                         {"mode", 1, 0, 'm'},
-                                         {"out", 1, 0, 'o'},
-                                         {"consumer-prefix", 1, 0, O_PREFIX},
-                                         {"h1", 0, 0, O_H1},
-                                         {"insecure", 0, 0, O_INSECURE},
-                                         {"stress", 0, 0, O_STRESS},
-                                         {"quiet", 0, 0, 'q'},
-                                         {"help", 0, 0, 'h'},
-                                         {0, 0, 0, 0}};
     *cfg = (struct lt_config){.stream = "shardcast-lt",
                               .consumer_prefix = "shardcast-lt",
                               .shards = 1,
@@ -91,73 +160,10 @@ static int parse_args(int argc, char **argv, struct lt_config *cfg)
                               .timeout_ms = 10000,
                               .mode = LT_MODE_BOTH};
     int o;
-    double v;
-    while ((o = getopt_long(argc, argv, "e:s:n:c:p:r:d:w:m:o:qh", opts, NULL)) != -1) {
-        bool ok = true;
-        switch (o) {
-        case 'e': cfg->endpoint = optarg; break;
-        case 's': cfg->stream = optarg; break;
-        case 'o': cfg->out_dir = optarg; break;
-        case O_PREFIX: cfg->consumer_prefix = optarg; break;
-        case 'n':
-            ok = parse_num(optarg, 1, 10000, &v);
-            cfg->shards = (int)v;
-            break;
-        case 'c':
-            ok = parse_num(optarg, 0, 10000, &v);
-            cfg->consumers = (int)v;
-            break;
-        case 'p':
-            ok = parse_num(optarg, 0, 10000, &v);
-            cfg->pollers = (int)v;
-            break;
-        case O_POLL:
-            ok = parse_num(optarg, 1, 60000, &v);
-            cfg->poll_interval_ms = (int)v;
-            break;
-        case 'r':
-            ok = parse_num(optarg, 0.1, 10e6, &v);
-            cfg->rate = v;
-            break;
-        case O_SIZE:
-            ok = parse_num(optarg, LT_PAYLOAD_MIN, 1 << 20, &v);
-            cfg->record_size = (int)v;
-            break;
-        case 'd':
-            ok = parse_num(optarg, 0.1, 86400, &v);
-            cfg->duration_s = v;
-            break;
-        case 'w':
-            ok = parse_num(optarg, 0, 3600, &v);
-            cfg->warmup_s = v;
-            break;
-        case O_DRAIN:
-            ok = parse_num(optarg, 0, 600000, &v);
-            cfg->drain_ms = (int)v;
-            break;
-        case O_TIMEOUT:
-            ok = parse_num(optarg, 100, 600000, &v);
-            cfg->timeout_ms = (int)v;
-            break;
-        case O_H1: cfg->h1 = true; break;
-        case O_INSECURE: cfg->insecure = true; break;
-        case O_STRESS: cfg->stress = true; break;
-        case 'q': cfg->quiet = true; break;
-        case 'm':
-            if (strcmp(optarg, "efo") == 0)
-                cfg->mode = LT_MODE_EFO;
-            else if (strcmp(optarg, "classic") == 0)
-                cfg->mode = LT_MODE_CLASSIC;
-            else if (strcmp(optarg, "both") == 0)
-                cfg->mode = LT_MODE_BOTH;
-            else
-                ok = false;
-            break;
-        case 'h': usage(stdout); exit(0);
-        default: return -1;
-        }
-        if (!ok) {
-            fprintf(stderr, "shardcast-loadtest: bad value for option: %s\n", optarg);
+    while ((o = getopt_long(argc, argv, "e:s:n:c:p:r:d:w:m:o:qh", lt_options, NULL)) != -1) {
+        if (!apply_option(o, optarg, cfg)) {
+            if (optarg && o != '?')
+                fprintf(stderr, "shardcast-loadtest: bad value for option: %s\n", optarg);
             return -1;
         }
     }
@@ -168,8 +174,9 @@ static int parse_args(int argc, char **argv, struct lt_config *cfg)
     }
     if (cfg->stress)
         cfg->mode = LT_MODE_EFO;
-    if (((cfg->mode & LT_MODE_CLASSIC) && cfg->pollers == 0 && cfg->mode == LT_MODE_CLASSIC) ||
-        ((cfg->mode & LT_MODE_EFO) && cfg->consumers == 0 && cfg->mode == LT_MODE_EFO)) {
+    if ((cfg->mode == LT_MODE_CLASSIC && cfg->pollers == 0) ||
+        (cfg->mode == LT_MODE_EFO && cfg->consumers == 0) ||
+        (cfg->mode == LT_MODE_BOTH && cfg->pollers + cfg->consumers == 0)) {
         fprintf(stderr, "shardcast-loadtest: no consumer for the selected --mode\n");
         return -1;
     }
