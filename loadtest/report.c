@@ -201,6 +201,33 @@ static int write_json(const struct run *r, const struct path_summary s[LT_PATH_N
     return rv == 0 ? 0 : -EIO;
 }
 
+/* Grid, tick labels and axis titles of the CDF plot: decades of latency on x, 0..1 on y. */
+static void svg_axes(FILE *f, double w, double h, double ml, double mt, double pw, double ph,
+                     double d0, double d1)
+{
+    (void)w;
+    for (double d = d0; d <= d1; d++) {
+        double x = ml + (d - d0) / (d1 - d0) * pw;
+        double us = pow(10, d);
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#ddd\"/>\n"
+                "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%g ms</text>\n",
+                x, mt, x, mt + ph, x, mt + ph + 18, us / 1e3);
+    }
+    for (int i = 0; i <= 10; i++) {
+        double y = mt + ph - i / 10.0 * ph;
+        fprintf(f,
+                "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#eee\"/>\n"
+                "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.1f</text>\n",
+                ml, y, ml + pw, y, ml - 6, y + 4, i / 10.0);
+    }
+    fprintf(f,
+            "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">latency (log scale)</text>\n"
+            "<text x=\"16\" y=\"%.0f\" transform=\"rotate(-90 16 %.0f)\" "
+            "text-anchor=\"middle\">fraction of records</text>\n",
+            ml + pw / 2, h - 16, mt + ph / 2, mt + ph / 2);
+}
+
 /* CDF plot: x = log10(latency µs) from 10 µs-ish to the max decade, y = fraction 0..1. */
 static int write_svg(const struct path_summary s[LT_PATH_N], const char *path)
 {
@@ -227,26 +254,7 @@ static int write_svg(const struct path_summary s[LT_PATH_N], const char *path)
             "fill=\"white\"/>\n<text x=\"%.0f\" y=\"24\" font-size=\"16\">Propagation delay "
             "CDF (sent -&gt; received)</text>\n",
             w, h, ml);
-    for (double d = d0; d <= d1; d++) {
-        double x = ml + (d - d0) / (d1 - d0) * pw;
-        double us = pow(10, d);
-        fprintf(f,
-                "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#ddd\"/>\n"
-                "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%g ms</text>\n",
-                x, mt, x, mt + ph, x, mt + ph + 18, us / 1e3);
-    }
-    for (int i = 0; i <= 10; i++) {
-        double y = mt + ph - i / 10.0 * ph;
-        fprintf(f,
-                "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#eee\"/>\n"
-                "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.1f</text>\n",
-                ml, y, ml + pw, y, ml - 6, y + 4, i / 10.0);
-    }
-    fprintf(f,
-            "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">latency (log scale)</text>\n"
-            "<text x=\"16\" y=\"%.0f\" transform=\"rotate(-90 16 %.0f)\" "
-            "text-anchor=\"middle\">fraction of records</text>\n",
-            ml + pw / 2, h - 16, mt + ph / 2, mt + ph / 2);
+    svg_axes(f, w, h, ml, mt, pw, ph, d0, d1);
     static const char *colors[LT_PATH_N] = {"#d62728", "#1f77b4"};
     static const char *labels[LT_PATH_N] = {"standard (GetRecords)", "enhanced (SubscribeToShard)"};
     int legend = 0;
