@@ -132,6 +132,17 @@ class PutTest(ServerTestCase):
         got = read_all(k, "rb", "shardId-000000000000")
         self.assertEqual([(g["Data"], g["PartitionKey"], g["SequenceNumber"]) for g in got], sent)
 
+    def test_all_escaped(self):
+        """500 entries whose Data, PartitionKey and ExplicitHashKey all need unescaping."""
+        import json
+        ent = '{"Data":"\\/w==","PartitionKey":"\\u00e9","ExplicitHashKey":"\\u0030"}'
+        body = '{"StreamName":"p4","Records":[' + ",".join([ent] * 500) + "]}"
+        status, _, data = self.server.raw(body, target="PutRecords")
+        self.assertEqual(status, 200, data[:300])
+        out = json.loads(data)
+        self.assertEqual(out["FailedRecordCount"], 0)
+        self.assertTrue(all(x["ShardId"] == "shardId-000000000000" for x in out["Records"]))
+
     def test_cli(self):
         r = self.server.aws("put-record", "--stream-name", "p4", "--partition-key", "pk1",
                             "--data", "hello", "--cli-binary-format", "raw-in-base64-out")
