@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole suite as CI runs it: setup, ASan+UBSan -Werror build in build-ci/, every unit and
+# integration test through ctest. Exits with ctest's code; ctest's summary is the last output.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+# Every client the integration tests drive must be present: a missing one is a failure here,
+# never a skipped test later.
+preflight() {
+    local what=$1; shift
+    if ! "$@" >/dev/null 2>&1; then
+        echo "test.sh: required client missing or broken: $what" >&2
+        exit 1
+    fi
+}
+preflight "AWS CLI v2 (/usr/bin/aws)" /usr/bin/aws --version
+preflight "boto3 for /usr/bin/python3" /usr/bin/python3 -c 'import boto3, botocore'
+preflight "@aws-sdk/client-kinesis (npm ci)" \
+    node --input-type=module -e "await import('@aws-sdk/client-kinesis'); await import('@smithy/node-http-handler')"
+preflight "openssl" openssl version
+preflight "nghttp2-client (nghttp, h2load)" sh -c 'command -v nghttp && command -v h2load'
+
+JOBS=${SHARDCAST_JOBS:-2}
+cmake -S . -B build-ci -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DSHARDCAST_WERROR=ON -DSHARDCAST_SANITIZE=ON
+cmake --build build-ci -j "$JOBS"
+
+# Leak checking stays on: a server that leaks exits nonzero and its test fails.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export PYTHONDONTWRITEBYTECODE=1
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cd build-ci
+set +e
+ctest --output-on-failure -j "$JOBS" --timeout 600
+rc=$?
+exit $rc

@@ -1,0 +1,200 @@
+// Control plane through the unmodified JS SDK v3 (@aws-sdk/client-kinesis) over HTTP/2:
+// h2c with prior knowledge on the plaintext port, and TLS + ALPN h2 on the TLS port.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+    CreateStreamCommand, DescribeStreamSummaryCommand, DescribeStreamCommand, ListShardsCommand,
+    ListStreamsCommand, AddTagsToStreamCommand, ListTagsForStreamCommand,
+    RemoveTagsFromStreamCommand, IncreaseStreamRetentionPeriodCommand,
+    DecreaseStreamRetentionPeriodCommand, DescribeLimitsCommand, DeleteStreamCommand,
+    waitUntilStreamExists, waitUntilStreamNotExists,
+} from '@aws-sdk/client-kinesis';
+import { startServer, waitFor } from './harness.mjs';
+
+const MAX = (1n << 128n) - 1n;
+
+// kinesis-protocol.md §5: step = floor(2^128 / N), the last shard ends at 2^128-1.
+function expectedRanges(n) {
+    const step = (1n << 128n) / BigInt(n);
+    const out = [];
+    for (let i = 0n; i < BigInt(n); i++) {
+        const end = i === BigInt(n) - 1n ? MAX : (i + 1n) * step - 1n;
+        out.push({ StartingHashKey: String(i * step), EndingHashKey: String(end) });
+    }
+    return out;
+}
+
+async function expectError(promise, name, status = 400) {
+    await assert.rejects(promise, (err) => {
+        assert.equal(err.name, name, `expected ${name}, got ${err.name}: ${err.message}`);
+        assert.equal(err.$metadata?.httpStatusCode, status);
+        assert.ok(err.message && err.message.length > 0, 'error carries a message');
+        return true;
+    });
+}
+
+async function waitActive(client, name) {
+    return waitFor(async () => {
+        const r = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+        return r.StreamDescriptionSummary.StreamStatus === 'ACTIVE' && r.StreamDescriptionSummary;
+    }, { timeoutMs: 10000, intervalMs: 50, what: `${name} ACTIVE` });
+}
+
+function controlSuite(tls) {
+    const label = tls ? 'TLS h2' : 'h2c';
+    describe(`JS SDK v3 control plane over ${label}`, () => {
+        let srv, client, sessions;
+        const s1 = `js-one-${tls ? 'tls' : 'h2c'}`;
+        const s3 = `js-three-${tls ? 'tls' : 'h2c'}`;
+
+        before(async () => {
+            // Rate quotas (DescribeStreamSummary 20 TPS...) are not what this suite checks.
+            srv = await startServer({ tls, args: ['--limits', 'off'] });
+            ({ client, sessions } = await srv.client({ tls }));
+        });
+
+        after(async () => {
+            client?.destroy();
+            try {
+                if (srv) await srv.stop();
+            } finally {
+                await srv?.cleanup();
+            }
+        });
+
+        it('creates streams that become ACTIVE, summary has no StreamId', async () => {
+            await client.send(new CreateStreamCommand({ StreamName: s1, ShardCount: 1 }));
+            await client.send(new CreateStreamCommand({ StreamName: s3, ShardCount: 3 }));
+            const sum = await waitActive(client, s3);
+            assert.equal(sum.StreamName, s3);
+            assert.equal(sum.OpenShardCount, 3);
+            assert.equal(sum.RetentionPeriodHours, 24);
+            assert.match(sum.StreamARN, new RegExp(`^arn:aws:kinesis:us-east-1:\\d{12}:stream/${s3}$`));
+            assert.ok(sum.StreamCreationTimestamp instanceof Date);
+            assert.ok(Math.abs(sum.StreamCreationTimestamp.getTime() - Date.now()) < 120000);
+            assert.equal(sum.StreamId, undefined, 'StreamId must never be returned');
+            assert.ok(Array.isArray(sum.EnhancedMonitoring));
+            // The SDK's own waiter (DescribeStream until ACTIVE) must agree.
+            const w = await waitUntilStreamExists({ client, maxWaitTime: 30, minDelay: 1 },
+                { StreamName: s1 });
+            assert.equal(w.state, 'SUCCESS');
+            const one = await waitActive(client, s1);
+            assert.equal(one.OpenShardCount, 1);
+        });
+
+        it('DescribeStream lists the shards with exact hash ranges', async () => {
+            const r = await client.send(new DescribeStreamCommand({ StreamName: s3 }));
+            const d = r.StreamDescription;
+            assert.equal(d.StreamStatus, 'ACTIVE');
+            assert.equal(d.HasMoreShards, false);
+            assert.equal(d.Shards.length, 3);
+            assert.deepEqual(d.Shards.map((s) => s.ShardId),
+                ['shardId-000000000000', 'shardId-000000000001', 'shardId-000000000002']);
+            assert.deepEqual(d.Shards.map((s) => s.HashKeyRange), expectedRanges(3));
+            for (const s of d.Shards) {
+                assert.match(s.SequenceNumberRange.StartingSequenceNumber, /^(0|[1-9]\d{0,128})$/);
+                assert.equal(s.SequenceNumberRange.EndingSequenceNumber, undefined);
+            }
+        });
+
+        it('ListShards paginates with NextToken alone', async () => {
+            const first = await client.send(new ListShardsCommand({ StreamName: s3, MaxResults: 1 }));
+            const got = [...first.Shards];
+            let token = first.NextToken;
+            for (let i = 0; i < 5 && token; i++) {
+                const page = await client.send(new ListShardsCommand({ NextToken: token, MaxResults: 1 }));
+                assert.ok(page.Shards.length <= 1);
+                got.push(...page.Shards);
+                token = page.NextToken;
+            }
+            assert.equal(token, undefined, 'last page has no NextToken');
+            assert.deepEqual(got.map((s) => s.HashKeyRange), expectedRanges(3));
+            const all = await client.send(new ListShardsCommand({ StreamName: s3 }));
+            assert.equal(all.Shards.length, 3);
+            assert.equal(all.NextToken, undefined);
+            await expectError(client.send(new ListShardsCommand({ NextToken: first.NextToken,
+                ExclusiveStartShardId: 'shardId-000000000000' })), 'InvalidArgumentException');
+        });
+
+        it('ListStreams returns names in order', async () => {
+            const r = await client.send(new ListStreamsCommand({}));
+            assert.deepEqual(r.StreamNames, [s1, s3].sort());
+            assert.equal(r.HasMoreStreams, false);
+            const p1 = await client.send(new ListStreamsCommand({ Limit: 1 }));
+            assert.deepEqual(p1.StreamNames, [[s1, s3].sort()[0]]);
+            assert.equal(p1.HasMoreStreams, true);
+            assert.ok(p1.NextToken, 'HasMoreStreams comes with a NextToken');
+            const p2 = await client.send(new ListStreamsCommand({ NextToken: p1.NextToken }));
+            assert.deepEqual(p2.StreamNames, [[s1, s3].sort()[1]]);
+        });
+
+        it('tags: add, list (sorted), remove', async () => {
+            await client.send(new AddTagsToStreamCommand({ StreamName: s1, Tags: { b: '2', a: '1', c: '' } }));
+            let r = await client.send(new ListTagsForStreamCommand({ StreamName: s1 }));
+            assert.deepEqual(r.Tags, [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }, { Key: 'c', Value: '' }]);
+            assert.equal(r.HasMoreTags, false);
+            await client.send(new AddTagsToStreamCommand({ StreamName: s1, Tags: { a: 'x' } }));
+            await client.send(new RemoveTagsFromStreamCommand({ StreamName: s1, TagKeys: ['b'] }));
+            r = await client.send(new ListTagsForStreamCommand({ StreamName: s1 }));
+            assert.deepEqual(r.Tags, [{ Key: 'a', Value: 'x' }, { Key: 'c', Value: '' }]);
+        });
+
+        it('retention: increase, decrease and their errors', async () => {
+            await client.send(new IncreaseStreamRetentionPeriodCommand({ StreamName: s1, RetentionPeriodHours: 48 }));
+            let sum = await waitActive(client, s1);
+            assert.equal(sum.RetentionPeriodHours, 48);
+            await expectError(client.send(new IncreaseStreamRetentionPeriodCommand(
+                { StreamName: s1, RetentionPeriodHours: 30 })), 'InvalidArgumentException');
+            await expectError(client.send(new DecreaseStreamRetentionPeriodCommand(
+                { StreamName: s1, RetentionPeriodHours: 12 })), 'InvalidArgumentException');
+            await client.send(new DecreaseStreamRetentionPeriodCommand({ StreamName: s1, RetentionPeriodHours: 24 }));
+            sum = await waitActive(client, s1);
+            assert.equal(sum.RetentionPeriodHours, 24);
+        });
+
+        it('DescribeLimits counts open shards', async () => {
+            const r = await client.send(new DescribeLimitsCommand({}));
+            assert.equal(r.OpenShardCount, 4);
+            assert.ok(Number.isInteger(r.ShardLimit) && r.ShardLimit >= 4);
+            assert.ok(Number.isInteger(r.OnDemandStreamCount));
+            assert.ok(Number.isInteger(r.OnDemandStreamCountLimit));
+        });
+
+        it('errors surface as modelled exceptions', async () => {
+            await expectError(client.send(new DescribeStreamSummaryCommand({ StreamName: 'no-such-stream' })),
+                'ResourceNotFoundException');
+            await expectError(client.send(new CreateStreamCommand({ StreamName: s1, ShardCount: 1 })),
+                'ResourceInUseException');
+            await expectError(client.send(new CreateStreamCommand({ StreamName: 'bad name!', ShardCount: 1 })),
+                'ValidationException');
+        });
+
+        it('DeleteStream removes the stream', async () => {
+            await client.send(new DeleteStreamCommand({ StreamName: s1 }));
+            const w = await waitUntilStreamNotExists({ client, maxWaitTime: 30, minDelay: 1 },
+                { StreamName: s1 });
+            assert.equal(w.state, 'SUCCESS');
+            await waitFor(async () => {
+                try {
+                    await client.send(new DescribeStreamSummaryCommand({ StreamName: s1 }));
+                    return false;
+                } catch (err) {
+                    if (err.name !== 'ResourceNotFoundException') throw err;
+                    return true;
+                }
+            }, { timeoutMs: 10000, intervalMs: 50, what: `${s1} gone` });
+            const r = await client.send(new ListStreamsCommand({}));
+            assert.deepEqual(r.StreamNames, [s3]);
+        });
+
+        it(`every request went over ${label}`, () => {
+            assert.ok(sessions.length > 0, 'the client opened HTTP/2 sessions');
+            for (const s of sessions) {
+                assert.equal(s.alpnProtocol, tls ? 'h2' : 'h2c', JSON.stringify(s));
+            }
+        });
+    });
+}
+
+controlSuite(false);
+controlSuite(true);
