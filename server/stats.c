@@ -6,6 +6,8 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 
+#include "common/common.h"
+#include "server/http.h"
 #include "subscribe/leases.h"
 #include "subscribe/pipe.h"
 
@@ -31,4 +33,14 @@ void stats_json(struct evbuffer *out)
         atomic_load(&g_ref_bytes), atomic_load(&g_copied_bytes), p.pipes_open,
         p.tail_frames_built, p.tail_frames_handed, p.tail_bytes_flattened, p.catchup_frames,
         p.pulled_bytes, p.pulled_chains, p.tail_drops, p.rate_waits, leases_count());
+}
+
+void stats_handle(struct http_exchange *x)
+{
+    static const struct http_header h[] = {{"content-type", "application/json", 12, 16}};
+    struct evbuffer *body = evbuffer_new();
+    ASSERT(body != NULL);
+    stats_json(body);
+    http_exchange_respond(x, 200, h, 1, body);
+    evbuffer_free(body);
 }

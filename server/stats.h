@@ -16,4 +16,8 @@ void stats_h2_data(uint64_t ref_bytes, uint64_t copied_bytes);
  * "pulled_bytes":..,"pulled_chains":..,"tail_drops":..,"rate_waits":..,"leases":..}. */
 void stats_json(struct evbuffer *out);
 
+struct http_exchange;
+/* Answers GET /stats: 200 application/json with stats_json(). The exchange's worker thread. */
+void stats_handle(struct http_exchange *x);
+
 #endif
