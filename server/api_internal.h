@@ -62,6 +62,17 @@ bool api_invalid(struct api_ctx *c);
 /* Process-wide state, set by api_init (read-only afterwards except the registry's own lock). */
 struct registry *api_registry(void);
 const struct config *api_config(void);
+/* The shard runtime table (shards/shardtab.h): logs and rate buckets of every open shard. */
+struct shardtab;
+struct shardtab *api_shardtab(void);
+/* The calling worker's sio (shards/sio.h), for shardlog appends/reads: their callbacks run on
+ * this worker's loop. Worker threads only (asserts). Valid until the process exits. */
+struct sio;
+struct sio *api_worker_sio(void);
+/* server/api_worker.c: makes s the calling worker's sio and hands it to api_shutdown(), which
+ * destroys it after the logs are closed. Kept apart from api.c so unit tests can link the
+ * dispatcher without the transport. */
+void api_sio_adopt(struct sio *s);
 
 /* Stream selector (StreamName / StreamARN / StreamId). Validate the members during model
  * validation with api_sel_validate, then resolve after api_invalid() with api_sel_resolve,
