@@ -26,6 +26,15 @@
 #include "subscribe/leases.h"
 #include "subscribe/pipe.h"
 
+/* tests/server/api_test.c links the API layer against its own http_exchange_request/respond
+ * twins, without the transports: weak references keep this file from pulling http.c and
+ * worker.c into that binary (shardcastd links them anyway, so they always resolve there). */
+#pragma weak http_exchange_stream
+#pragma weak http_exchange_resume
+#pragma weak http_exchange_worker
+#pragma weak worker_post
+#pragma weak worker_base
+
 /* EFO push rate per consumer x shard under --limits aws (architecture.md §6). */
 #define SUB_RATE_BYTES_PER_S (2u << 20)
 
@@ -296,11 +305,11 @@ static void start_stream(struct api_ctx *c, struct sub *s, struct pipe_config *p
     if (rc != 0) {
         pipe_decref(p);
         pipe_closed(p, -ECANCELED);
-        free(s);
         api_reply_error(c, rc == -EBUSY ? KERR_RESOURCE_IN_USE : KERR_LIMIT_EXCEEDED,
                         "Another active subscription exists for consumer %s on shard %s of stream "
                         "%s (at most one per 5 seconds).",
                         s->consumer, r_shard_id, s->stream);
+        free(s);
         return;
     }
     if (evicted != NULL) {
