@@ -22,6 +22,8 @@
 /* Control frames (heartbeat, exception, shard end) always find a slot. */
 #define QUEUE_RESERVED 2u
 #define PEEK_IOV 16
+/* Smallest paced send (data bytes): one 16 KiB DATA frame's worth. */
+#define RATE_QUANTUM 16384u
 
 /* ---- stats --------------------------------------------------------------------------------- */
 
@@ -735,6 +737,9 @@ static size_t rate_allow(struct pipe *p, const struct qent *e, size_t n, uint64_
         return n;
     unsigned __int128 need128 = ((unsigned __int128)n * e->data_bytes + e->len - 1) / e->len;
     uint64_t need = (uint64_t)need128;
+    /* Wait for a quantum rather than dribbling out a few bytes per loop turn. */
+    if (tbucket_available(&p->tb, now_ns) < SC_MIN(need, RATE_QUANTUM))
+        return 0;
     uint64_t got = tbucket_take_upto(&p->tb, need, now_ns);
     if (got >= need)
         return n;
@@ -768,7 +773,7 @@ ssize_t pipe_pull(struct pipe *p, struct evbuffer *out, size_t hint)
     if (limited && !p->rate_armed) {
         stat_add(&st_waits, 1);
         p->rate_armed = true;
-        uint64_t ns = tbucket_wait_ns(&p->tb, 16384, now);
+        uint64_t ns = tbucket_wait_ns(&p->tb, RATE_QUANTUM, now);
         timer_ms(p->rate_ev, SC_MAX(ns / 1000000, 1));
     }
     if (total > 0)
