@@ -18,6 +18,7 @@ class Collector:
     def __init__(self, k, arn, shard, pos):
         self.resp = k.subscribe_to_shard(ConsumerARN=arn, ShardId=shard, StartingPosition=pos)
         self.records, self.events, self.error, self.ended, self.cont = [], 0, None, False, None
+        self.last = None
         self.heartbeats = 0
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -32,6 +33,7 @@ class Collector:
                 if not e["Records"]:
                     self.heartbeats += 1
                 self.records.extend(e["Records"])
+                self.last = e
                 if "ContinuationSequenceNumber" in e:
                     self.cont = e["ContinuationSequenceNumber"]
             self.ended = True
@@ -116,6 +118,46 @@ class Boto3SubscribeTest(ServerTestCase):
         wait_for(lambda: c.error is not None or c.ended, timeout=5, what="pipe end")
         self.assertIsNotNone(c.error)
         self.assertIn("ResourceInUseException", type(c.error).__name__ + str(c.error))
+
+    def test_stream_deleted_ends_pipe_with_not_found(self):
+        (arn,) = self.make("b4", 1)
+        c = Collector(self.k, arn, SHARD0, {"Type": "LATEST"})
+        wait_for(lambda: c.events >= 1, what="pipe live")
+        self.k.delete_stream(StreamName="b4", EnforceConsumerDeletion=True)
+        wait_for(lambda: c.error is not None or c.ended, timeout=5, what="pipe end")
+        self.assertIn("ResourceNotFoundException", type(c.error).__name__ + str(c.error))
+
+    def test_split_ends_pipe_with_child_shards(self):
+        (arn,) = self.make("b5", 1)
+        self.k.put_record(StreamName="b5", Data=b"before", PartitionKey="p")
+        c = Collector(self.k, arn, SHARD0, {"Type": "TRIM_HORIZON"})
+        wait_for(lambda: c.records, what="record")
+        self.k.split_shard(StreamName="b5", ShardToSplit=SHARD0,
+                           NewStartingHashKey=str(1 << 127))
+        wait_for(lambda: c.ended or c.error, timeout=5, what="shard end")
+        self.assertIsNone(c.error)
+        self.assertNotIn("ContinuationSequenceNumber", c.last)
+        kids = sorted(x["ShardId"] for x in c.last["ChildShards"])
+        self.assertEqual(kids, ["shardId-000000000001", "shardId-000000000002"])
+        for x in c.last["ChildShards"]:
+            self.assertEqual(x["ParentShards"], [SHARD0])
+        self.assertEqual([r["Data"] for r in c.records], [b"before"])
+
+    def test_takeover_after_five_seconds(self):
+        (arn,) = self.make("b6", 1)
+        c = Collector(self.k, arn, SHARD0, {"Type": "LATEST"})
+        wait_for(lambda: c.events >= 1, what="pipe live")
+        with self.assertRaises(Exception) as cm:
+            self.k.subscribe_to_shard(ConsumerARN=arn, ShardId=SHARD0,
+                                      StartingPosition={"Type": "LATEST"})
+        self.assertIn("ResourceInUseException", str(cm.exception))
+        time.sleep(5.1)
+        d = Collector(self.k, arn, SHARD0, {"Type": "LATEST"})
+        wait_for(lambda: c.error is not None or c.ended, timeout=5, what="old pipe taken over")
+        self.assertIn("ResourceInUseException", type(c.error).__name__ + str(c.error))
+        wait_for(lambda: d.events >= 1, what="new pipe live")
+        self.assertIsNone(d.error)
+        d.close()
 
 
 if __name__ == "__main__":
