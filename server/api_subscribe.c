@@ -101,16 +101,15 @@ static char *sub_child_shards(void *arg)
             continue;
         json_t *parents = json_array();
         if (sh[i].parent != REG_NO_SHARD)
-            json_array_append_new(parents,
-                                  json_string(registry_shard_id_print(sh[i].parent, pid)));
+            json_array_append_new(parents, json_string(registry_shard_id_print(sh[i].parent, pid)));
         if (sh[i].adjacent_parent != REG_NO_SHARD)
-            json_array_append_new(
-                parents, json_string(registry_shard_id_print(sh[i].adjacent_parent, pid)));
-        json_array_append_new(
-            arr, json_pack("{s:s,s:o,s:{s:s,s:s}}", "ShardId",
-                           registry_shard_id_print(sh[i].index, id), "ParentShards", parents,
-                           "HashKeyRange", "StartingHashKey", u128_print(sh[i].start_hash, a),
-                           "EndingHashKey", u128_print(sh[i].end_hash, b)));
+            json_array_append_new(parents,
+                                  json_string(registry_shard_id_print(sh[i].adjacent_parent, pid)));
+        json_array_append_new(arr, json_pack("{s:s,s:o,s:{s:s,s:s}}", "ShardId",
+                                             registry_shard_id_print(sh[i].index, id),
+                                             "ParentShards", parents, "HashKeyRange",
+                                             "StartingHashKey", u128_print(sh[i].start_hash, a),
+                                             "EndingHashKey", u128_print(sh[i].end_hash, b)));
     }
     free(sh);
     char *out = json_dumps(arr, API_JSON_FLAGS);
@@ -165,8 +164,8 @@ struct sub_req {
 static bool parse_request(struct api_ctx *c, struct sub_req *r)
 {
     r->carn = validate_string(&c->v, c->in, "ConsumerARN", "consumerARN", true, 1, ARN_MAX, NULL);
-    r->shard_id = validate_string(&c->v, c->in, "ShardId", "shardId", true, 1, 128,
-                                  VALIDATE_NAME_PATTERN);
+    r->shard_id =
+        validate_string(&c->v, c->in, "ShardId", "shardId", true, 1, 128, VALIDATE_NAME_PATTERN);
     json_t *sp = validate_object(&c->v, c->in, "StartingPosition", "startingPosition", true);
     r->type = -1;
     r->seq = NULL;
@@ -176,8 +175,8 @@ static bool parse_request(struct api_ctx *c, struct sub_req *r)
                                 SC_ARRAY_LEN(start_types));
         r->seq = validate_string(&c->v, sp, "SequenceNumber", "startingPosition.sequenceNumber",
                                  false, 1, 128, NULL);
-        r->has_ts = validate_timestamp(&c->v, sp, "Timestamp", "startingPosition.timestamp",
-                                       false, &r->ts_ms);
+        r->has_ts = validate_timestamp(&c->v, sp, "Timestamp", "startingPosition.timestamp", false,
+                                       &r->ts_ms);
     }
     if (api_invalid(c))
         return false;
@@ -194,9 +193,8 @@ static bool parse_request(struct api_ctx *c, struct sub_req *r)
         return false;
     }
     if ((!needs_seq && r->seq != NULL) || (r->type != ST_AT_TIMESTAMP && r->has_ts)) {
-        api_reply_error(c, KERR_INVALID_ARGUMENT,
-                        "StartingPosition of type %s must not carry %s.", start_types[r->type],
-                        r->seq ? "a SequenceNumber" : "a Timestamp");
+        api_reply_error(c, KERR_INVALID_ARGUMENT, "StartingPosition of type %s must not carry %s.",
+                        start_types[r->type], r->seq ? "a SequenceNumber" : "a Timestamp");
         return false;
     }
     return true;
@@ -204,12 +202,11 @@ static bool parse_request(struct api_ctx *c, struct sub_req *r)
 
 /* AT/AFTER number -> position. Our "nothing delivered yet" continuation at position 0 carries
  * counter 2^64-1 (position - 1, wrapped); AFTER of it is position 0. */
-static int seq_to_position(const char *seq, const struct reg_shard *sh, bool after,
-                           uint64_t *pos)
+static int seq_to_position(const char *seq, const struct reg_shard *sh, bool after, uint64_t *pos)
 {
     uint64_t secs = (uint64_t)(sh->created_ms / 1000);
-    int rc = seqnum_position(seq, strlen(seq), secs, sh->index, after ? SEQNUM_AFTER : SEQNUM_AT,
-                             pos);
+    int rc =
+        seqnum_position(seq, strlen(seq), secs, sh->index, after ? SEQNUM_AFTER : SEQNUM_AT, pos);
     if (rc == -ERANGE && after) {
         struct seqnum_fields f;
         if (seqnum_parse(seq, strlen(seq), &f) == 0 && f.counter == UINT64_MAX &&
@@ -254,8 +251,9 @@ static bool resolve_consumer(struct api_ctx *c, const char *carn, struct sub *s)
 
 static void reply_no_shard(struct api_ctx *c, const char *id, const char *stream)
 {
-    api_reply_error(c, KERR_RESOURCE_NOT_FOUND, "Shard %s in stream %s under account %s does not exist",
-                    id, stream, api_config()->account_id);
+    api_reply_error(c, KERR_RESOURCE_NOT_FOUND,
+                    "Shard %s in stream %s under account %s does not exist", id, stream,
+                    api_config()->account_id);
 }
 
 /* Starting position -> pipe config fields; false after replying. */
@@ -320,9 +318,10 @@ static void start_stream(struct api_ctx *c, struct sub *s, struct pipe_config *p
     if (RAND_bytes(b, sizeof(b)) != 1)
         memset(b, 0x5a, sizeof(b));
     char rid[40];
-    snprintf(rid, sizeof(rid), "%02x%02x%02x%02x-%02x%02x-4%x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6] & 0xF, b[7], (b[8] & 0x3F) | 0x80, b[9],
-             b[10], b[11], b[12], b[13], b[14], b[15]);
+    snprintf(rid, sizeof(rid),
+             "%02x%02x%02x%02x-%02x%02x-4%x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6] & 0xF, b[7], (b[8] & 0x3F) | 0x80, b[9], b[10], b[11],
+             b[12], b[13], b[14], b[15]);
     const struct http_header h[] = {
         {"content-type", "application/vnd.amazon.eventstream", 12, 34},
         {"x-amzn-requestid", rid, 16, strlen(rid)},

@@ -30,9 +30,9 @@ void stats_json(struct evbuffer *out)
         ",\"tail_frames_handed\":%" PRIu64 ",\"tail_bytes_flattened\":%" PRIu64
         ",\"catchup_frames\":%" PRIu64 ",\"pulled_bytes\":%" PRIu64 ",\"pulled_chains\":%" PRIu64
         ",\"tail_drops\":%" PRIu64 ",\"rate_waits\":%" PRIu64 ",\"leases\":%zu}\n",
-        atomic_load(&g_ref_bytes), atomic_load(&g_copied_bytes), p.pipes_open,
-        p.tail_frames_built, p.tail_frames_handed, p.tail_bytes_flattened, p.catchup_frames,
-        p.pulled_bytes, p.pulled_chains, p.tail_drops, p.rate_waits, leases_count());
+        atomic_load(&g_ref_bytes), atomic_load(&g_copied_bytes), p.pipes_open, p.tail_frames_built,
+        p.tail_frames_handed, p.tail_bytes_flattened, p.catchup_frames, p.pulled_bytes,
+        p.pulled_chains, p.tail_drops, p.rate_waits, leases_count());
 }
 
 void stats_handle(struct http_exchange *x)

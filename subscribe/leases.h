@@ -22,8 +22,8 @@
 #define LEASES_MAX 65536
 
 struct lease_key {
-    const char *stream;   /* stream name */
-    const char *consumer; /* consumer name */
+    const char *stream;          /* stream name */
+    const char *consumer;        /* consumer name */
     int64_t consumer_created_ms; /* the registration (a re-registered name is another consumer) */
     uint32_t shard;
 };

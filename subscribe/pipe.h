@@ -61,13 +61,13 @@ struct pipe_config {
     void *shard;          /* opaque handle passed to ops->shard_ref */
     uint64_t shard_secs;  /* for sequence numbers */
     uint32_t shard_index;
-    struct sio *sio;          /* the worker's */
-    struct event_base *base;  /* the worker's */
-    void *worker;             /* passed to ops->post */
-    uint64_t start_position;  /* first position to deliver (ignored when start_time_ms >= 0) */
-    int64_t start_time_ms;    /* AT_TIMESTAMP: >= 0 seeks the first record at/after it */
-    uint32_t heartbeat_ms;    /* empty event on an idle pipe; also the liveness check period */
-    uint32_t lifetime_ms;     /* then the pipe ends cleanly */
+    struct sio *sio;           /* the worker's */
+    struct event_base *base;   /* the worker's */
+    void *worker;              /* passed to ops->post */
+    uint64_t start_position;   /* first position to deliver (ignored when start_time_ms >= 0) */
+    int64_t start_time_ms;     /* AT_TIMESTAMP: >= 0 seeks the first record at/after it */
+    uint32_t heartbeat_ms;     /* empty event on an idle pipe; also the liveness check period */
+    uint32_t lifetime_ms;      /* then the pipe ends cleanly */
     uint64_t rate_bytes_per_s; /* record data bytes per second; 0 = unlimited */
     const struct pipe_ops *ops;
     void *arg; /* for ops */
@@ -118,14 +118,14 @@ uint64_t pipe_position(const struct pipe *p);
 /* Process-wide counters (relaxed atomics), for /stats and tests. */
 struct pipe_stats {
     uint64_t pipes_open;
-    uint64_t tail_frames_built;   /* shared frames built by hubs (one per batch per worker) */
-    uint64_t tail_frames_handed;  /* shared frames queued into pipes */
+    uint64_t tail_frames_built;    /* shared frames built by hubs (one per batch per worker) */
+    uint64_t tail_frames_handed;   /* shared frames queued into pipes */
     uint64_t tail_bytes_flattened; /* bytes copied once per batch to make shared frames */
-    uint64_t catchup_frames;      /* frames built by catch-up pipes */
-    uint64_t pulled_bytes;        /* bytes handed to transports by reference */
-    uint64_t pulled_chains;       /* evbuffer_add_reference calls made by pulls */
-    uint64_t tail_drops;          /* tail pipes that overflowed and fell back to catch-up */
-    uint64_t rate_waits;          /* pulls that found the bucket empty */
+    uint64_t catchup_frames;       /* frames built by catch-up pipes */
+    uint64_t pulled_bytes;         /* bytes handed to transports by reference */
+    uint64_t pulled_chains;        /* evbuffer_add_reference calls made by pulls */
+    uint64_t tail_drops;           /* tail pipes that overflowed and fell back to catch-up */
+    uint64_t rate_waits;           /* pulls that found the bucket empty */
 };
 void pipe_stats_get(struct pipe_stats *out);
 

@@ -78,8 +78,9 @@ static int t_check(void *arg, char *type, size_t tc, char *msg, size_t mc)
 static char *t_child(void *arg)
 {
     (void)arg;
-    return strdup("[{\"ShardId\":\"shardId-000000000004\",\"ParentShards\":[\"shardId-000000000003\"],"
-                  "\"HashKeyRange\":{\"StartingHashKey\":\"0\",\"EndingHashKey\":\"1\"}}]");
+    return strdup(
+        "[{\"ShardId\":\"shardId-000000000004\",\"ParentShards\":[\"shardId-000000000003\"],"
+        "\"HashKeyRange\":{\"StartingHashKey\":\"0\",\"EndingHashKey\":\"1\"}}]");
 }
 
 static void t_shard_ref(void *shard, int delta)
@@ -252,9 +253,9 @@ static void test_tail_sharing_and_positions(void)
 {
     append(10);
     static struct client a, b, s;
-    new_pipe(&a, 0, -1, 0);                   /* TRIM_HORIZON */
-    new_pipe(&b, shardlog_end(slog), -1, 0);  /* LATEST */
-    new_pipe(&s, 0, -1, 0);                   /* a client that never reads */
+    new_pipe(&a, 0, -1, 0);                  /* TRIM_HORIZON */
+    new_pipe(&b, shardlog_end(slog), -1, 0); /* LATEST */
+    new_pipe(&s, 0, -1, 0);                  /* a client that never reads */
     run_loop(20);
     drain(&a);
     drain(&b);
@@ -268,9 +269,8 @@ static void test_tail_sharing_and_positions(void)
     drain(&a);
     CHECK(b.heartbeats >= 1);
     uint64_t pos = 0;
-    CHECK_EQ_INT(seqnum_position(b.cont, strlen(b.cont), SHARD_SECS, SHARD_INDEX, SEQNUM_AFTER,
-                                 &pos),
-                 0);
+    CHECK_EQ_INT(
+        seqnum_position(b.cont, strlen(b.cont), SHARD_SECS, SHARD_INDEX, SEQNUM_AFTER, &pos), 0);
     CHECK(pos == 10);
 
     struct pipe_stats st0, st1;
@@ -297,9 +297,8 @@ static void test_tail_sharing_and_positions(void)
     check_keys(&a, 0, 15);
     CHECK_EQ_INT(b.records, 5);
     CHECK_EQ_STR(b.keys[0], "k10");
-    CHECK_EQ_INT(seqnum_position(a.cont, strlen(a.cont), SHARD_SECS, SHARD_INDEX, SEQNUM_AFTER,
-                                 &pos),
-                 0);
+    CHECK_EQ_INT(
+        seqnum_position(a.cont, strlen(a.cont), SHARD_SECS, SHARD_INDEX, SEQNUM_AFTER, &pos), 0);
     CHECK(pos == 15);
 
     /* The silent client: many batches overflow its queue; it falls back alone, and once it
@@ -423,8 +422,11 @@ int main(void)
         return 1;
     char dir[256];
     snprintf(dir, sizeof(dir), "%s/shardId-000000000003", root);
-    struct shardlog_config cfg = {.dir = dir, .shard_secs = SHARD_SECS, .shard_index = SHARD_INDEX,
-                                  .durability = SHARDLOG_SYNC_NEVER, .block_bytes = 4096};
+    struct shardlog_config cfg = {.dir = dir,
+                                  .shard_secs = SHARD_SECS,
+                                  .shard_index = SHARD_INDEX,
+                                  .durability = SHARDLOG_SYNC_NEVER,
+                                  .block_bytes = 4096};
     CHECK_EQ_INT(shardlog_open(&cfg, &slog), 0);
     int err;
     sio = sio_create(64, false, &err);
