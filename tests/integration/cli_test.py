@@ -64,6 +64,10 @@ class CliControlTest(ServerTestCase):
         created = datetime.datetime.fromisoformat(s["StreamCreationTimestamp"])
         now = datetime.datetime.now(datetime.timezone.utc)
         self.assertLess(abs((now - created).total_seconds()), 120)
+        # The same stream by ARN, and the CLI's own waiter (DescribeStream until ACTIVE).
+        by_arn = self.server.aws("describe-stream-summary", "--stream-arn", s["StreamARN"])
+        self.assertEqual(by_arn["StreamDescriptionSummary"], s)
+        self.assertIsNone(self.server.aws("wait", "stream-exists", "--stream-name", "cli-one"))
 
     def test_three_shards_describe_and_list(self):
         self.create_active("cli-three", 3)
@@ -205,6 +209,7 @@ class CliControlTest(ServerTestCase):
             self.assertIn("(ResourceNotFoundException)", err)
             return True
         wait_for(gone, timeout=15, what="cli-del gone")
+        self.assertIsNone(self.server.aws("wait", "stream-not-exists", "--stream-name", "cli-del"))
         self.assertNotIn("cli-del", self.server.aws("list-streams")["StreamNames"])
 
     def test_tls(self):
