@@ -21,6 +21,7 @@
 #include "server/config.h"
 #include "server/errmap.h"
 #include "server/http.h"
+#include "server/stats.h"
 #include "shards/registry.h"
 #include "shards/shardtab.h"
 #include "shards/sio.h"
@@ -339,6 +340,10 @@ void api_handle(struct http_exchange *x)
     if (strcmp(req->method, "GET") == 0 && strncmp(req->path, "/health", 7) == 0 &&
         (req->path[7] == '\0' || req->path[7] == '?')) {
         handle_health(x);
+        return;
+    }
+    if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/stats") == 0) {
+        stats_handle(x); /* counters for tests and operators (server/stats.h) */
         return;
     }
     const char *ctype;

@@ -43,6 +43,11 @@ struct api_op {
 /* Table lookup (server/api_ops.c). NULL when the name is not a Kinesis operation. */
 const struct api_op *api_op_find(const char *name);
 
+/* SubscribeToShard (server/api_subscribe.c). api_subscribe_end_consumer: after a consumer was
+ * deregistered, ends its live pipes (ResourceInUseException) on their own workers; any thread. */
+void api_subscribe_to_shard(struct api_ctx *c);
+void api_subscribe_end_consumer(const char *stream, const char *consumer);
+
 /* Finishes with 200: `out` (stolen; NULL = empty body for ops without output). */
 void api_reply_json(struct api_ctx *c, json_t *out);
 /* Finishes with the error's status/type (server/errmap.c) and a printf-style message. */

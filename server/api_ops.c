@@ -37,7 +37,7 @@ static const struct api_op ops[] = {
     {"SplitShard", api_split_shard},
     {"StartStreamEncryption", api_start_encryption},
     {"StopStreamEncryption", api_stop_encryption},
-    {"SubscribeToShard", NULL},
+    {"SubscribeToShard", api_subscribe_to_shard},
     {"TagResource", api_tag_resource},
     {"UntagResource", api_untag_resource},
     {"UpdateAccountSettings", NULL},
