@@ -62,7 +62,7 @@ struct put_req {
     struct put_entry *e;
     struct put_group *g;
     uint32_t ngroups, cap_groups;
-    uint32_t pending; /* appends awaiting their callback */
+    uint32_t pending;                       /* appends awaiting their callback */
     char *scratch[3 * PUT_RECORDS_MAX + 4]; /* Data, ExplicitHashKey, PartitionKey each */
     uint32_t nscratch;
     struct jscan_val ordering; /* PutRecord SequenceNumberForOrdering (type NULL if absent) */

@@ -239,6 +239,46 @@ static void test_seal(void)
     registry_destroy(reg);
 }
 
+/* Housekeeping syncs interval-mode logs and enforces each stream's retention. */
+static void test_tick_retention(void)
+{
+    struct registry *reg = reg_new();
+    struct shardtab_opts o = {.data_dir = root,
+                              .durability = SHARDLOG_SYNC_INTERVAL,
+                              .sync_interval_ms = 60000, /* only the housekeeper syncs */
+                              .segment_bytes_max = 4096};
+    struct shardtab *t;
+    ASSERT(shardtab_create(reg, &o, &t) == 0);
+    g_tab = t;
+    struct sio *sio = sio_new();
+    CHECK_EQ_INT(registry_stream_create(reg, "ret", 1, REG_PROVISIONED, NULL, 0), 0);
+    clock_advance_ms(600);
+    struct shard_rt *s;
+    CHECK_EQ_INT(shardtab_route(t, "ret", 1, &s), 0);
+    char data[1021]; /* 1020 base64 characters */
+    memset(data, 'A', sizeof(data) - 1);
+    data[sizeof(data) - 1] = '\0';
+    for (int i = 0; i < 12; i++)
+        CHECK_EQ_INT(put1(s, sio, data), i);
+    struct shardlog *log = shard_rt_log(s);
+    CHECK(shardlog_durable(log) < shardlog_written(log));
+    int64_t now = clock_now_ms() + 60000; /* past the sync interval */
+    shardtab_housekeep(t, sio, now);
+    CHECK_EQ_INT(sio_drain(sio, 2000), 0);
+    CHECK_EQ_INT(shardlog_durable(log), shardlog_written(log));
+    CHECK_EQ_INT(shardlog_trim_horizon(log), 0);
+    /* 25 h later the 24 h retention drops every finished segment. */
+    clock_advance_ms(25 * 3600 * 1000LL);
+    shardtab_housekeep(t, sio, clock_now_ms());
+    CHECK_EQ_INT(sio_drain(sio, 2000), 0);
+    CHECK(shardlog_trim_horizon(log) > 0);
+    CHECK_EQ_INT(shardlog_end(log), 12);
+    shard_rt_decref(s);
+    tab_close(t, sio);
+    sio_destroy(sio);
+    registry_destroy(reg);
+}
+
 static void test_rates(void)
 {
     struct registry *reg = reg_new();
@@ -281,6 +321,7 @@ int main(void)
     TEST_RUN(test_route_refs);
     TEST_RUN(test_recreate_housekeep);
     TEST_RUN(test_seal);
+    TEST_RUN(test_tick_retention);
     TEST_RUN(test_rates);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
