@@ -431,8 +431,17 @@ static int lookup_locked(struct shardtab *t, const char *name, int64_t incarnati
                          const struct reg_shard *sh, struct shard_rt **out)
 {
     struct stream_rt *st = stream_find(t, name);
-    if (st != NULL && st->incarnation == INCARNATION_UNKNOWN)
-        st->incarnation = incarnation; /* opened by a seal before the registry was asked */
+    if (st != NULL && st->incarnation == INCARNATION_UNKNOWN) {
+        /* Opened by a seal before the registry was asked: its directory had no marker (else
+         * the seal adopted it). Mark it now, or a restart would take it for an orphan. */
+        st->incarnation = incarnation;
+        int rc = marker_write(t->root, st->dir, incarnation);
+        if (rc != 0) {
+            LOG_ERROR("shardtab: cannot mark %s: %s", st->dir, strerror(-rc));
+            st->incarnation = INCARNATION_UNKNOWN;
+            return rc;
+        }
+    }
     if (st != NULL && st->incarnation != incarnation)
         st->gone = true; /* re-created: the housekeeper reaps the old one */
     if (st != NULL && st->gone)

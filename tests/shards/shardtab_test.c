@@ -234,6 +234,20 @@ static void test_seal(void)
     CHECK_EQ_INT(seqnum_parse(seq, strlen(seq), &f), 0);
     CHECK_EQ_INT(f.shard_secs, (uint64_t)one.created_ms / 1000);
     shard_rt_decref(s);
+    /* A stream whose first touch is a split: its directory gets its marker on the first write,
+     * so a restart keeps it. */
+    CHECK_EQ_INT(registry_stream_create(reg, "y", 1, REG_PROVISIONED, NULL, 0), 0);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_shard_split(reg, "y", 0, 1000), 0);
+    CHECK_EQ_INT(shardtab_route(t, "y", 5, &s), 0);
+    CHECK_EQ_INT(shard_rt_index(s), 1);
+    CHECK_EQ_INT(put1(s, sio, "AAAA"), 0);
+    shard_rt_decref(s);
+    tab_close(t, sio);
+    t = tab_new(reg, false);
+    CHECK_EQ_INT(shardtab_get(t, "y", 1, &s), 0);
+    CHECK_EQ_INT(shardlog_end(shard_rt_log(s)), 1);
+    shard_rt_decref(s);
     tab_close(t, sio);
     sio_destroy(sio);
     registry_destroy(reg);
