@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -20,7 +21,10 @@
 #include "server/config.h"
 #include "server/errmap.h"
 #include "server/http.h"
+#include "server/stats.h"
 #include "shards/registry.h"
+#include "shards/shardtab.h"
+#include "shards/sio.h"
 
 static const char CT_JSON11[] = "application/x-amz-json-1.1";
 static const char CT_JSON[] = "application/json";
@@ -28,16 +32,55 @@ static const char CT_CBOR[] = "application/x-amz-cbor-1.1";
 #define TARGET_PREFIX "Kinesis_20131202."
 
 static struct registry *g_reg;
+static struct shardtab *g_tab;
 static const struct config *g_cfg;
+
+/* The workers' sios (server/api_worker.c registers them). They outlive their workers: a log may
+ * still hold a worker's sio as its writer until the table is destroyed (shards/README.log.md). */
+static pthread_mutex_t g_sios_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sio **g_sios;
+static size_t g_nsios;
+static _Thread_local struct sio *tls_sio;
 
 struct registry *api_registry(void)
 {
     return g_reg;
 }
 
+struct shardtab *api_shardtab(void)
+{
+    return g_tab;
+}
+
 const struct config *api_config(void)
 {
     return g_cfg;
+}
+
+struct sio *api_worker_sio(void)
+{
+    ASSERT(tls_sio != NULL);
+    return tls_sio;
+}
+
+void api_sio_adopt(struct sio *s)
+{
+    tls_sio = s;
+    pthread_mutex_lock(&g_sios_mu);
+    g_sios = sc_realloc(g_sios, (g_nsios + 1) * sizeof(*g_sios));
+    g_sios[g_nsios++] = s;
+    pthread_mutex_unlock(&g_sios_mu);
+}
+
+/* Registry hook -> table. The registry exists before the table, so it reaches it through here. */
+static int seal_trampoline(void *arg, const char *stream, uint32_t index, uint64_t *ending)
+{
+    struct shardtab *t = *(struct shardtab *const *)arg;
+    if (t == NULL) {
+        *ending = 0;
+        return 0;
+    }
+    return shardtab_seal(t, stream, index, ending);
 }
 
 int api_init(const struct config *cfg)
@@ -50,6 +93,8 @@ int api_init(const struct config *cfg)
         .shard_limit = cfg->shard_limit,
         .max_consumers = cfg->max_consumers,
         .max_creating = 5,
+        .seal = seal_trampoline,
+        .hook_arg = &g_tab,
     };
     int rc = registry_create(&o, &g_reg);
     if (rc == -EBADMSG)
@@ -57,24 +102,44 @@ int api_init(const struct config *cfg)
                   cfg->data_dir);
     else if (rc != 0)
         LOG_ERROR("api: cannot load metadata from %s: %s", cfg->data_dir, kerr_name(rc));
+    if (rc != 0)
+        return rc;
+    static const enum shardlog_durability dur[] = {
+        [FSYNC_ALWAYS] = SHARDLOG_SYNC_ALWAYS,
+        [FSYNC_INTERVAL] = SHARDLOG_SYNC_INTERVAL,
+        [FSYNC_NEVER] = SHARDLOG_SYNC_NEVER,
+    };
+    struct shardtab_opts to = {
+        .data_dir = cfg->data_dir[0] ? cfg->data_dir : ".",
+        .durability = dur[cfg->fsync],
+        .sync_interval_ms = cfg->fsync_interval_ms,
+        .limits = cfg->limits == LIMITS_AWS,
+    };
+    rc = shardtab_create(g_reg, &to, &g_tab);
+    if (rc != 0) {
+        LOG_ERROR("api: cannot open the shard logs in %s/streams: %s", to.data_dir,
+                  strerror(-rc));
+        registry_destroy(g_reg);
+        g_reg = NULL;
+    }
     return rc;
 }
 
 void api_shutdown(void)
 {
+    /* Workers are joined: their sios are idle unless a shutdown grace cut requests short. */
+    for (size_t i = 0; i < g_nsios; i++)
+        if (sio_drain(g_sios[i], 5000) != 0)
+            LOG_ERROR("api: a worker still has file I/O in flight at shutdown");
+    shardtab_destroy(g_tab); /* closes the logs: writes and syncs what is left */
+    g_tab = NULL;
     registry_destroy(g_reg);
     g_reg = NULL;
-}
-
-int api_worker_init(struct worker *w)
-{
-    (void)w;
-    return 0;
-}
-
-void api_worker_dispose(struct worker *w)
-{
-    (void)w;
+    for (size_t i = 0; i < g_nsios; i++)
+        sio_destroy(g_sios[i]);
+    free(g_sios);
+    g_sios = NULL;
+    g_nsios = 0;
 }
 
 /* ---- responses ----------------------------------------------------------------------------- */
@@ -153,6 +218,12 @@ void api_reply_json(struct api_ctx *c, json_t *out)
         respond(c->x, 200, c->content_type, NULL, s, strlen(s));
         free(s);
     }
+    ctx_free(c);
+}
+
+void api_reply_raw(struct api_ctx *c, const char *body, size_t len)
+{
+    respond(c->x, 200, c->content_type, NULL, body, len);
     ctx_free(c);
 }
 
@@ -271,12 +342,18 @@ void api_handle(struct http_exchange *x)
         handle_health(x);
         return;
     }
+    if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/stats") == 0) {
+        stats_handle(x); /* counters for tests and operators (server/stats.h) */
+        return;
+    }
     const char *ctype;
     const struct api_op *op = gate(x, req, &ctype);
     if (op == NULL)
         return;
-    json_t *in;
-    if (req->body_len == 0) {
+    json_t *in = NULL;
+    if (op->fn == api_put_record || op->fn == api_put_records) {
+        /* The write path scans the raw body itself (server/jscan.h): no copy of the records. */
+    } else if (req->body_len == 0) {
         in = json_object(); /* tolerate a missing body for ops without input */
     } else {
         json_error_t jerr;

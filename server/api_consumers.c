@@ -121,8 +121,10 @@ void api_deregister_consumer(struct api_ctx *c)
         consumer_not_found(c, stream, cname);
     else if (rc != 0)
         api_reply_registry_error(c, rc, stream);
-    else
+    else {
+        api_subscribe_end_consumer(stream, cname);
         api_reply_json(c, NULL);
+    }
 }
 
 void api_describe_consumer(struct api_ctx *c)

@@ -27,7 +27,8 @@ struct api_ctx {
     struct http_exchange *x;
     const struct http_request *req;
     const char *content_type; /* echoed in the response */
-    json_t *in;               /* the request object (owned by ctx) */
+    json_t *in;               /* the request object (owned by ctx); NULL for PutRecord(s), which
+                                 scan req->body themselves */
     const char *op_name;
     struct validate v; /* scratch for the handler's model validation */
 };
@@ -42,11 +43,18 @@ struct api_op {
 /* Table lookup (server/api_ops.c). NULL when the name is not a Kinesis operation. */
 const struct api_op *api_op_find(const char *name);
 
+/* SubscribeToShard (server/api_subscribe.c). api_subscribe_end_consumer: after a consumer was
+ * deregistered, ends its live pipes (ResourceInUseException) on their own workers; any thread. */
+void api_subscribe_to_shard(struct api_ctx *c);
+void api_subscribe_end_consumer(const char *stream, const char *consumer);
+
 /* Finishes with 200: `out` (stolen; NULL = empty body for ops without output). */
 void api_reply_json(struct api_ctx *c, json_t *out);
 /* Finishes with the error's status/type (server/errmap.c) and a printf-style message. */
 void api_reply_error(struct api_ctx *c, int kerr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Finishes with 200 and a ready JSON body (copied). */
+void api_reply_raw(struct api_ctx *c, const char *body, size_t len);
 /* Finishes with an explicit AWS type (for types outside enum kerr). */
 void api_reply_type(struct api_ctx *c, int status, const char *type, const char *msg);
 
@@ -57,6 +65,17 @@ bool api_invalid(struct api_ctx *c);
 /* Process-wide state, set by api_init (read-only afterwards except the registry's own lock). */
 struct registry *api_registry(void);
 const struct config *api_config(void);
+/* The shard runtime table (shards/shardtab.h): logs and rate buckets of every open shard. */
+struct shardtab;
+struct shardtab *api_shardtab(void);
+/* The calling worker's sio (shards/sio.h), for shardlog appends/reads: their callbacks run on
+ * this worker's loop. Worker threads only (asserts). Valid until the process exits. */
+struct sio;
+struct sio *api_worker_sio(void);
+/* server/api_worker.c: makes s the calling worker's sio and hands it to api_shutdown(), which
+ * destroys it after the logs are closed. Kept apart from api.c so unit tests can link the
+ * dispatcher without the transport. */
+void api_sio_adopt(struct sio *s);
 
 /* Stream selector (StreamName / StreamARN / StreamId). Validate the members during model
  * validation with api_sel_validate, then resolve after api_invalid() with api_sel_resolve,
@@ -127,5 +146,10 @@ void api_register_consumer(struct api_ctx *c);
 void api_deregister_consumer(struct api_ctx *c);
 void api_describe_consumer(struct api_ctx *c);
 void api_list_consumers(struct api_ctx *c);
+void api_put_record(struct api_ctx *c);  /* server/api_put.c */
+void api_put_records(struct api_ctx *c);
+/* server/api_get.c: the classic read path. */
+void api_get_shard_iterator(struct api_ctx *c);
+void api_get_records(struct api_ctx *c);
 
 #endif

@@ -14,6 +14,7 @@
 #include "common/common.h"
 #include "server/conn.h"
 #include "server/server.h"
+#include "server/stats.h"
 #include "server/worker.h"
 
 #define H2_HEADER_BYTES_MAX SERVER_HEADER_MAX_BYTES
@@ -97,6 +98,18 @@ static ssize_t on_data_source_read(nghttp2_session *ses, int32_t id, uint8_t *bu
     return (ssize_t)n;
 }
 
+/* Stats: how much of `length` moves as whole chains (by reference) and how much
+ * evbuffer_remove_buffer must copy because the frame ends inside a chain. */
+static void count_moved(struct evbuffer *pending, size_t length)
+{
+    struct evbuffer_iovec v[32];
+    int k = evbuffer_peek(pending, (ssize_t)length, NULL, v, (int)SC_ARRAY_LEN(v));
+    size_t whole = 0;
+    for (int i = 0; i < k && i < (int)SC_ARRAY_LEN(v) && whole + v[i].iov_len <= length; i++)
+        whole += v[i].iov_len;
+    stats_h2_data(whole, length - whole);
+}
+
 static int on_send_data(nghttp2_session *ses, nghttp2_frame *frame, const uint8_t *framehd,
                         size_t length, nghttp2_data_source *src, void *user)
 {
@@ -110,6 +123,7 @@ static int on_send_data(nghttp2_session *ses, nghttp2_frame *frame, const uint8_
         return NGHTTP2_ERR_WOULDBLOCK;
     ASSERT(frame->data.padlen == 0);
     evbuffer_add(out, framehd, 9);
+    count_moved(s->x->pending, length);
     int moved = evbuffer_remove_buffer(s->x->pending, out, length);
     ASSERT(moved == (int)length);
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)

@@ -54,9 +54,12 @@ void http_exchange_respond(struct http_exchange *x, int status, const struct htt
 
 /* Streaming body source (event streams). */
 struct http_stream_ops {
-    /* Append the next body bytes to `out`. `hint` is how many bytes the transport could send
-     * now; the source may append more (e.g. one whole event) and the transport keeps the rest.
-     * The transport calls pull only when it holds nothing unsent for this stream.
+    /* Append the next body bytes to `out`. `hint` is how many bytes the transport can send
+     * now (HTTP/2: the DATA frame budget). When hint > 0 the source appends AT MOST hint bytes,
+     * so the transport moves whole evbuffer chains and never has to split (copy) one: a source
+     * sharing a frame between many streams appends sub-ranges of it by reference
+     * (evbuffer_add_reference). hint 0 means no limit. The transport calls pull only when it
+     * holds nothing unsent for this stream.
      * Returns bytes appended (> 0), 0 when nothing is ready (the source later calls
      * http_exchange_resume()), or HTTP_STREAM_EOF after appending its last bytes (which may be
      * none): the transport then ends the body cleanly (END_STREAM, or the final 0 chunk). */

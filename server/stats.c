@@ -1,0 +1,46 @@
+/* stats.c — counters for GET /stats (stats.h). The fan-out's own counters live in
+ * subscribe/pipe.c; this file adds the transport's and formats them together. */
+#include "server/stats.h"
+
+#include <event2/buffer.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+
+#include "common/common.h"
+#include "server/http.h"
+#include "subscribe/leases.h"
+#include "subscribe/pipe.h"
+
+static _Atomic uint64_t g_ref_bytes, g_copied_bytes;
+
+void stats_h2_data(uint64_t ref_bytes, uint64_t copied_bytes)
+{
+    atomic_fetch_add_explicit(&g_ref_bytes, ref_bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g_copied_bytes, copied_bytes, memory_order_relaxed);
+}
+
+void stats_json(struct evbuffer *out)
+{
+    struct pipe_stats p;
+    pipe_stats_get(&p);
+    evbuffer_add_printf(
+        out,
+        "{\"h2_data_ref_bytes\":%" PRIu64 ",\"h2_data_copied_bytes\":%" PRIu64
+        ",\"pipes_open\":%" PRIu64 ",\"tail_frames_built\":%" PRIu64
+        ",\"tail_frames_handed\":%" PRIu64 ",\"tail_bytes_flattened\":%" PRIu64
+        ",\"catchup_frames\":%" PRIu64 ",\"pulled_bytes\":%" PRIu64 ",\"pulled_chains\":%" PRIu64
+        ",\"tail_drops\":%" PRIu64 ",\"rate_waits\":%" PRIu64 ",\"leases\":%zu}\n",
+        atomic_load(&g_ref_bytes), atomic_load(&g_copied_bytes), p.pipes_open, p.tail_frames_built,
+        p.tail_frames_handed, p.tail_bytes_flattened, p.catchup_frames, p.pulled_bytes,
+        p.pulled_chains, p.tail_drops, p.rate_waits, leases_count());
+}
+
+void stats_handle(struct http_exchange *x)
+{
+    static const struct http_header h[] = {{"content-type", "application/json", 12, 16}};
+    struct evbuffer *body = evbuffer_new();
+    ASSERT(body != NULL);
+    stats_json(body);
+    http_exchange_respond(x, 200, h, 1, body);
+    evbuffer_free(body);
+}

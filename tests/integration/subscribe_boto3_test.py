@@ -1,0 +1,192 @@
+"""SubscribeToShard through Debian's boto3: botocore speaks HTTP/1.1, so the event stream comes as
+a chunked response; iterate the EventStream, records round-trip byte for byte, resume after a
+ContinuationSequenceNumber without replay, and a deregistered consumer's pipe gets an exception."""
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, ServerTestCase, main, wait_for  # noqa: E402
+
+SHARD0 = "shardId-000000000000"
+
+
+class Collector:
+    """Iterates one subscription's EventStream in a thread."""
+
+    def __init__(self, k, arn, shard, pos):
+        self.resp = k.subscribe_to_shard(ConsumerARN=arn, ShardId=shard, StartingPosition=pos)
+        self.records, self.events, self.error, self.ended, self.cont = [], 0, None, False, None
+        self.last = None
+        self.heartbeats = 0
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        try:
+            for ev in self.resp["EventStream"]:
+                e = ev.get("SubscribeToShardEvent")
+                if e is None:
+                    continue
+                self.events += 1
+                if not e["Records"]:
+                    self.heartbeats += 1
+                self.records.extend(e["Records"])
+                self.last = e
+                if "ContinuationSequenceNumber" in e:
+                    self.cont = e["ContinuationSequenceNumber"]
+            self.ended = True
+        except Exception as exc:  # botocore raises modelled exceptions from the stream
+            self.error = exc
+
+    def close(self):
+        self.resp["EventStream"].close()
+        self.thread.join(10)
+
+
+class Boto3SubscribeTest(ServerTestCase):
+    server_args = ("--limits", "off", "--heartbeat-ms", "300")
+
+    def setUp(self):
+        self.k = self.server.boto3()
+
+    def make(self, name, consumers=1):
+        k = self.k
+        k.create_stream(StreamName=name, ShardCount=1)
+        wait_for(lambda: k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+                 ["StreamStatus"] == "ACTIVE", what="stream ACTIVE")
+        sarn = k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+        arns = [k.register_stream_consumer(StreamARN=sarn, ConsumerName="c%d" % i)
+                ["Consumer"]["ConsumerARN"] for i in range(consumers)]
+        for a in arns:
+            wait_for(lambda: k.describe_stream_consumer(ConsumerARN=a)["ConsumerDescription"]
+                     ["ConsumerStatus"] == "ACTIVE", what="consumer ACTIVE")
+        return arns
+
+    def test_records_round_trip_and_resume(self):
+        (arn, arn2) = self.make("b1", 2)
+        payloads = [bytes([i]) * (i * 37 + 1) + b"\x00\xff" for i in range(20)]
+        r = self.k.put_records(StreamName="b1", Records=[
+            {"Data": d, "PartitionKey": "pk-%d" % i} for i, d in enumerate(payloads)])
+        self.assertEqual(r["FailedRecordCount"], 0)
+        seqs = [x["SequenceNumber"] for x in r["Records"]]
+        # The raw response is HTTP/1.1 chunked with the event-stream content type.
+        c = Collector(self.k, arn, SHARD0, {"Type": "TRIM_HORIZON"})
+        http = c.resp["ResponseMetadata"]["HTTPHeaders"]
+        self.assertEqual(http.get("content-type"), "application/vnd.amazon.eventstream")
+        self.assertEqual(http.get("transfer-encoding"), "chunked")
+        wait_for(lambda: len(c.records) >= 20 or c.error, what="20 records")
+        self.assertIsNone(c.error)
+        self.assertEqual([x["Data"] for x in c.records], payloads)
+        self.assertEqual([x["PartitionKey"] for x in c.records], ["pk-%d" % i for i in range(20)])
+        self.assertEqual([x["SequenceNumber"] for x in c.records], seqs)
+        wait_for(lambda: c.cont == seqs[-1], what="continuation")
+        # Resume after the continuation on the other consumer: nothing replayed.
+        d = Collector(self.k, arn2, SHARD0, {"Type": "AFTER_SEQUENCE_NUMBER",
+                                             "SequenceNumber": c.cont})
+        wait_for(lambda: d.heartbeats >= 1 or d.error, what="heartbeat")
+        self.assertEqual(d.records, [])
+        r = self.k.put_record(StreamName="b1", Data=b"next", PartitionKey="n")
+        wait_for(lambda: len(d.records) >= 1 and len(c.records) >= 21, what="next record")
+        self.assertEqual(d.records[0]["SequenceNumber"], r["SequenceNumber"])
+        self.assertEqual(d.records[0]["Data"], b"next")
+        self.assertEqual(len(d.records), 1)
+        c.close()
+        d.close()
+
+    def test_empty_shard_continuation_resumes_at_start(self):
+        (arn, arn2) = self.make("b2", 2)
+        c = Collector(self.k, arn, SHARD0, {"Type": "TRIM_HORIZON"})
+        wait_for(lambda: c.cont is not None or c.error, what="a heartbeat's continuation")
+        # Nothing was delivered: AFTER the continuation must still start at the first record.
+        d = Collector(self.k, arn2, SHARD0, {"Type": "AFTER_SEQUENCE_NUMBER",
+                                             "SequenceNumber": c.cont})
+        wait_for(lambda: d.events >= 1 or d.error, what="pipe live")
+        self.k.put_record(StreamName="b2", Data=b"first", PartitionKey="f")
+        wait_for(lambda: d.records and c.records, what="first record on both")
+        self.assertEqual(d.records[0]["Data"], b"first")
+        self.assertEqual(c.records[0]["Data"], b"first")
+        c.close()
+        d.close()
+
+    def test_deregister_ends_pipe_with_exception(self):
+        (arn,) = self.make("b3", 1)
+        c = Collector(self.k, arn, SHARD0, {"Type": "LATEST"})
+        wait_for(lambda: c.events >= 1, what="pipe live")
+        self.k.deregister_stream_consumer(ConsumerARN=arn)
+        wait_for(lambda: c.error is not None or c.ended, timeout=5, what="pipe end")
+        self.assertIsNotNone(c.error)
+        self.assertIn("ResourceInUseException", type(c.error).__name__ + str(c.error))
+
+    def test_stream_deleted_ends_pipe_with_not_found(self):
+        (arn,) = self.make("b4", 1)
+        c = Collector(self.k, arn, SHARD0, {"Type": "LATEST"})
+        wait_for(lambda: c.events >= 1, what="pipe live")
+        self.k.delete_stream(StreamName="b4", EnforceConsumerDeletion=True)
+        wait_for(lambda: c.error is not None or c.ended, timeout=5, what="pipe end")
+        self.assertIn("ResourceNotFoundException", type(c.error).__name__ + str(c.error))
+
+    def test_split_ends_pipe_with_child_shards(self):
+        (arn,) = self.make("b5", 1)
+        self.k.put_record(StreamName="b5", Data=b"before", PartitionKey="p")
+        c = Collector(self.k, arn, SHARD0, {"Type": "TRIM_HORIZON"})
+        wait_for(lambda: c.records, what="record")
+        self.k.split_shard(StreamName="b5", ShardToSplit=SHARD0,
+                           NewStartingHashKey=str(1 << 127))
+        wait_for(lambda: c.ended or c.error, timeout=5, what="shard end")
+        self.assertIsNone(c.error)
+        self.assertNotIn("ContinuationSequenceNumber", c.last)
+        kids = sorted(x["ShardId"] for x in c.last["ChildShards"])
+        self.assertEqual(kids, ["shardId-000000000001", "shardId-000000000002"])
+        for x in c.last["ChildShards"]:
+            self.assertEqual(x["ParentShards"], [SHARD0])
+        self.assertEqual([r["Data"] for r in c.records], [b"before"])
+
+    def test_takeover_after_five_seconds(self):
+        (arn,) = self.make("b6", 1)
+        c = Collector(self.k, arn, SHARD0, {"Type": "LATEST"})
+        wait_for(lambda: c.events >= 1, what="pipe live")
+        with self.assertRaises(Exception) as cm:
+            self.k.subscribe_to_shard(ConsumerARN=arn, ShardId=SHARD0,
+                                      StartingPosition={"Type": "LATEST"})
+        self.assertIn("ResourceInUseException", str(cm.exception))
+        time.sleep(5.1)
+        d = Collector(self.k, arn, SHARD0, {"Type": "LATEST"})
+        wait_for(lambda: c.error is not None or c.ended, timeout=5, what="old pipe taken over")
+        self.assertIn("ResourceInUseException", type(c.error).__name__ + str(c.error))
+        wait_for(lambda: d.events >= 1, what="new pipe live")
+        self.assertIsNone(d.error)
+        d.close()
+
+
+class ShutdownTest(unittest.TestCase):
+    def test_sigterm_with_live_pipes(self):
+        """SIGTERM while pipes are live (tail and mid-backlog): the streams end, the server exits
+        0 (ASan: no leak, watches unregistered)."""
+        srv = Server("--heartbeat-ms", "200")
+        try:
+            k = srv.boto3()
+            k.create_stream(StreamName="t", ShardCount=2)
+            wait_for(lambda: k.describe_stream_summary(StreamName="t")["StreamDescriptionSummary"]
+                     ["StreamStatus"] == "ACTIVE", what="ACTIVE")
+            sarn = k.describe_stream_summary(StreamName="t")["StreamDescriptionSummary"]["StreamARN"]
+            arn = k.register_stream_consumer(StreamARN=sarn, ConsumerName="c")["Consumer"]["ConsumerARN"]
+            wait_for(lambda: k.describe_stream_consumer(ConsumerARN=arn)["ConsumerDescription"]
+                     ["ConsumerStatus"] == "ACTIVE", what="consumer ACTIVE")
+            k.put_records(StreamName="t", Records=[{"Data": b"x" * 1000, "PartitionKey": str(i)}
+                                                   for i in range(200)])
+            cs = [Collector(k, arn, "shardId-00000000000%d" % i, {"Type": "TRIM_HORIZON"})
+                  for i in range(2)]
+            wait_for(lambda: all(c.events >= 1 for c in cs), what="pipes live")
+            srv.stop()  # asserts exit code 0
+            for c in cs:
+                c.thread.join(10)
+                self.assertFalse(c.thread.is_alive())
+        finally:
+            srv.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,450 @@
+/* pipe_test.c — pipes and hubs over a real shardlog (temp dir), a real sio and a real
+ * event_base; no HTTP. The test plays the transport: it pulls with a DATA-frame-sized hint and
+ * decodes what it got with the event-stream decoder. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "common/common.h"
+#include "shards/shardlog.h"
+#include "subscribe/eventstream.h"
+#include "subscribe/leases.h"
+#include "subscribe/pipe.h"
+#include "tests/test.h"
+
+#define SHARD_SECS 1700000000u
+#define SHARD_INDEX 3u
+
+static struct event_base *base;
+static struct sio *sio;
+static struct shardlog *slog;
+static int shard_refs;
+
+/* ---- posted functions (the worker queue) ---- */
+static struct {
+    void (*fn)(void *);
+    void *arg;
+} posts[1024];
+static int nposts;
+
+static int t_post(void *worker, void (*fn)(void *), void *arg)
+{
+    (void)worker;
+    if (nposts == (int)SC_ARRAY_LEN(posts))
+        return -EAGAIN;
+    posts[nposts].fn = fn;
+    posts[nposts++].arg = arg;
+    return 0;
+}
+
+/* ---- a fake transport per pipe ---- */
+struct client {
+    struct pipe *p;
+    struct evbuffer *in; /* everything pulled */
+    int wakes;
+    bool eof, closed;
+    int check_fail; /* make ops->check end the pipe */
+    /* decoded */
+    int events, records, heartbeats, exceptions;
+    char last_exception[64];
+    bool initial, shard_end;
+    char cont[128];
+    char keys[4096][16];
+};
+
+static void t_wake(void *arg)
+{
+    ((struct client *)arg)->wakes++;
+}
+
+static int t_check(void *arg, char *type, size_t tc, char *msg, size_t mc)
+{
+    struct client *c = arg;
+    if (!c->check_fail)
+        return 0;
+    snprintf(type, tc, "ResourceNotFoundException");
+    snprintf(msg, mc, "gone");
+    return 1;
+}
+
+static char *t_child(void *arg)
+{
+    (void)arg;
+    return strdup(
+        "[{\"ShardId\":\"shardId-000000000004\",\"ParentShards\":[\"shardId-000000000003\"],"
+        "\"HashKeyRange\":{\"StartingHashKey\":\"0\",\"EndingHashKey\":\"1\"}}]");
+}
+
+static void t_shard_ref(void *shard, int delta)
+{
+    CHECK(shard == &shard_refs);
+    shard_refs += delta;
+}
+
+static const struct pipe_ops ops = {t_wake, t_post, t_check, t_child, t_shard_ref};
+
+static void run_loop(int rounds)
+{
+    for (int r = 0; r < rounds; r++) {
+        struct pollfd pf = {.fd = sio_fd(sio), .events = POLLIN};
+        poll(&pf, 1, 1);
+        sio_run_completions(sio);
+        int n = nposts;
+        nposts = 0;
+        for (int i = 0; i < n; i++)
+            posts[i].fn(posts[i].arg);
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    }
+}
+
+static struct pipe *new_pipe(struct client *c, uint64_t start, int64_t t_ms, uint64_t rate)
+{
+    memset(c, 0, sizeof(*c));
+    c->in = evbuffer_new();
+    struct pipe_config cfg = {.log = slog,
+                              .shard = &shard_refs,
+                              .shard_secs = SHARD_SECS,
+                              .shard_index = SHARD_INDEX,
+                              .sio = sio,
+                              .base = base,
+                              .worker = NULL,
+                              .start_position = start,
+                              .start_time_ms = t_ms,
+                              .heartbeat_ms = 100,
+                              .lifetime_ms = 60000,
+                              .rate_bytes_per_s = rate,
+                              .ops = &ops,
+                              .arg = c};
+    c->p = pipe_create(&cfg);
+    pipe_start(c->p);
+    return c->p;
+}
+
+static void decode_event(struct client *c, const struct eventstream_message *m)
+{
+    struct eventstream_header h;
+    CHECK(eventstream_message_header(m, ":message-type", &h));
+    if (h.v.bytes.len == 9 && memcmp(h.v.bytes.ptr, "exception", 9) == 0) {
+        CHECK(eventstream_message_header(m, ":exception-type", &h));
+        snprintf(c->last_exception, sizeof(c->last_exception), "%.*s", (int)h.v.bytes.len,
+                 (const char *)h.v.bytes.ptr);
+        c->exceptions++;
+        return;
+    }
+    CHECK(eventstream_message_header(m, ":event-type", &h));
+    if (h.v.bytes.len == 16 && memcmp(h.v.bytes.ptr, "initial-response", 16) == 0) {
+        CHECK(c->events == 0);
+        c->initial = true;
+        c->events++;
+        return;
+    }
+    c->events++;
+    json_error_t je;
+    json_t *o = json_loadb((const char *)m->payload, m->payload_len, 0, &je);
+    CHECK(o != NULL);
+    if (o == NULL)
+        return;
+    json_t *recs = json_object_get(o, "Records");
+    CHECK(json_is_array(recs));
+    json_t *cs = json_object_get(o, "ContinuationSequenceNumber");
+    if (json_object_get(o, "ChildShards")) {
+        CHECK(cs == NULL);
+        c->shard_end = true;
+    } else {
+        CHECK(json_is_string(cs));
+        snprintf(c->cont, sizeof(c->cont), "%s", json_string_value(cs));
+    }
+    if (json_array_size(recs) == 0)
+        c->heartbeats++;
+    for (size_t i = 0; i < json_array_size(recs); i++) {
+        const char *k = json_string_value(json_object_get(json_array_get(recs, i), "PartitionKey"));
+        CHECK(k != NULL && c->records < 4096);
+        snprintf(c->keys[c->records++], 16, "%s", k);
+    }
+    json_decref(o);
+}
+
+/* Pulls like h2 does (16 KiB DATA frames) until the pipe has nothing; decodes. */
+static void drain(struct client *c)
+{
+    for (int i = 0; i < 100000 && !c->eof; i++) {
+        ssize_t n = pipe_pull(c->p, c->in, 16384);
+        CHECK(n <= 16384);
+        if (n == -1)
+            c->eof = true;
+        if (n <= 0)
+            break;
+    }
+    struct eventstream_decoder d;
+    eventstream_decoder_init(&d, 0);
+    size_t len = evbuffer_get_length(c->in);
+    uint8_t *buf = evbuffer_pullup(c->in, -1);
+    size_t off = 0;
+    for (;;) {
+        struct eventstream_message m;
+        size_t used = 0;
+        int rc = eventstream_decoder_next(&d, buf + off, len - off, &used, &m);
+        CHECK(rc >= 0);
+        off += used;
+        if (rc != 1)
+            break;
+        decode_event(c, &m);
+    }
+    CHECK(eventstream_decoder_idle(&d));
+    eventstream_decoder_dispose(&d);
+    evbuffer_drain(c->in, len);
+}
+
+static void client_close(struct client *c)
+{
+    pipe_closed(c->p, c->eof ? 0 : -ECONNRESET);
+    evbuffer_free(c->in);
+}
+
+static int acks;
+static void on_ack(void *arg, int err, uint64_t first, uint32_t count, int64_t ms)
+{
+    (void)arg;
+    (void)first;
+    (void)count;
+    (void)ms;
+    CHECK_EQ_INT(err, 0);
+    acks++;
+}
+
+static int key_no;
+static void append(int n)
+{
+    char keys[100][16];
+    struct record_in recs[100];
+    for (int i = 0; i < n;) {
+        int k = SC_MIN(100, n - i);
+        for (int j = 0; j < k; j++) {
+            snprintf(keys[j], sizeof(keys[j]), "k%d", key_no++);
+            recs[j] = (struct record_in){"QUJDRA==", 8, keys[j], strlen(keys[j])};
+        }
+        int before = acks;
+        CHECK_EQ_INT(shardlog_append(slog, sio, recs, (uint32_t)k, on_ack, NULL), 0);
+        for (int r = 0; r < 1000 && acks == before; r++)
+            run_loop(1);
+        i += k;
+    }
+}
+
+static void check_keys(const struct client *c, int from, int n)
+{
+    CHECK_EQ_INT(c->records, n);
+    for (int i = 0; i < n && i < c->records; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "k%d", from + i);
+        CHECK_EQ_STR(c->keys[i], want);
+    }
+}
+
+static void test_tail_sharing_and_positions(void)
+{
+    append(10);
+    static struct client a, b, s;
+    new_pipe(&a, 0, -1, 0);                  /* TRIM_HORIZON */
+    new_pipe(&b, shardlog_end(slog), -1, 0); /* LATEST */
+    new_pipe(&s, 0, -1, 0);                  /* a client that never reads */
+    run_loop(20);
+    drain(&a);
+    drain(&b);
+    CHECK(a.initial && b.initial);
+    check_keys(&a, 0, 10);
+    CHECK_EQ_INT(b.records, 0);
+    CHECK(pipe_is_tail(a.p) && pipe_is_tail(b.p));
+    /* b's continuation before any record resumes (AFTER) exactly at position 10. */
+    run_loop(200); /* > heartbeat_ms: an idle pipe gets an empty event */
+    drain(&b);
+    drain(&a);
+    CHECK(b.heartbeats >= 1);
+    uint64_t pos = 0;
+    CHECK_EQ_INT(
+        seqnum_position(b.cont, strlen(b.cont), SHARD_SECS, SHARD_INDEX, SEQNUM_AFTER, &pos), 0);
+    CHECK(pos == 10);
+
+    struct pipe_stats st0, st1;
+    pipe_stats_get(&st0);
+    append(5);
+    run_loop(10);
+    pipe_stats_get(&st1);
+    /* One frame for the batch, handed to both tail pipes (and the silent one). */
+    CHECK(st1.tail_frames_built - st0.tail_frames_built == 1);
+    CHECK(st1.tail_frames_handed - st0.tail_frames_handed == 3);
+    /* Same bytes, not copies: the first chain of both pipes' next pulls is the same memory. */
+    struct evbuffer *oa = evbuffer_new(), *ob = evbuffer_new();
+    CHECK(pipe_pull(a.p, oa, 16384) > 0);
+    CHECK(pipe_pull(b.p, ob, 16384) > 0);
+    struct evbuffer_iovec va, vb;
+    CHECK(evbuffer_peek(oa, -1, NULL, &va, 1) >= 1 && evbuffer_peek(ob, -1, NULL, &vb, 1) >= 1);
+    CHECK(va.iov_base == vb.iov_base && va.iov_len == vb.iov_len);
+    evbuffer_add_buffer(a.in, oa);
+    evbuffer_add_buffer(b.in, ob);
+    evbuffer_free(oa);
+    evbuffer_free(ob);
+    drain(&a);
+    drain(&b);
+    check_keys(&a, 0, 15);
+    CHECK_EQ_INT(b.records, 5);
+    CHECK_EQ_STR(b.keys[0], "k10");
+    CHECK_EQ_INT(
+        seqnum_position(a.cont, strlen(a.cont), SHARD_SECS, SHARD_INDEX, SEQNUM_AFTER, &pos), 0);
+    CHECK(pos == 15);
+
+    /* The silent client: many batches overflow its queue; it falls back alone, and once it
+     * reads it gets every record exactly once, in order. */
+    pipe_stats_get(&st0);
+    for (int i = 0; i < 80; i++) {
+        append(3);
+        run_loop(2);
+    }
+    drain(&a);
+    check_keys(&a, 0, 255);
+    pipe_stats_get(&st1);
+    CHECK(st1.tail_drops > st0.tail_drops);
+    for (int i = 0; i < 50 && s.records < 255; i++) {
+        drain(&s);
+        run_loop(2);
+    }
+    check_keys(&s, 0, 255);
+
+    /* A pipe starting AFTER a's continuation (position 255) gets nothing replayed. */
+    static struct client r;
+    new_pipe(&r, pos + 240, -1, 0);
+    CHECK(pipe_position(r.p) == 255);
+    append(2);
+    run_loop(20);
+    drain(&r);
+    CHECK_EQ_INT(r.records, 2);
+    CHECK_EQ_STR(r.keys[0], "k255");
+
+    /* Seal: tail pipes get the final event (ChildShards, no continuation) and EOF. */
+    uint64_t ending;
+    CHECK_EQ_INT(shardlog_seal(slog, &ending), 0);
+    CHECK(ending == 257);
+    run_loop(20);
+    drain(&a);
+    drain(&r);
+    CHECK(a.shard_end && a.eof);
+    CHECK(r.shard_end && r.eof);
+    check_keys(&a, 0, 257);
+    client_close(&a);
+    client_close(&b);
+    client_close(&s);
+    client_close(&r);
+}
+
+static void test_catchup_after_seal_and_timestamp(void)
+{
+    /* A new pipe from 0 on the sealed log reads everything then ends with ChildShards. */
+    static struct client c;
+    new_pipe(&c, 0, -1, 0);
+    for (int i = 0; i < 50 && !c.eof; i++) {
+        run_loop(2);
+        drain(&c);
+    }
+    check_keys(&c, 0, 257);
+    CHECK(c.shard_end && c.eof);
+    client_close(&c);
+    /* AT_TIMESTAMP far in the future: nothing, then the shard end. */
+    static struct client t;
+    new_pipe(&t, 0, INT64_MAX / 4, 0);
+    for (int i = 0; i < 50 && !t.eof; i++) {
+        run_loop(2);
+        drain(&t);
+    }
+    CHECK_EQ_INT(t.records, 0);
+    CHECK(t.shard_end);
+    client_close(&t);
+}
+
+static void test_end_and_kick(void)
+{
+    static struct client c, k;
+    new_pipe(&c, 0, -1, 0);
+    new_pipe(&k, 0, -1, 0);
+    run_loop(5);
+    c.check_fail = 1; /* liveness check says the stream is gone */
+    pipe_kick(k.p, "ResourceInUseException");
+    for (int i = 0; i < 50 && (!c.eof || !k.eof); i++) {
+        run_loop(20);
+        drain(&c);
+        drain(&k);
+    }
+    CHECK(c.eof && k.eof);
+    CHECK_EQ_STR(c.last_exception, "ResourceNotFoundException");
+    CHECK_EQ_STR(k.last_exception, "ResourceInUseException");
+    client_close(&c);
+    client_close(&k);
+    /* A client that resets mid-frame: quiet teardown. */
+    static struct client x;
+    new_pipe(&x, 0, -1, 0);
+    run_loop(5);
+    struct evbuffer *o = evbuffer_new();
+    CHECK(pipe_pull(x.p, o, 7) == 7);
+    client_close(&x);
+    evbuffer_free(o); /* the frame outlives the pipe through the chain's reference */
+}
+
+static void test_leases(void)
+{
+    int a, b, c;
+    struct lease_key k = {"s", "c1", 1000, 3};
+    void *ev = &c;
+    CHECK_EQ_INT(leases_acquire(&k, &a, 10000, &ev), 0);
+    CHECK(ev == NULL);
+    CHECK_EQ_INT(leases_acquire(&k, &b, 14999, &ev), -EBUSY);
+    CHECK_EQ_INT(leases_acquire(&k, &b, 15000, &ev), 0);
+    CHECK(ev == &a);
+    CHECK(!leases_release(&k, &a));
+    struct lease_key k2 = {"s", "c1", 1000, 4};
+    CHECK_EQ_INT(leases_acquire(&k2, &c, 15000, &ev), 0);
+    void *out[4];
+    CHECK_EQ_INT((int)leases_take_consumer("s", "c1", out, 4), 2);
+    CHECK_EQ_INT((int)leases_count(), 0);
+    CHECK(!leases_release(&k, &b));
+}
+
+int main(void)
+{
+    char root[] = "/tmp/sc_pipe_test.XXXXXX";
+    if (mkdtemp(root) == NULL)
+        return 1;
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s/shardId-000000000003", root);
+    struct shardlog_config cfg = {.dir = dir,
+                                  .shard_secs = SHARD_SECS,
+                                  .shard_index = SHARD_INDEX,
+                                  .durability = SHARDLOG_SYNC_NEVER,
+                                  .block_bytes = 4096};
+    CHECK_EQ_INT(shardlog_open(&cfg, &slog), 0);
+    int err;
+    sio = sio_create(64, false, &err);
+    ASSERT(sio != NULL);
+    base = event_base_new();
+    TEST_RUN(test_leases);
+    TEST_RUN(test_end_and_kick);
+    TEST_RUN(test_tail_sharing_and_positions);
+    TEST_RUN(test_catchup_after_seal_and_timestamp);
+    run_loop(20);
+    CHECK_EQ_INT(shard_refs, 0);
+    CHECK_EQ_INT(sio_drain(sio, 5000), 0);
+    shardlog_close(slog);
+    sio_destroy(sio);
+    event_base_free(base);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", root);
+    TEST_EXIT();
+}
