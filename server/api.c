@@ -220,6 +220,12 @@ void api_reply_json(struct api_ctx *c, json_t *out)
     ctx_free(c);
 }
 
+void api_reply_raw(struct api_ctx *c, const char *body, size_t len)
+{
+    respond(c->x, 200, c->content_type, NULL, body, len);
+    ctx_free(c);
+}
+
 void api_reply_type(struct api_ctx *c, int status, const char *type, const char *msg)
 {
     respond_error(c->x, c->content_type, status, type, msg);
@@ -339,8 +345,10 @@ void api_handle(struct http_exchange *x)
     const struct api_op *op = gate(x, req, &ctype);
     if (op == NULL)
         return;
-    json_t *in;
-    if (req->body_len == 0) {
+    json_t *in = NULL;
+    if (op->fn == api_put_record || op->fn == api_put_records) {
+        /* The write path scans the raw body itself (server/jscan.h): no copy of the records. */
+    } else if (req->body_len == 0) {
         in = json_object(); /* tolerate a missing body for ops without input */
     } else {
         json_error_t jerr;

@@ -27,7 +27,8 @@ struct api_ctx {
     struct http_exchange *x;
     const struct http_request *req;
     const char *content_type; /* echoed in the response */
-    json_t *in;               /* the request object (owned by ctx) */
+    json_t *in;               /* the request object (owned by ctx); NULL for PutRecord(s), which
+                                 scan req->body themselves */
     const char *op_name;
     struct validate v; /* scratch for the handler's model validation */
 };
@@ -47,6 +48,8 @@ void api_reply_json(struct api_ctx *c, json_t *out);
 /* Finishes with the error's status/type (server/errmap.c) and a printf-style message. */
 void api_reply_error(struct api_ctx *c, int kerr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Finishes with 200 and a ready JSON body (copied). */
+void api_reply_raw(struct api_ctx *c, const char *body, size_t len);
 /* Finishes with an explicit AWS type (for types outside enum kerr). */
 void api_reply_type(struct api_ctx *c, int status, const char *type, const char *msg);
 
@@ -138,6 +141,8 @@ void api_register_consumer(struct api_ctx *c);
 void api_deregister_consumer(struct api_ctx *c);
 void api_describe_consumer(struct api_ctx *c);
 void api_list_consumers(struct api_ctx *c);
+void api_put_record(struct api_ctx *c);  /* server/api_put.c */
+void api_put_records(struct api_ctx *c);
 /* server/api_get.c: the classic read path. */
 void api_get_shard_iterator(struct api_ctx *c);
 void api_get_records(struct api_ctx *c);

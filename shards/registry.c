@@ -762,6 +762,20 @@ static int reshard_begin(struct registry *reg, const char *name, uint32_t extra_
     return 0;
 }
 
+/* Ends what reshard_begin started: commits the edited clone (stream UPDATING) when rc is 0,
+ * discards it otherwise; releases the lock either way. Returns rc or the commit's result. */
+static int reshard_end(struct registry *reg, size_t pos, struct reg_stream *c, int rc)
+{
+    if (rc == 0) {
+        set_updating(c);
+        rc = stream_commit(reg, pos, c);
+    } else {
+        reg_stream_free(c);
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
 int registry_shard_split(struct registry *reg, const char *name, uint32_t shard, u128 new_start)
 {
     size_t pos;
@@ -783,14 +797,8 @@ int registry_shard_split(struct registry *reg, const char *name, uint32_t shard,
         goto fail;
     shard_add(c, s0, new_start - 1, shard, REG_NO_SHARD, now);
     shard_add(c, new_start, e0, shard, REG_NO_SHARD, now);
-    set_updating(c);
-    rc = stream_commit(reg, pos, c);
-    pthread_mutex_unlock(&reg->lock);
-    return rc;
 fail:
-    reg_stream_free(c);
-    pthread_mutex_unlock(&reg->lock);
-    return rc;
+    return reshard_end(reg, pos, c, rc);
 }
 
 int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard, uint32_t adjacent)
@@ -818,14 +826,8 @@ int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard,
     if ((rc = shard_close(reg, c, shard, now)) != 0 || (rc = shard_close(reg, c, adjacent, now)))
         goto fail;
     shard_add(c, start, end, shard, adjacent, now);
-    set_updating(c);
-    rc = stream_commit(reg, pos, c);
-    pthread_mutex_unlock(&reg->lock);
-    return rc;
 fail:
-    reg_stream_free(c);
-    pthread_mutex_unlock(&reg->lock);
-    return rc;
+    return reshard_end(reg, pos, c, rc);
 }
 
 struct hash_idx {

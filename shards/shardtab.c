@@ -54,6 +54,7 @@ struct shard_rt {
     int64_t created_ms; /* INCARNATION_UNKNOWN: provisional (opened by a seal,
                            secs unknown) */
     bool sealed;        /* shardtab_seal ran (table mutex) */
+    u128 start_hash, end_hash;
     struct shardlog *log;
     struct stream_rt *st; /* owning stream (table mutex for membership) */
     char stream[REG_NAME_MAX + 1];
@@ -242,6 +243,12 @@ const char *shard_rt_stream(const struct shard_rt *s)
     return s->stream;
 }
 
+void shard_rt_hash_range(const struct shard_rt *s, u128 *start, u128 *end)
+{
+    *start = s->start_hash;
+    *end = s->end_hash;
+}
+
 bool shard_rt_admit_write(struct shard_rt *s, uint64_t bytes, uint32_t records, uint64_t now_ns)
 {
     if (!s->limits)
@@ -278,9 +285,10 @@ void shard_rt_charge_read(struct shard_rt *s, uint64_t bytes, uint64_t now_ns)
 
 /* Opens shard `index` of st (created_ms may be INCARNATION_UNKNOWN:
  * provisional) and seals it when `sealed`. Table mutex held. */
-static int rt_open(struct shardtab *t, struct stream_rt *st, uint32_t index, int64_t created_ms,
-                   bool sealed, struct shard_rt **out)
+static int rt_open(struct shardtab *t, struct stream_rt *st, uint32_t index,
+                   const struct reg_shard *sh, bool sealed, struct shard_rt **out)
 {
+    int64_t created_ms = sh != NULL ? sh->created_ms : INCARNATION_UNKNOWN;
     char dir[1300], id[24];
     snprintf(dir, sizeof(dir), "%s/%s", st->dir, registry_shard_id_print(index, id));
     uint64_t secs = created_ms == INCARNATION_UNKNOWN ? 0 : (uint64_t)created_ms / 1000;
@@ -305,6 +313,10 @@ static int rt_open(struct shardtab *t, struct stream_rt *st, uint32_t index, int
     s->index = index;
     s->created_ms = created_ms;
     s->sealed = sealed;
+    if (sh != NULL) {
+        s->start_hash = sh->start_hash;
+        s->end_hash = sh->end_hash;
+    }
     s->log = log;
     s->st = st;
     snprintf(s->stream, sizeof(s->stream), "%s", st->name);
@@ -447,7 +459,7 @@ static int lookup_locked(struct shardtab *t, const char *name, int64_t incarnati
         s = NULL;
     }
     if (s == NULL) {
-        int rc = rt_open(t, st, sh->index, sh->created_ms, sealed, &s);
+        int rc = rt_open(t, st, sh->index, sh, sealed, &s);
         if (rc != 0)
             return rc;
     } else if (sh->closed && !s->sealed) {
@@ -534,7 +546,7 @@ int shardtab_seal(struct shardtab *t, const char *stream, uint32_t index, uint64
         /* Never opened by this process: open it provisionally (its creation second
          * is unknown here); the next lookup reopens it with the registry's numbers.
          */
-        rc = rt_open(t, st, index, INCARNATION_UNKNOWN, true, &s);
+        rc = rt_open(t, st, index, NULL, true, &s);
         if (rc != 0)
             goto out;
     }

@@ -66,6 +66,9 @@ void shard_rt_decref(struct shard_rt *s);
 struct shardlog *shard_rt_log(const struct shard_rt *s);
 uint32_t shard_rt_index(const struct shard_rt *s);
 const char *shard_rt_stream(const struct shard_rt *s); /* valid while the reference is held */
+/* The shard's inclusive hash key range (fixed for a shard's life), so a caller routing many keys
+ * (PutRecords) asks the registry once per shard rather than once per record. */
+void shard_rt_hash_range(const struct shard_rt *s, u128 *start, u128 *end);
 
 /* Rate limits; always true when the table was created with limits off.
  * admit_write: takes `bytes` (data + partition key) and `records` from the shard's write buckets
