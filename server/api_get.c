@@ -56,6 +56,15 @@ static const struct iterator_key *key_get(void)
     return key_loaded ? &key : NULL;
 }
 
+int api_iterator_init(const char *data_dir)
+{
+    pthread_mutex_lock(&key_lock);
+    int rc = key_loaded ? 0 : iterator_key_load(data_dir, &key);
+    key_loaded = rc == 0;
+    pthread_mutex_unlock(&key_lock);
+    return rc;
+}
+
 /* ---- shared helpers -------------------------------------------------------------------------- */
 
 static void reply_shard_not_found(struct api_ctx *c, const char *shard_id, const char *stream)
