@@ -1,0 +1,152 @@
+/* kapi.c — see kapi.h. */
+#include "kapi.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "common/clock.h"
+#include "common/common.h"
+
+#define KAPI_CONTENT_TYPE "application/x-amz-json-1.1"
+
+struct kapi_call_ctx {
+    kapi_cb cb;
+    void *arg;
+};
+
+size_t kapi_headers(struct kapi *k, const char *op, const char *body, size_t body_len,
+                    struct hheader *hdrs, char *storage, size_t storage_len)
+{
+    char *target = storage, *date = storage + 96, *auth = storage + 128;
+    ASSERT(storage_len >= 1024);
+    snprintf(target, 96, "Kinesis_20131202.%s", op);
+    size_t n = 0;
+    hdrs[n++] = (struct hheader){"content-type", KAPI_CONTENT_TYPE};
+    hdrs[n++] = (struct hheader){"x-amz-target", target};
+    if (!k->sign)
+        return n;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    sigv4_format_date(ts.tv_sec, date);
+    struct sigv4_request sr = {.host = k->ep->authority,
+                               .amz_date = date,
+                               .content_type = KAPI_CONTENT_TYPE,
+                               .target = target,
+                               .body = (const uint8_t *)body,
+                               .body_len = body_len};
+    int rv = sigv4_authorization(&k->creds, &sr, auth, storage_len - 128);
+    ASSERT(rv > 0);
+    hdrs[n++] = (struct hheader){"x-amz-date", date};
+    hdrs[n++] = (struct hheader){"authorization", auth};
+    if (k->creds.session_token)
+        hdrs[n++] = (struct hheader){"x-amz-security-token", k->creds.session_token};
+    return n;
+}
+
+void kapi_error_type(const json_t *body, char out[64])
+{
+    out[0] = '\0';
+    const char *t = json_string_value(json_object_get(body, "__type"));
+    if (!t)
+        return;
+    const char *hash = strrchr(t, '#');
+    if (hash)
+        t = hash + 1;
+    snprintf(out, 64, "%.*s", (int)strcspn(t, ":"), t);
+}
+
+bool kapi_is_throttle(const char *err_type)
+{
+    return strcmp(err_type, "ProvisionedThroughputExceededException") == 0 ||
+           strcmp(err_type, "LimitExceededException") == 0 ||
+           strcmp(err_type, "ThrottlingException") == 0;
+}
+
+static void kapi_on_done(void *arg, int err, int status, const uint8_t *body, size_t len)
+{
+    struct kapi_call_ctx *ctx = arg;
+    json_t *resp = NULL;
+    char type[64] = "";
+    if (err == 0 && len > 0)
+        resp = json_loadb((const char *)body, len, 0, NULL);
+    LOG_DEBUG("<- err %d HTTP %d %.*s", err, status, (int)SC_MIN(len, 600u),
+              body ? (const char *)body : "");
+    if (err == 0 && status != 200) {
+        kapi_error_type(resp, type);
+        if (!type[0])
+            snprintf(type, sizeof(type), "HTTP%d", status);
+    }
+    ctx->cb(ctx->arg, err, status, resp, type);
+    json_decref(resp);
+    free(ctx);
+}
+
+static void kapi_on_cancel(void *arg)
+{
+    free(arg);
+}
+
+static const struct hreq_cbs kapi_hreq_cbs = {.on_done = kapi_on_done, .on_cancel = kapi_on_cancel};
+
+int kapi_call(struct kapi *k, struct hconn *c, const char *op, json_t *req, kapi_cb cb, void *arg)
+{
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    ASSERT(body);
+    size_t len = strlen(body);
+    LOG_DEBUG("-> %s %.*s", op, (int)SC_MIN(len, 300u), body);
+    struct hheader hdrs[8];
+    char storage[1024];
+    size_t n = kapi_headers(k, op, body, len, hdrs, storage, sizeof(storage));
+    struct kapi_call_ctx *ctx = sc_malloc(sizeof(*ctx));
+    ctx->cb = cb;
+    ctx->arg = arg;
+    int rv = hconn_request(c, hdrs, n, body, len, false, &kapi_hreq_cbs, ctx);
+    free(body);
+    if (rv < 0)
+        free(ctx);
+    return rv;
+}
+
+struct sync_result {
+    bool done;
+    int rv;
+    json_t *resp;
+    char type[64];
+};
+
+static void sync_cb(void *arg, int err, int status, json_t *resp, const char *err_type)
+{
+    struct sync_result *s = arg;
+    s->done = true;
+    if (err < 0) {
+        s->rv = err;
+    } else if (status == 200) {
+        s->rv = 0;
+        s->resp = json_incref(resp);
+    } else {
+        s->rv = 1;
+    }
+    snprintf(s->type, sizeof(s->type), "%s", err_type);
+}
+
+int kapi_call_sync(struct kapi *k, struct hconn *c, const char *op, json_t *req, json_t **resp,
+                   char err_type[64])
+{
+    struct sync_result s = {0};
+    err_type[0] = '\0';
+    *resp = NULL;
+    int rv = kapi_call(k, c, op, req, sync_cb, &s);
+    if (rv < 0)
+        return rv;
+    /* hconn's own timer fails the request after its timeout, so this loop is bounded. */
+    while (!s.done)
+        event_base_loop(k->base, EVLOOP_ONCE);
+    *resp = s.resp;
+    snprintf(err_type, 64, "%s", s.type);
+    return s.rv;
+}

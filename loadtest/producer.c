@@ -1,0 +1,193 @@
+/* producer.c — PutRecords at --rate records/s. A 5 ms timer computes how many records are due
+ * since the start (so a late timer catches up instead of drifting), and sends them in batches
+ * of at most 500 records / 4 MiB (AWS limits). At most LT_PUT_INFLIGHT calls are in flight;
+ * records that cannot be sent because of that are counted as `behind`, not silently dropped. */
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "common/clock.h"
+#include "common/common.h"
+#include "run.h"
+
+#define LT_PUT_INFLIGHT 64
+#define LT_PUT_BATCH_MAX 500
+#define LT_PUT_BYTES_MAX (4u << 20)
+
+/* One in-flight PutRecords call; slots live in a fixed array so nothing leaks when the run
+ * ends with calls still pending. */
+struct put_ctx {
+    struct run *r;
+    bool used;
+    uint64_t first_id;
+    uint32_t n;
+    uint32_t record_size;
+};
+
+static struct put_ctx put_slots[LT_PUT_INFLIGHT];
+
+static struct put_ctx *slot_get(void)
+{
+    for (size_t i = 0; i < LT_PUT_INFLIGHT; i++)
+        if (!put_slots[i].used)
+            return &put_slots[i];
+    return NULL;
+}
+
+static void bit_set(uint8_t *bm, uint64_t id)
+{
+    bm[id >> 3] |= (uint8_t)(1u << (id & 7));
+}
+
+static void put_done(void *arg, int err, int status, json_t *resp, const char *err_type)
+{
+    struct put_ctx *p = arg;
+    struct run *r = p->r;
+    r->in_flight--;
+    r->put_calls++;
+    if (err < 0 || status != 200) {
+        if (err == 0 && kapi_is_throttle(err_type))
+            r->put_throttled += p->n;
+        else
+            r->put_errors++;
+        r->put_failed += p->n;
+        if (err == 0 && strcmp(err_type, "ResourceNotFoundException") == 0)
+            run_fail(r, LT_EXIT_FAILED, "stream %s disappeared (PutRecords: %s)", r->cfg.stream,
+                     err_type);
+        else if (err == 0 && !kapi_is_throttle(err_type) && r->put_errors <= 3)
+            LOG_WARN("PutRecords failed: HTTP %d %s", status, err_type);
+        p->used = false;
+        return;
+    }
+    json_t *recs = json_object_get(resp, "Records");
+    for (uint32_t i = 0; i < p->n; i++) {
+        json_t *rec = json_array_get(recs, i);
+        uint64_t id = p->first_id + i;
+        const char *code = json_string_value(json_object_get(rec, "ErrorCode"));
+        if (!rec || code) {
+            r->put_failed++;
+            if (code && kapi_is_throttle(code))
+                r->put_throttled++;
+            continue;
+        }
+        r->acked_n++;
+        r->produced_bytes += p->record_size;
+        if (id < r->id_cap) {
+            bit_set(r->acked, id);
+            if (r->have_first_measured && id >= r->first_measured_id)
+                r->measured_acked++;
+        }
+    }
+    p->used = false;
+}
+
+/* Builds one record's base64 payload for id into out. */
+static size_t encode_record(struct run *r, uint64_t id, int64_t now_ns, char *out)
+{
+    uint8_t *pl = r->payload;
+    memcpy(pl, LT_MAGIC, 4);
+    for (int i = 0; i < 8; i++) {
+        pl[4 + i] = (uint8_t)((uint64_t)now_ns >> (56 - 8 * i));
+        pl[12 + i] = (uint8_t)(id >> (56 - 8 * i));
+    }
+    return (size_t)EVP_EncodeBlock((unsigned char *)out, pl, r->cfg.record_size);
+}
+
+static int send_batch(struct run *r, uint32_t n)
+{
+    size_t b64_len = 4 * (((size_t)r->cfg.record_size + 2) / 3) + 1;
+    char *b64 = sc_malloc(b64_len);
+    json_t *recs = json_array();
+    int64_t now = run_wall_ns();
+    if (!r->have_first_measured && now >= r->measure_start_ns) {
+        r->have_first_measured = true;
+        r->first_measured_id = r->next_id;
+    }
+    struct put_ctx *p = slot_get();
+    ASSERT(p); /* the caller keeps in_flight < LT_PUT_INFLIGHT */
+    *p = (struct put_ctx){r, true, r->next_id, n, (uint32_t)r->cfg.record_size};
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t id = r->next_id + i;
+        encode_record(r, id, now, b64);
+        char pk[24];
+        snprintf(pk, sizeof(pk), "%llu", (unsigned long long)id);
+        json_array_append_new(recs, json_pack("{s:s, s:s}", "Data", b64, "PartitionKey", pk));
+    }
+    free(b64);
+    json_t *req = json_pack("{s:s, s:o}", "StreamName", r->cfg.stream, "Records", recs);
+    r->next_id += n;
+    r->sent += n;
+    r->in_flight++; /* before the call: a dead connection may answer synchronously */
+    int rv = kapi_call(&r->api, r->pconn, "PutRecords", req, put_done, p);
+    if (rv < 0) {
+        r->in_flight--;
+        p->used = false;
+        r->put_failed += n;
+        return rv;
+    }
+    return 0;
+}
+
+static void on_ptimer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct run *r = arg;
+    if (!r->producing)
+        return;
+    uint64_t now = clock_mono_ns();
+    if (now >= r->produce_end_mono_ns) {
+        producer_stop(r);
+        return;
+    }
+    if (hconn_is_dead(r->pconn)) {
+        if (r->in_flight > 0)
+            return; /* callbacks already fired; wait for the counter to settle */
+        hconn_destroy(r->pconn);
+        r->pconn = hconn_create(r->base, &r->ep, (uint32_t)r->cfg.timeout_ms);
+    }
+    double elapsed = (double)(now - r->t0_mono_ns) / 1e9;
+    uint64_t due = (uint64_t)(elapsed * r->cfg.rate);
+    uint64_t owed = due > r->sent + r->behind ? due - r->sent - r->behind : 0;
+    uint32_t per_batch = (uint32_t)SC_MIN((uint64_t)LT_PUT_BATCH_MAX,
+                                          LT_PUT_BYTES_MAX / (uint64_t)(r->cfg.record_size * 2));
+    while (owed > 0) {
+        if (r->in_flight >= LT_PUT_INFLIGHT) {
+            /* Keep a bounded backlog: beyond one second of records we give up on them. */
+            if (owed > (uint64_t)r->cfg.rate + LT_PUT_BATCH_MAX)
+                r->behind += owed - (uint64_t)r->cfg.rate;
+            return;
+        }
+        uint32_t n = (uint32_t)SC_MIN(owed, (uint64_t)per_batch);
+        if (send_batch(r, n) < 0)
+            return;
+        owed -= n;
+    }
+}
+
+int producer_start(struct run *r)
+{
+    r->payload = sc_calloc(1, (size_t)r->cfg.record_size);
+    memset(r->payload, 'x', (size_t)r->cfg.record_size);
+    double total = r->cfg.rate * (r->cfg.duration_s + r->cfg.warmup_s) * 1.2 + 1024;
+    r->id_cap = (uint64_t)total;
+    r->acked = sc_calloc(1, (size_t)(r->id_cap / 8 + 1));
+    r->pconn = hconn_create(r->base, &r->ep, (uint32_t)r->cfg.timeout_ms);
+    if (!r->pconn)
+        return -ENOMEM;
+    r->ptimer = event_new(r->base, -1, EV_PERSIST, on_ptimer, r);
+    struct timeval tv = {0, 5000};
+    event_add(r->ptimer, &tv);
+    r->producing = true;
+    return 0;
+}
+
+void producer_stop(struct run *r)
+{
+    if (!r->producing)
+        return;
+    r->producing = false;
+    if (r->ptimer)
+        event_del(r->ptimer);
+}
