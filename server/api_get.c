@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,19 +43,30 @@ static const char *const iter_types[] = {"AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_N
 
 static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct iterator_key key;
-static bool key_loaded;
+static atomic_bool key_loaded; /* set once, after key is written: readers then skip the lock */
+
+static int key_load_locked(const char *data_dir)
+{
+    pthread_mutex_lock(&key_lock);
+    int rc = 0;
+    if (!atomic_load_explicit(&key_loaded, memory_order_relaxed)) {
+        rc = iterator_key_load(data_dir, &key);
+        if (rc == 0)
+            atomic_store_explicit(&key_loaded, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&key_lock);
+    return rc;
+}
 
 /* The data directory's key, loaded on first use (a failed load is retried on the next call). */
 static const struct iterator_key *key_get(void)
 {
-    pthread_mutex_lock(&key_lock);
-    if (!key_loaded) {
-        const struct config *cfg = api_config();
-        key_loaded = iterator_key_load(cfg->data_dir, &key) == 0;
-    }
-    pthread_mutex_unlock(&key_lock);
-    return key_loaded ? &key : NULL;
+    if (atomic_load_explicit(&key_loaded, memory_order_acquire))
+        return &key;
+    return key_load_locked(api_config()->data_dir) == 0 ? &key : NULL;
 }
+
+int api_iterator_init(const char *data_dir) { return key_load_locked(data_dir); }
 
 /* ---- shared helpers -------------------------------------------------------------------------- */
 

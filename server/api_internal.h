@@ -151,5 +151,10 @@ void api_put_records(struct api_ctx *c);
 /* server/api_get.c: the classic read path. */
 void api_get_shard_iterator(struct api_ctx *c);
 void api_get_records(struct api_ctx *c);
+/* Loads (first start: creates) the shard iterator key DATA/meta/iterator.key (server/iterator.h).
+ * Meant for api_init, so a start on an unwritable data dir fails early; until it is called the
+ * key loads on the first GetShardIterator/GetRecords. Returns 0, -EBADMSG (damaged key file) or
+ * -errno. Any thread. */
+int api_iterator_init(const char *data_dir);
 
 #endif

@@ -19,6 +19,8 @@ import base64
 import http.client
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 
@@ -92,6 +94,13 @@ def drain(conn, stream, n, first, last):
     return got, calls, body_bytes, dt
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shardcastd", default=harness.SHARDCASTD)
@@ -100,6 +109,8 @@ def main():
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--fsync", default="never")
+    ap.add_argument("--perf", metavar="FILE",
+                    help="record the server with perf (call graphs) during the drain passes")
     a = ap.parse_args()
     harness.SHARDCASTD = a.shardcastd
     srv = harness.Server("--limits", "off", "--fsync", a.fsync, "--workers", str(a.workers))
@@ -111,12 +122,23 @@ def main():
         (first, last), dt = prefill(conn, "drain", a.records, a.size)
         print("prefill: %d records of %d B in %.2f s (%.0f records/s)"
               % (a.records, a.size, dt, a.records / dt))
+        perf = None
+        if a.perf:
+            perf = subprocess.Popen(["perf", "record", "-g", "-o", a.perf, "-p",
+                                     str(srv.proc.pid)], stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
         for p in range(a.passes):
+            cpu0, ccpu0 = cpu_seconds(srv.proc.pid), time.process_time()
             got, calls, body_bytes, dt = drain(conn, "drain", a.records, first, last)
+            cpu, ccpu = cpu_seconds(srv.proc.pid) - cpu0, time.process_time() - ccpu0
             print("drain pass %d: %d records in %d calls, %.3f s: %.0f records/s, "
-                  "%.1f MB/s payload, %.1f MB/s response bytes"
+                  "%.1f MB/s payload, %.1f MB/s response bytes; server CPU %.2f s "
+                  "(%.0f records per server CPU second); client CPU %.2f s"
                   % (p + 1, got, calls, dt, got / dt, got * a.size / dt / 1e6,
-                     body_bytes / dt / 1e6))
+                     body_bytes / dt / 1e6, cpu, got / cpu if cpu > 0 else 0, ccpu))
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(timeout=60)
         conn.close()
         srv.stop()
     finally:

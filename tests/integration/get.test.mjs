@@ -97,6 +97,33 @@ function readSuite(tls) {
             assert.deepEqual(again.records.map((r) => r.SequenceNumber), [put.SequenceNumber]);
         });
 
+        it('returns a multi-megabyte GetRecords body intact (flow control, references)', async () => {
+            const big = `${name}-big`;
+            await client.send(new CreateStreamCommand({ StreamName: big, ShardCount: 1 }));
+            await waitFor(async () => {
+                const r = await client.send(new DescribeStreamSummaryCommand({ StreamName: big }));
+                return r.StreamDescriptionSummary.StreamStatus === 'ACTIVE';
+            }, { what: `${big} ACTIVE` });
+            const payload = (i) => new Uint8Array(4000).map((_, j) => (i * 7 + j) & 0xff);
+            const seqs = [];
+            for (let b = 0; b < 3; b++) {
+                const r = await client.send(new PutRecordsCommand({
+                    StreamName: big,
+                    Records: Array.from({ length: 250 }, (_, k) => ({
+                        Data: payload(b * 250 + k), PartitionKey: `k${k}` })),
+                }));
+                assert.equal(r.FailedRecordCount ?? 0, 0);
+                seqs.push(...r.Records.map((x) => x.SequenceNumber));
+            }
+            const { ShardIterator } = await client.send(new GetShardIteratorCommand({
+                StreamName: big, ShardId: SHARD, ShardIteratorType: 'TRIM_HORIZON' }));
+            const r = await client.send(new GetRecordsCommand({ ShardIterator }));
+            assert.equal(r.Records.length, 750); // ~4 MB of base64 in one response
+            assert.deepEqual(r.Records.map((x) => x.SequenceNumber), seqs);
+            r.Records.forEach((x, i) => assert.deepEqual(x.Data, payload(i), `record ${i}`));
+            assert.equal(r.MillisBehindLatest, 0);
+        });
+
         it('rejects a forged iterator with InvalidArgumentException', async () => {
             const { ShardIterator } = await client.send(new GetShardIteratorCommand({
                 StreamName: name, ShardId: SHARD, ShardIteratorType: 'TRIM_HORIZON' }));

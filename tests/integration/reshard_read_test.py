@@ -4,9 +4,10 @@ contract KCL enforces); children receive new records; DescribeStream shows the p
 EndingSequenceNumber at or after its last record."""
 import os
 import sys
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, main, wait_for  # noqa: E402
+from harness import Server, ServerTestCase, main, wait_for  # noqa: E402
 
 MAX_HASH = (1 << 128) - 1
 MID = 1 << 127
@@ -141,6 +142,35 @@ class ReshardReadTest(ServerTestCase):
         self.assertEqual(got, [])
         self.assertEqual([c["ShardId"] for c in end["ChildShards"]], [sid(2)])
         self.assertEqual(end["ChildShards"][0]["ParentShards"], [sid(0), sid(1)])
+
+
+class ReshardRestartTest(unittest.TestCase):
+    def test_closed_parent_still_ends_after_restart(self):
+        with Server("--limits", "off") as srv:
+            kin = srv.boto3()
+            kin.create_stream(StreamName="rr", ShardCount=1)
+            wait_for(lambda: kin.describe_stream_summary(StreamName="rr")[
+                "StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", timeout=15)
+            r = kin.put_records(StreamName="rr", Records=[
+                {"Data": b"p%d" % i, "PartitionKey": "k"} for i in range(5)])
+            self.assertEqual(r["FailedRecordCount"], 0)
+            kin.split_shard(StreamName="rr", ShardToSplit=sid(0), NewStartingHashKey=str(MID))
+            wait_for(lambda: kin.describe_stream_summary(StreamName="rr")[
+                "StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", timeout=15)
+            srv.restart()
+            kin = srv.boto3()
+            it = kin.get_shard_iterator(StreamName="rr", ShardId=sid(0),
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            r = kin.get_records(ShardIterator=it)
+            self.assertEqual([x["Data"] for x in r["Records"]], [b"p%d" % i for i in range(5)])
+            r = kin.get_records(ShardIterator=r["NextShardIterator"])
+            self.assertEqual(r["Records"], [])
+            self.assertNotIn("NextShardIterator", r)
+            self.assertEqual([c["ShardId"] for c in r["ChildShards"]], [sid(1), sid(2)])
+            # Writes after the restart go to the children only.
+            r = kin.put_record(StreamName="rr", Data=b"c", PartitionKey="k",
+                               ExplicitHashKey=str(MAX_HASH))
+            self.assertEqual(r["ShardId"], sid(2))
 
 
 if __name__ == "__main__":
