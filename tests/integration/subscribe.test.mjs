@@ -264,6 +264,26 @@ function suite(tls) {
                 assert.ok(took < 8000, `fast consumer took ${took} ms`);
                 const st = await (await fetch(`${srv.endpoint}/stats`)).json();
                 assert.ok(st.tail_drops >= 1, 'the stalled pipe fell back to catch-up');
+                // Once it reads, the stalled client gets every record exactly once, in order.
+                const keys = [];
+                let buf = Buffer.alloc(0);
+                req.on('data', (chunk) => {
+                    buf = Buffer.concat([buf, chunk]);
+                    while (buf.length >= 12 && buf.length >= buf.readUInt32BE(0)) {
+                        const total = buf.readUInt32BE(0);
+                        const hlen = buf.readUInt32BE(4);
+                        const payload = buf.subarray(12 + hlen, total - 4).toString();
+                        if (buf.subarray(12, 12 + hlen).includes('SubscribeToShardEvent')) {
+                            for (const r of JSON.parse(payload).Records) keys.push(r.PartitionKey);
+                        }
+                        buf = buf.subarray(total);
+                    }
+                });
+                req.resume();
+                await waitFor(() => keys.length >= n, { timeoutMs: 10000, what: 'stalled client catches up' });
+                const want = [];
+                for (let i = 0; i < 100; i++) for (let j = 0; j < 10; j++) want.push(`st${i}-${j}`);
+                assert.deepEqual(keys, want);
                 req.close();
                 sess.close();
             });
