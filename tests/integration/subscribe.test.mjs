@@ -216,6 +216,10 @@ function suite(tls) {
             const st = await (await fetch(`${srv.endpoint}/stats`)).json();
             const built = st.tail_frames_built - before.tail_frames_built;
             const handed = st.tail_frames_handed - before.tail_frames_handed;
+            // Each pipe appends a shared frame as ONE chain per DATA frame, not one per record
+            // part (a 100-record frame would be 201 parts): heartbeats add a few more.
+            const chains = st.pulled_chains - before.pulled_chains;
+            assert.ok(chains <= handed * 3 + 200, `${chains} chains for ${handed} frames handed`);
             // One frame per append batch per worker, handed to the 5 pipes of that shard.
             if (tls) assert.ok(built >= 1 && handed >= built && handed <= built * 5, `built ${built}, handed ${handed}`);
             else assert.ok(built >= 1 && handed === built * 5, `built ${built}, handed ${handed}`);
