@@ -63,7 +63,7 @@ struct put_req {
     struct put_group *g;
     uint32_t ngroups, cap_groups;
     uint32_t pending; /* appends awaiting their callback */
-    char *scratch[2 * PUT_RECORDS_MAX + 8];
+    char *scratch[3 * PUT_RECORDS_MAX + 4]; /* Data, ExplicitHashKey, PartitionKey each */
     uint32_t nscratch;
     struct jscan_val ordering; /* PutRecord SequenceNumberForOrdering (type NULL if absent) */
 };
@@ -617,6 +617,24 @@ static void reply_single(struct put_req *r)
     }
 }
 
+static size_t put_lit(char *out, size_t len, const char *s, size_t n)
+{
+    memcpy(out + len, s, n);
+    return len + n;
+}
+
+/* sep{"SequenceNumber":"<56>","ShardId":"<id>"} at out + len; returns the new length. */
+static size_t put_ok_entry(char *out, size_t len, const char *sep, const char *seq, const char *id)
+{
+    static const char a[] = "{\"SequenceNumber\":\"", b[] = "\",\"ShardId\":\"", c[] = "\"}";
+    len = put_lit(out, len, sep, strlen(sep));
+    len = put_lit(out, len, a, sizeof(a) - 1);
+    len = put_lit(out, len, seq, SEQNUM_DIGITS);
+    len = put_lit(out, len, b, sizeof(b) - 1);
+    len = put_lit(out, len, id, strlen(id));
+    return put_lit(out, len, c, sizeof(c) - 1);
+}
+
 /* {"FailedRecordCount":N,"Records":[...]} in request order, written by hand: 500 jansson
  * objects per request would cost more than the rest of the path. */
 static void reply_records(struct put_req *r)
@@ -635,9 +653,8 @@ static void reply_records(struct put_req *r)
         if (e->status == PS_OK) {
             const struct shard_rt *rt = r->g[e->group].rt;
             shardlog_seqnum(shard_rt_log(rt), e->position, e->arrival_ms, seq);
-            len += (size_t)snprintf(out + len, cap - len,
-                                    "%s{\"SequenceNumber\":\"%s\",\"ShardId\":\"%s\"}", sep, seq,
-                                    registry_shard_id_print(shard_rt_index(rt), id));
+            registry_shard_id_print(shard_rt_index(rt), id);
+            len = put_ok_entry(out, len, sep, seq, id); /* the hot line: no printf */
         } else if (e->status == PS_THROTTLED) {
             registry_shard_id_print(shard_rt_index(r->g[e->group].rt), id);
             len += (size_t)snprintf(out + len, cap - len,

@@ -50,7 +50,8 @@ def read_all(k, stream, shard_id):
     for _ in range(50):
         r = k.get_records(ShardIterator=it, Limit=10000)
         out += r["Records"]
-        if not r["Records"] and r.get("MillisBehindLatest", 0) == 0:
+        if "NextShardIterator" not in r or (not r["Records"] and
+                                            r.get("MillisBehindLatest", 0) == 0):
             break
         it = r["NextShardIterator"]
     return out
@@ -130,6 +131,17 @@ class PutTest(ServerTestCase):
         sent.append((base64.b64decode("//8="), "ésc", json.loads(out)["SequenceNumber"]))
         got = read_all(k, "rb", "shardId-000000000000")
         self.assertEqual([(g["Data"], g["PartitionKey"], g["SequenceNumber"]) for g in got], sent)
+
+    def test_all_escaped(self):
+        """500 entries whose Data, PartitionKey and ExplicitHashKey all need unescaping."""
+        import json
+        ent = '{"Data":"\\/w==","PartitionKey":"\\u00e9","ExplicitHashKey":"\\u0030"}'
+        body = '{"StreamName":"p4","Records":[' + ",".join([ent] * 500) + "]}"
+        status, _, data = self.server.raw(body, target="PutRecords")
+        self.assertEqual(status, 200, data[:300])
+        out = json.loads(data)
+        self.assertEqual(out["FailedRecordCount"], 0)
+        self.assertTrue(all(x["ShardId"] == "shardId-000000000000" for x in out["Records"]))
 
     def test_cli(self):
         r = self.server.aws("put-record", "--stream-name", "p4", "--partition-key", "pk1",
@@ -285,6 +297,54 @@ class PutTest(ServerTestCase):
                  "1 validation error detected: Value 'x1' at 'sequenceNumberForOrdering' failed "
                  "to satisfy constraint: Member must satisfy regular expression pattern: "
                  "0|([1-9]\\d{0,128})")
+
+    def test_split_during_writes(self):
+        """A split seals the parent while PutRecords run: nothing acknowledged is lost or
+        doubled, the parent's log ends where the registry says, later records go to the
+        children."""
+        import threading
+        k = self.server.boto3()
+        k.create_stream(StreamName="sp", ShardCount=1)
+        active(k, "sp")
+        acked, stop = [], threading.Event()
+
+        def produce():
+            kk = self.server.boto3()
+            n = 0
+            while not stop.is_set() and n < 20000:
+                recs = [{"Data": b"r%d" % (n + i), "PartitionKey": "k%d" % (n + i)}
+                        for i in range(50)]
+                n += 50
+                r = kk.put_records(StreamName="sp", Records=recs)
+                acked.extend((x["Data"], y["ShardId"], y["SequenceNumber"])
+                             for x, y in zip(recs, r["Records"]) if "SequenceNumber" in y)
+        t = threading.Thread(target=produce)
+        t.start()
+        wait_for(lambda: len(acked) > 300, what="writes before the split")
+        k.split_shard(StreamName="sp", ShardToSplit="shardId-000000000000",
+                      NewStartingHashKey=str(1 << 127))
+        before = len(acked)
+        wait_for(lambda: len(acked) > before + 300, what="writes after the split")
+        stop.set()
+        t.join(30)
+        shards = {s["ShardId"]: s for s in k.list_shards(StreamName="sp")["Shards"]}
+        self.assertEqual(len(shards), 3)
+        stored = {}
+        for sid in shards:
+            for rec in read_all(k, "sp", sid):
+                self.assertNotIn(rec["Data"], stored)
+                stored[rec["Data"]] = (sid, rec["SequenceNumber"])
+        for data, sid, seq in acked:
+            self.assertEqual(stored.get(data), (sid, seq))
+        self.assertEqual(len(stored), len(acked))
+        parent = read_all(k, "sp", "shardId-000000000000")
+        self.assertTrue(parent)
+        ending = shards["shardId-000000000000"]["SequenceNumberRange"]["EndingSequenceNumber"]
+
+        def counter(seq):  # 47 hex digits: 2, 9 shard secs, 1 index nibble, 16 counter, ...
+            return int(("%047x" % int(seq))[11:27], 16)
+        self.assertEqual(counter(ending), counter(parent[-1]["SequenceNumber"]))
+        self.assertTrue(any(sid != "shardId-000000000000" for _, sid, _ in acked[-100:]))
 
     def test_no_limits_burst(self):
         k = self.server.boto3()
