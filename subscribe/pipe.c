@@ -392,7 +392,13 @@ static void hub_on_read(void *arg, int err, struct shardlog_batch *b)
     h->reading = false;
     bool progress = false;
     if (err < 0) {
+        /* The tail pipes read for themselves: each gets the error (or the records) alone. */
         LOG_WARN("subscribe: tail read failed: %d", err);
+        while (h->tail != NULL) {
+            struct pipe *p = h->tail;
+            tail_remove(p);
+            pipe_pump(p);
+        }
     } else {
         if (b->count > 0 && b->next_position > h->next_pos && h->tail != NULL)
             hub_deliver(h, b);

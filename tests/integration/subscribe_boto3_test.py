@@ -161,6 +161,38 @@ class Boto3SubscribeTest(ServerTestCase):
         d.close()
 
 
+class PreStreamErrorsTest(unittest.TestCase):
+    def test_errors_before_the_stream(self):
+        with Server("--consumer-transition-ms", "3000") as srv:
+            k = srv.boto3()
+            k.create_stream(StreamName="e", ShardCount=1)
+            wait_for(lambda: k.describe_stream_summary(StreamName="e")["StreamDescriptionSummary"]
+                     ["StreamStatus"] == "ACTIVE", what="ACTIVE")
+            sarn = k.describe_stream_summary(StreamName="e")["StreamDescriptionSummary"]["StreamARN"]
+            arn = k.register_stream_consumer(StreamARN=sarn, ConsumerName="c")["Consumer"]["ConsumerARN"]
+
+            def err(arn_, shard=SHARD0, pos=None):
+                with self.assertRaises(Exception) as cm:
+                    k.subscribe_to_shard(ConsumerARN=arn_, ShardId=shard,
+                                         StartingPosition=pos or {"Type": "LATEST"})
+                return cm.exception.response["Error"]["Code"]
+
+            self.assertEqual(err(arn), "ResourceInUseException")  # still CREATING
+            self.assertEqual(err(arn.replace("/consumer/c:", "/consumer/zz:")),
+                             "ResourceNotFoundException")
+            self.assertEqual(err(arn.replace("stream/e/", "stream/nope/")),
+                             "ResourceNotFoundException")
+            wait_for(lambda: k.describe_stream_consumer(ConsumerARN=arn)["ConsumerDescription"]
+                     ["ConsumerStatus"] == "ACTIVE", timeout=10, what="consumer ACTIVE")
+            self.assertEqual(err(arn, shard="shardId-000000000007"), "ResourceNotFoundException")
+            self.assertEqual(err(arn, pos={"Type": "AT_TIMESTAMP"}), "ValidationException")
+            self.assertEqual(err(arn, pos={"Type": "AFTER_SEQUENCE_NUMBER",
+                                           "SequenceNumber": "12x"}), "ValidationException")
+            other = "49590338271490256608559692538361571095921575989136588898"
+            self.assertEqual(err(arn, pos={"Type": "AT_SEQUENCE_NUMBER", "SequenceNumber": other}),
+                             "InvalidArgumentException")
+
+
 class ShutdownTest(unittest.TestCase):
     def test_sigterm_with_live_pipes(self):
         """SIGTERM while pipes are live (tail and mid-backlog): the streams end, the server exits

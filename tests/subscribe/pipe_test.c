@@ -16,7 +16,6 @@
 #include "common/common.h"
 #include "shards/shardlog.h"
 #include "subscribe/eventstream.h"
-#include "subscribe/leases.h"
 #include "subscribe/pipe.h"
 #include "tests/test.h"
 
@@ -396,25 +395,6 @@ static void test_end_and_kick(void)
     evbuffer_free(o); /* the frame outlives the pipe through the chain's reference */
 }
 
-static void test_leases(void)
-{
-    int a, b, c;
-    struct lease_key k = {"s", "c1", 1000, 3};
-    void *ev = &c;
-    CHECK_EQ_INT(leases_acquire(&k, &a, 10000, &ev), 0);
-    CHECK(ev == NULL);
-    CHECK_EQ_INT(leases_acquire(&k, &b, 14999, &ev), -EBUSY);
-    CHECK_EQ_INT(leases_acquire(&k, &b, 15000, &ev), 0);
-    CHECK(ev == &a);
-    CHECK(!leases_release(&k, &a));
-    struct lease_key k2 = {"s", "c1", 1000, 4};
-    CHECK_EQ_INT(leases_acquire(&k2, &c, 15000, &ev), 0);
-    void *out[4];
-    CHECK_EQ_INT((int)leases_take_consumer("s", "c1", out, 4), 2);
-    CHECK_EQ_INT((int)leases_count(), 0);
-    CHECK(!leases_release(&k, &b));
-}
-
 int main(void)
 {
     char root[] = "/tmp/sc_pipe_test.XXXXXX";
@@ -432,7 +412,6 @@ int main(void)
     sio = sio_create(64, false, &err);
     ASSERT(sio != NULL);
     base = event_base_new();
-    TEST_RUN(test_leases);
     TEST_RUN(test_end_and_kick);
     TEST_RUN(test_tail_sharing_and_positions);
     TEST_RUN(test_catchup_after_seal_and_timestamp);
