@@ -330,8 +330,8 @@ static int read_file(int dirfd, const char *fname, char **buf, size_t *len)
 static int load_one(struct meta *m, const char *fname, int (*cb)(void *, struct reg_stream *),
                     void *arg)
 {
-    char *buf;
-    size_t len;
+    char *buf = NULL;
+    size_t len = 0;
     int rc = read_file(m->dirfd, fname, &buf, &len);
     struct reg_stream *s = NULL;
     if (rc == 0)

@@ -653,6 +653,7 @@ int registry_consumer_deregister(struct registry *reg, const char *stream, const
     }
     struct reg_stream *c = stream_clone(reg->streams[pos]);
     r = consumer_find(c, name);
+    ASSERT(r != NULL); /* the clone holds every consumer of the original */
     r->c.status = REG_DELETING;
     r->status_ms = clock_now_ms();
     rc = stream_commit(reg, pos, c);

@@ -105,7 +105,9 @@ static void dir_to_name(const char *d, char *out, size_t cap)
         d = ".";
     else if (strcmp(d, "%2E%2E") == 0)
         d = "..";
-    snprintf(out, cap, "%s", d);
+    int n = snprintf(out, cap, "%s", d);
+    if (n < 0 || (size_t)n >= cap) /* not a name we made: match nothing */
+        out[0] = '\0';
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -129,7 +131,9 @@ static void rm_rf(const char *path)
 static int64_t marker_read(const char *dir)
 {
     char path[1300], buf[32];
-    snprintf(path, sizeof(path), "%s/incarnation", dir);
+    int pn = snprintf(path, sizeof(path), "%s/incarnation", dir);
+    if (pn < 0 || (size_t)pn >= sizeof(path))
+        return INCARNATION_UNKNOWN;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return INCARNATION_UNKNOWN;
