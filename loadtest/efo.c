@@ -156,7 +156,7 @@ static const char *scan_str(const char *p, const char *end, const char *key, siz
 /* A SubscribeToShardEvent payload, scanned instead of parsed: at tens of thousands of records/s
  * a full JSON parse of every base64 Data string costs more CPU than the server under test
  * spends sending them. Only the first 28 base64 characters of each Data (our 20-byte header)
- * are decoded; the top-level keys appear once, after the Records array. */
+ * are decoded. */
 static void scan_event(struct lt_pipe *p, const char *json, size_t len, int64_t now_wall)
 {
     struct lt_consumer *c = p->c;
@@ -171,16 +171,17 @@ static void scan_event(struct lt_pipe *p, const char *json, size_t len, int64_t 
         }
         cur = data + n + 1;
     }
-    const char *cont = scan_str(cur, end, "ContinuationSequenceNumber", &n);
+    /* Key order is not guaranteed; a key pattern cannot match inside a value, so search all. */
+    const char *cont = scan_str(json, end, "ContinuationSequenceNumber", &n);
     if (cont && n < sizeof(p->continuation)) {
         memcpy(p->continuation, cont, n);
         p->continuation[n] = '\0';
     } else if (!cont) {
-        const char *ch = scan_key(cur, end, "ChildShards");
+        const char *ch = scan_key(json, end, "ChildShards");
         if (ch && ch + 1 < end && *ch == '[' && *skip_ws(ch + 1, end) != ']')
             p->ended = true;
     }
-    const char *mbl = scan_key(cur, end, "MillisBehindLatest");
+    const char *mbl = scan_key(json, end, "MillisBehindLatest");
     if (mbl && mbl < end && *mbl >= '0' && *mbl <= '9') {
         long long v = 0;
         for (; mbl < end && *mbl >= '0' && *mbl <= '9' && v < (1ll << 50); mbl++)

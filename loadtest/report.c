@@ -227,13 +227,13 @@ static int write_json(const struct run *r, const struct path_summary s[LT_PATH_N
         (json_int_t)r->behind, "measured", (json_int_t)r->measured_acked, "paths", paths, "pipes",
         pipes_json(r, s[0].seconds), "failure", r->failure[0] ? r->failure : NULL, "ok",
         r->exit_code == 0);
-    json_object_set_new(
-        root, "cleanup",
-        json_pack("{s:b, s:b, s:b, s:i, s:i, s:s?}", "requested", r->cfg.cleanup,
-                  "stream_created", r->created_stream, "stream_deleted",
-                  r->cleanup_stream_deleted, "consumers_created", r->cleanup_consumers_created,
-                  "consumers_deleted", r->cleanup_consumers_deleted, "left_behind",
-                  r->cleanup_left[0] ? r->cleanup_left : NULL));
+    json_object_set_new(root, "cleanup",
+                        json_pack("{s:b, s:b, s:b, s:i, s:i, s:s?}", "requested", r->cfg.cleanup,
+                                  "stream_created", r->created_stream, "stream_deleted",
+                                  r->cleanup_stream_deleted, "consumers_created",
+                                  r->cleanup_consumers_created, "consumers_deleted",
+                                  r->cleanup_consumers_deleted, "left_behind",
+                                  r->cleanup_left[0] ? r->cleanup_left : NULL));
     if (r->cfg.stress)
         json_object_set_new(root, "stress", stress_json(r, s[0].seconds));
     int rv = json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -353,7 +353,7 @@ static void stress_sum(const struct run *r, double secs, struct stress_sum *ss)
     }
     if (ss->pipes > 0)
         *ss = (struct stress_sum){ss->pipes, ss->live, ss->resubscribes, min, sum / ss->pipes,
-                                  max, sum};
+                                  max,       sum};
 }
 
 static json_t *stress_json(const struct run *r, double secs)

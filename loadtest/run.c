@@ -375,10 +375,10 @@ void run_cleanup(struct run *r)
         r->cleanup_consumers_created += r->consumers[i].created;
     if (r->created_stream) {
         /* Deleting the stream takes its consumers with it. */
-        if (cleanup_call(r, "DeleteStream",
-                         json_pack("{s:s, s:b}", "StreamName", r->cfg.stream,
-                                   "EnforceConsumerDeletion", 1),
-                         why) == 0) {
+        if (cleanup_call(
+                r, "DeleteStream",
+                json_pack("{s:s, s:b}", "StreamName", r->cfg.stream, "EnforceConsumerDeletion", 1),
+                why) == 0) {
             r->cleanup_stream_deleted = true;
             r->cleanup_consumers_deleted = r->cleanup_consumers_created;
         } else {
@@ -393,10 +393,10 @@ void run_cleanup(struct run *r)
         struct lt_consumer *c = &r->consumers[i];
         if (!c->created)
             continue;
-        if (cleanup_call(r, "DeregisterStreamConsumer",
-                         json_pack("{s:s, s:s}", "StreamARN", r->stream_arn, "ConsumerName",
-                                   c->name),
-                         why) == 0)
+        if (cleanup_call(
+                r, "DeregisterStreamConsumer",
+                json_pack("{s:s, s:s}", "StreamARN", r->stream_arn, "ConsumerName", c->name),
+                why) == 0)
             r->cleanup_consumers_deleted++;
         else
             cleanup_note(r, c->name, why);

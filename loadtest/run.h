@@ -85,7 +85,7 @@ struct lt_consumer {
     int idx;
     char name[128];
     char arn[1024];
-    bool created; /* registered by this run (not reused): --cleanup deregisters it */
+    bool created;                /* registered by this run (not reused): --cleanup deregisters it */
     struct hconn *conn;          /* classic: one connection for every shard */
     struct efo_conns *efo_conns; /* enhanced: subscriptions spread over several */
     int reconnects;
