@@ -15,7 +15,8 @@
 #
 # usage: loadtest/compare.sh [--out DIR] [--shardcastd BIN] [--loadtest BIN] [--only NAMES]
 #   --out DIR        results (default ./compare-<UTC time>); DIR/compare.json is the combined
-#                    JSON, DIR/<subject>/ holds each run's results.json, latency-cdf.svg, logs
+#                    JSON, DIR/compare-cdf.svg every subject's CDF in one plot,
+#                    DIR/<subject>/ holds each run's results.json, latency-cdf.svg, logs
 #   --only NAMES     comma list of subjects (shardcastd,kinesalite,kinesis-mock)
 # env: SHARDS (2) POLLERS (1) CONSUMERS (2) RATE records/s (200) SIZE bytes (1024)
 #      DURATION s (10) WARMUP s (2) DRAIN_MS (5000) LIMITS for shardcastd (aws)
@@ -229,4 +230,57 @@ for n in names:
     if r and r.get("failure"):
         print("%s: FAILED: %s" % (n, r["failure"]))
 print("combined JSON: %s" % os.path.join(out, "compare.json"))
+
+# One CDF plot of every subject's paths (log latency axis), like shardcast-loadtest's own.
+import math
+curves = []
+colors = {"shardcastd": ("#1f77b4", "#d62728"), "kinesalite": (None, "#ff7f0e"),
+          "kinesis-mock": ("#2ca02c", "#9467bd")}
+for n in names:
+    r = combined["subjects"][n]["results"]
+    for i, path in enumerate(("enhanced", "standard")):
+        if r and path in r["paths"] and r["paths"][path]["latency"]["count"]:
+            lat = r["paths"][path]["latency"]
+            col = colors.get(n, ("#333", "#777"))[i] or "#777"
+            curves.append(("%s %s: p50 %.2f ms, p99 %.2f ms" % (
+                n, path, lat["p50_us"] / 1e3, lat["p99_us"] / 1e3), col,
+                [(max(us, 1), f) for us, f in lat["cdf"]], path == "standard"))
+if curves:
+    lo = min(c[2][0][0] for c in curves)
+    hi = max(c[2][-1][0] for c in curves)
+    d0, d1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi + 1))
+    d1 = max(d1, d0 + 1)
+    W, H, ml, mr, mt, mb = 860, 500, 70, 20, 40, 60
+    pw, ph = W - ml - mr, H - mt - mb
+    X = lambda us: ml + (math.log10(us) - d0) / (d1 - d0) * pw
+    Y = lambda f: mt + ph - f * ph
+    svg = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
+           'font-size="12">' % (W, H), '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="%d" y="24" font-size="16">Propagation delay CDF (sent -&gt; received), '
+           'compare.sh %s</text>' % (ml, combined["date_utc"])]
+    for d in range(d0, d1 + 1):
+        x = X(10 ** d)
+        svg.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>'
+                   '<text x="%.1f" y="%d" text-anchor="middle">%g ms</text>'
+                   % (x, mt, x, mt + ph, x, mt + ph + 18, 10 ** d / 1e3))
+    for i in range(11):
+        y = Y(i / 10)
+        svg.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#eee"/>'
+                   '<text x="%d" y="%.1f" text-anchor="end">%.1f</text>'
+                   % (ml, y, ml + pw, y, ml - 6, y + 4, i / 10))
+    svg.append('<text x="%d" y="%d" text-anchor="middle">latency (log scale)</text>'
+               % (ml + pw / 2, H - 16))
+    for k, (label, col, pts, dashed) in enumerate(curves):
+        prev, coords = Y(0), []
+        for us, f in pts:
+            coords.append("%.1f,%.1f %.1f,%.1f" % (X(us), prev, X(us), Y(f)))
+            prev = Y(f)
+        svg.append('<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>'
+                   % (col, ' stroke-dasharray="6 3"' if dashed else "", " ".join(coords)))
+        svg.append('<rect x="%d" y="%d" width="14" height="4" fill="%s"/><text x="%d" y="%d">%s</text>'
+                   % (ml + 10, mt + 12 + k * 18, col, ml + 30, mt + 17 + k * 18, label))
+    svg.append("</svg>")
+    with open(os.path.join(out, "compare-cdf.svg"), "w") as f:
+        f.write("\n".join(svg) + "\n")
+    print("combined CDF plot: %s" % os.path.join(out, "compare-cdf.svg"))
 EOF
