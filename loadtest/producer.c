@@ -23,6 +23,7 @@ struct put_ctx {
     uint64_t first_id;
     uint32_t n;
     uint32_t record_size;
+    uint64_t sent_mono_ns;
 };
 
 static struct put_ctx put_slots[LT_PUT_INFLIGHT];
@@ -46,6 +47,8 @@ static void put_done(void *arg, int err, int status, json_t *resp, const char *e
     struct run *r = p->r;
     r->in_flight--;
     r->put_calls++;
+    if (err == 0 && status == 200)
+        hist_record(&r->put_hist, (clock_mono_ns() - p->sent_mono_ns) / 1000u);
     if (err < 0 || status != 200) {
         if (err == 0 && kapi_is_throttle(err_type))
             r->put_throttled += p->n;
@@ -106,7 +109,7 @@ static int send_batch(struct run *r, uint32_t n)
     }
     struct put_ctx *p = slot_get();
     ASSERT(p); /* the caller keeps in_flight < LT_PUT_INFLIGHT */
-    *p = (struct put_ctx){r, true, r->next_id, n, (uint32_t)r->cfg.record_size};
+    *p = (struct put_ctx){r, true, r->next_id, n, (uint32_t)r->cfg.record_size, clock_mono_ns()};
     for (uint32_t i = 0; i < n; i++) {
         uint64_t id = r->next_id + i;
         encode_record(r, id, now, b64);
@@ -168,6 +171,7 @@ static void on_ptimer(evutil_socket_t fd, short what, void *arg)
 
 int producer_start(struct run *r)
 {
+    hist_init(&r->put_hist);
     r->payload = sc_calloc(1, (size_t)r->cfg.record_size);
     memset(r->payload, 'x', (size_t)r->cfg.record_size);
     double total = r->cfg.rate * (r->cfg.duration_s + r->cfg.warmup_s) * 1.2 + 1024;

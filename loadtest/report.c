@@ -121,6 +121,10 @@ static void print_table(const struct run *r, const struct path_summary s[LT_PATH
            (unsigned long long)r->sent, (unsigned long long)r->acked_n,
            (unsigned long long)r->put_failed, (unsigned long long)r->put_throttled,
            (unsigned long long)r->behind, (unsigned long long)r->measured_acked);
+    if (r->put_hist.total)
+        printf("PutRecords call latency: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+               (double)hist_percentile(&r->put_hist, 50) / 1e3,
+               (double)hist_percentile(&r->put_hist, 99) / 1e3, (double)r->put_hist.max_us / 1e3);
     if (r->failure[0]) {
         printf("FAILED: %s\n", r->failure);
         /* What the failure cost, so a failed run is still read correctly. */

@@ -140,7 +140,9 @@ struct run {
     uint64_t sent, acked_n, put_failed, put_throttled, put_calls, put_errors, in_flight;
     uint64_t measured_acked;
     uint64_t produced_bytes;
-    uint64_t behind; /* records the producer could not send on time */
+    uint64_t behind;      /* records the producer could not send on time */
+    struct hist put_hist; /* successful PutRecords calls, send to answer (µs): a slow ingest
+                             shows here, not only in the delivery delay */
     uint8_t *payload;
 
     /* --cleanup outcome */
