@@ -85,7 +85,13 @@ int efo_register(struct lt_consumer *c)
         return -EIO;
     }
     c->created = rv == 0;
-    rv = describe_until_active(c);
+    return 0;
+}
+
+int efo_await(struct lt_consumer *c)
+{
+    struct run *r = c->run;
+    int rv = describe_until_active(c);
     if (rv < 0)
         return rv;
     int n_conns = (r->n_shards + EFO_STREAMS_PER_CONN - 1) / EFO_STREAMS_PER_CONN;

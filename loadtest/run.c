@@ -12,6 +12,7 @@
 #include "common/common.h"
 
 #define LT_SETUP_WAIT_MS 60000
+#define LT_REGISTER_WAVE 5
 
 int64_t run_wall_ns(void)
 {
@@ -213,6 +214,19 @@ static int start_consumers(struct run *r)
                 rv == -EIO ? 1 : rv, r->failure[0] ? r->failure : "error");
         if (r->stopped)
             return r->exit_code;
+        /* Enhanced consumers are registered LT_REGISTER_WAVE at a time, then awaited: AWS
+         * allows 5 consumers CREATING at once, and waiting for each alone made setting up 20
+         * consumers take 20 transition times. */
+        bool wave_end = i + 1 == n || (c->idx + 1) % LT_REGISTER_WAVE == 0;
+        for (int k = i; c->path == LT_PATH_EFO && wave_end && k >= 0; k--) {
+            struct lt_consumer *w = &r->consumers[k];
+            if (w->path != LT_PATH_EFO || w->efo_conns)
+                break;
+            rv = efo_await(w);
+            if (rv < 0)
+                return setup_error(r, "DescribeStreamConsumer", rv == -EIO ? 1 : rv,
+                                   r->failure[0] ? r->failure : "error");
+        }
     }
     /* Subscriptions start at LATEST: wait until every one is live before producing. Slow
      * emulators need about 30 ms per subscription; 15 s at least, 120 s at most. */

@@ -194,9 +194,11 @@ int poller_start(struct lt_consumer *c);
 void poller_tick(struct lt_consumer *c);
 void poller_stop(struct lt_consumer *c);
 
-/* efo.c: RegisterStreamConsumer (wait ACTIVE), SubscribeToShard per shard, resubscribe with
- * AFTER_SEQUENCE_NUMBER when a subscription ends. */
+/* efo.c: RegisterStreamConsumer (an existing one is reused), wait ACTIVE, SubscribeToShard per
+ * shard, resubscribe with AFTER_SEQUENCE_NUMBER when a subscription ends. */
 int efo_register(struct lt_consumer *c);
+/* Waits (bounded) until the registered consumer is ACTIVE, then opens its connections. */
+int efo_await(struct lt_consumer *c);
 int efo_start(struct lt_consumer *c);
 void efo_tick(struct lt_consumer *c);
 void efo_stop(struct lt_consumer *c);
