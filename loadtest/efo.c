@@ -163,7 +163,7 @@ static const char *scan_str(const char *p, const char *end, const char *key, siz
  * a full JSON parse of every base64 Data string costs more CPU than the server under test
  * spends sending them. Only the first 28 base64 characters of each Data (our 20-byte header)
  * are decoded. */
-static void scan_event(struct lt_pipe *p, const char *json, size_t len, int64_t now_wall)
+void efo_scan_event(struct lt_pipe *p, const char *json, size_t len, int64_t now_wall)
 {
     struct lt_consumer *c = p->c;
     struct lt_pathstats *st = &c->run->stats[LT_PATH_EFO];
@@ -223,7 +223,7 @@ static void on_event(struct lt_pipe *p, const struct eventstream_message *m, int
     if (strcmp(etype, "SubscribeToShardEvent") != 0)
         return;
     p->live = true; /* kinesis-mock sends no initial-response: the first event marks it */
-    scan_event(p, (const char *)m->payload, m->payload_len, now_wall);
+    efo_scan_event(p, (const char *)m->payload, m->payload_len, now_wall);
 }
 
 static void sub_on_headers(void *arg, int status)

@@ -204,6 +204,10 @@ void efo_tick(struct lt_consumer *c);
 void efo_stop(struct lt_consumer *c);
 /* Number of subscriptions that received their initial-response. */
 int efo_live(const struct lt_consumer *c);
+/* One SubscribeToShardEvent JSON payload (json, len; not NUL-terminated): every Data goes to
+ * run_on_record_b64; the pipe's records/bytes, continuation, ended flag and the path's
+ * MillisBehindLatest are updated. Exposed for tests/loadtest/efo_scan_test.c. */
+void efo_scan_event(struct lt_pipe *p, const char *json, size_t len, int64_t now_wall);
 /* Closes the consumer's connections (its subscriptions end); pipes stay for the report. */
 void efo_disconnect(struct lt_consumer *c);
 
