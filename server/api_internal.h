@@ -55,6 +55,11 @@ void api_reply_error(struct api_ctx *c, int kerr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Finishes with 200 and a ready JSON body (copied). */
 void api_reply_raw(struct api_ctx *c, const char *body, size_t len);
+/* Finishes with 200 and the bytes of `body`, which the transport drains (evbuffer references
+ * travel uncopied: GetRecords puts record slices in by reference). The caller still owns and
+ * frees the (then empty) evbuffer object. */
+struct evbuffer;
+void api_reply_evbuffer(struct api_ctx *c, struct evbuffer *body);
 /* Finishes with an explicit AWS type (for types outside enum kerr). */
 void api_reply_type(struct api_ctx *c, int status, const char *type, const char *msg);
 
