@@ -150,7 +150,14 @@ static void sub_closed(void *arg, int err)
     sub_free(arg, err);
 }
 
-static const struct http_stream_ops sub_stream_ops = {sub_pull, sub_closed};
+/* Server shutdown: the pipe completes the message in flight, drops the rest, then EOF (its wake
+ * is asynchronous, as the transport requires). */
+static void sub_finish(void *arg)
+{
+    pipe_end(((struct sub *)arg)->p, NULL, NULL);
+}
+
+static const struct http_stream_ops sub_stream_ops = {sub_pull, sub_closed, sub_finish};
 
 /* ---- request ------------------------------------------------------------------------------- */
 
