@@ -26,15 +26,6 @@
 #include "subscribe/leases.h"
 #include "subscribe/pipe.h"
 
-/* tests/server/api_test.c links the API layer against its own http_exchange_request/respond
- * twins, without the transports: weak references keep this file from pulling http.c and
- * worker.c into that binary (shardcastd links them anyway, so they always resolve there). */
-#pragma weak http_exchange_stream
-#pragma weak http_exchange_resume
-#pragma weak http_exchange_worker
-#pragma weak worker_post
-#pragma weak worker_base
-
 /* EFO push rate per consumer x shard under --limits aws (architecture.md §6). */
 #define SUB_RATE_BYTES_PER_S (2u << 20)
 
