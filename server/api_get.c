@@ -25,6 +25,7 @@
 #include "server/arn.h"
 #include "server/config.h"
 #include "server/iterator.h"
+#include "server/position.h"
 #include "shards/registry.h"
 #include "shards/shardlog.h"
 #include "shards/shardtab.h"
@@ -178,9 +179,7 @@ static bool gsi_rules(struct api_ctx *c, const struct gsi_req *q)
 static bool gsi_seq_position(struct api_ctx *c, const struct gsi_req *q, const char *stream,
                              const struct reg_shard *sh, uint64_t *pos)
 {
-    enum seqnum_pos_mode mode = q->type == IT_AT_SEQ ? SEQNUM_AT : SEQNUM_AFTER;
-    int rc = seqnum_position(q->seq, strlen(q->seq), (uint64_t)(sh->created_ms / 1000), sh->index,
-                             mode, pos);
+    int rc = position_from_seq(q->seq, sh, q->type == IT_AFTER_SEQ, pos);
     if (rc == 0)
         return true;
     char sid[32], other[32];

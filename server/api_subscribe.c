@@ -17,9 +17,9 @@
 #include "server/arn.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/position.h"
 #include "server/worker.h"
 #include "shards/registry.h"
-#include "shards/seqnum.h"
 #include "shards/shardlog.h"
 #include "shards/shardtab.h"
 #include "shards/u128.h"
@@ -198,24 +198,6 @@ static bool parse_request(struct api_ctx *c, struct sub_req *r)
     return true;
 }
 
-/* AT/AFTER number -> position. Our "nothing delivered yet" continuation at position 0 carries
- * counter 2^64-1 (position - 1, wrapped); AFTER of it is position 0. */
-static int seq_to_position(const char *seq, const struct reg_shard *sh, bool after, uint64_t *pos)
-{
-    uint64_t secs = (uint64_t)(sh->created_ms / 1000);
-    int rc =
-        seqnum_position(seq, strlen(seq), secs, sh->index, after ? SEQNUM_AFTER : SEQNUM_AT, pos);
-    if (rc == -ERANGE && after) {
-        struct seqnum_fields f;
-        if (seqnum_parse(seq, strlen(seq), &f) == 0 && f.counter == UINT64_MAX &&
-            f.shard_index == sh->index && f.shard_secs == (secs & SEQNUM_SECS_MAX)) {
-            *pos = 0;
-            return 0;
-        }
-    }
-    return rc;
-}
-
 /* Consumer: exists, same registration, ACTIVE. Fills s->stream/consumer/key. */
 static bool resolve_consumer(struct api_ctx *c, const char *carn, struct sub *s)
 {
@@ -269,7 +251,7 @@ static bool resolve_start(struct api_ctx *c, const struct sub_req *r, const stru
     case ST_AT_SEQ:
     case ST_AFTER_SEQ: break;
     }
-    int rc = seq_to_position(r->seq, sh, r->type == ST_AFTER_SEQ, &pc->start_position);
+    int rc = position_from_seq(r->seq, sh, r->type == ST_AFTER_SEQ, &pc->start_position);
     if (rc == -EINVAL) {
         api_reply_error(c, KERR_VALIDATION,
                         "1 validation error detected: Value '%s' at "

@@ -111,6 +111,23 @@ class Boto3SubscribeTest(ServerTestCase):
         c.close()
         d.close()
 
+    def test_empty_shard_continuation_works_for_get_shard_iterator(self):
+        """The continuation of a subscription that delivered nothing is accepted by
+        GetShardIterator AFTER_SEQUENCE_NUMBER too, and reads from the first record on."""
+        (arn,) = self.make("b2g", 1)
+        c = Collector(self.k, arn, SHARD0, {"Type": "TRIM_HORIZON"})
+        wait_for(lambda: c.cont is not None or c.error, what="a heartbeat's continuation")
+        self.assertIsNone(c.error)
+        it = self.k.get_shard_iterator(StreamName="b2g", ShardId=SHARD0,
+                                       ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                       StartingSequenceNumber=c.cont)["ShardIterator"]
+        r = self.k.put_record(StreamName="b2g", Data=b"first", PartitionKey="f")
+        self.k.put_record(StreamName="b2g", Data=b"second", PartitionKey="f")
+        got = self.k.get_records(ShardIterator=it)["Records"]
+        self.assertEqual([x["Data"] for x in got], [b"first", b"second"])
+        self.assertEqual(got[0]["SequenceNumber"], r["SequenceNumber"])
+        c.close()
+
     def test_deregister_ends_pipe_with_exception(self):
         (arn,) = self.make("b3", 1)
         c = Collector(self.k, arn, SHARD0, {"Type": "LATEST"})
