@@ -500,6 +500,14 @@ void api_reply_registry_error(struct api_ctx *c, int err, const char *stream)
 
 /* ---- tokens -------------------------------------------------------------------------------- */
 
+void api_reply_result(struct api_ctx *c, int rc, const char *stream)
+{
+    if (rc != 0)
+        api_reply_registry_error(c, rc, stream);
+    else
+        api_reply_json(c, NULL);
+}
+
 char *api_token_make(const char *kind, const char *stream, const char *cursor)
 {
     char raw[600];
