@@ -966,6 +966,16 @@ bool shardlog_is_sealed(const struct shardlog *log)
     return atomic_load(&log->sealed_flag);
 }
 
+bool shardlog_idle(const struct shardlog *log)
+{
+    /* The lock is logically not part of the log's value: a const query may take it. */
+    pthread_mutex_t *alock = (pthread_mutex_t *)&log->alock;
+    pthread_mutex_lock(alock);
+    bool idle = !atomic_load(&log->writer_busy) && log->ack_head == NULL;
+    pthread_mutex_unlock(alock);
+    return idle;
+}
+
 int shardlog_watch_add(struct shardlog *log, shardlog_watch_cb cb, void *arg, uint64_t *end_now)
 {
     ASSERT(cb != NULL);

@@ -143,6 +143,12 @@ uint64_t shardlog_written(const struct shardlog *log);
 uint64_t shardlog_durable(const struct shardlog *log);
 bool shardlog_is_sealed(const struct shardlog *log);
 
+/* True when no writer role is held (so no write or fdatasync is in flight or about to be
+ * submitted) and no append ack is queued: together with the caller's guarantee that nobody
+ * else can start an append, read, seek or tick, shardlog_close() may run. Any thread; takes the
+ * append lock briefly (so a writer that just dropped its role has also left the lock). */
+bool shardlog_idle(const struct shardlog *log);
+
 /* ---- watch ---- */
 
 /* Called on the appending thread right after records up to end_position (exclusive) are visible,
