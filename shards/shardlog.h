@@ -127,6 +127,15 @@ struct shardlog_read_req {
 int shardlog_read(struct shardlog *log, struct sio *sio, const struct shardlog_read_req *req,
                   shardlog_read_cb cb, void *arg);
 
+/* Synchronous fast path of shardlog_read for a reader at the tail: when req (min_arrival_ms must
+ * be 0) can be served entirely from the in-memory tail — or the position is at the end (count 0)
+ * — sets *out (caller frees with shardlog_batch_free) and returns 1, with exactly what
+ * shardlog_read would have delivered. Returns 0 (nothing done) when disk would be needed; call
+ * shardlog_read then. Why: a tail reader otherwise pays an eventfd round trip through sio (one
+ * extra loop turn) per batch on the put -> push path. Any thread; takes the index lock briefly. */
+int shardlog_read_now(struct shardlog *log, const struct shardlog_read_req *req,
+                      struct shardlog_batch **out);
+
 void shardlog_batch_free(struct shardlog_batch *batch);
 
 /* err 0: position is the first record with arrival >= t_ms, or the end if none. */
