@@ -121,6 +121,18 @@ int api_init(const struct config *cfg)
                   strerror(-rc));
         registry_destroy(g_reg);
         g_reg = NULL;
+        return rc;
+    }
+    /* Load (or create) the iterator key now: a damaged or unwritable DATA/meta/iterator.key
+     * must stop the start, not turn every GetShardIterator into InternalFailure later. */
+    rc = api_iterator_init(cfg->data_dir);
+    if (rc != 0) {
+        LOG_ERROR("api: cannot load the iterator key %s/meta/iterator.key: %s", cfg->data_dir,
+                  rc == -EBADMSG ? "wrong size (damaged?)" : strerror(-rc));
+        shardtab_destroy(g_tab);
+        g_tab = NULL;
+        registry_destroy(g_reg);
+        g_reg = NULL;
     }
     return rc;
 }
@@ -164,9 +176,10 @@ static void hdr(struct http_header *h, const char *name, const char *value)
     h->value_len = strlen(value);
 }
 
-/* Sends status + body with the common headers; `type` adds x-amzn-ErrorType. */
-static void respond(struct http_exchange *x, int status, const char *ctype, const char *type,
-                    const char *body, size_t len)
+/* Sends status + the bytes of `b` (drained by the transport, references travel uncopied) with the
+ * common headers; `type` adds x-amzn-ErrorType. The caller keeps and frees `b` itself. */
+static void respond_buf(struct http_exchange *x, int status, const char *ctype, const char *type,
+                        struct evbuffer *b)
 {
     char rid[37], id2[80];
     unsigned char rnd[48];
@@ -181,11 +194,17 @@ static void respond(struct http_exchange *x, int status, const char *ctype, cons
     hdr(&h[n++], "x-amz-id-2", id2);
     if (type)
         hdr(&h[n++], "x-amzn-errortype", type);
+    http_exchange_respond(x, status, h, n, b);
+}
+
+static void respond(struct http_exchange *x, int status, const char *ctype, const char *type,
+                    const char *body, size_t len)
+{
     struct evbuffer *b = evbuffer_new();
     ASSERT(b != NULL);
     if (len)
         evbuffer_add(b, body, len);
-    http_exchange_respond(x, status, h, n, b);
+    respond_buf(x, status, ctype, type, b);
     evbuffer_free(b);
 }
 
@@ -224,6 +243,12 @@ void api_reply_json(struct api_ctx *c, json_t *out)
 void api_reply_raw(struct api_ctx *c, const char *body, size_t len)
 {
     respond(c->x, 200, c->content_type, NULL, body, len);
+    ctx_free(c);
+}
+
+void api_reply_evbuffer(struct api_ctx *c, struct evbuffer *body)
+{
+    respond_buf(c->x, 200, c->content_type, NULL, body);
     ctx_free(c);
 }
 
@@ -474,6 +499,14 @@ void api_reply_registry_error(struct api_ctx *c, int err, const char *stream)
 }
 
 /* ---- tokens -------------------------------------------------------------------------------- */
+
+void api_reply_result(struct api_ctx *c, int rc, const char *stream)
+{
+    if (rc != 0)
+        api_reply_registry_error(c, rc, stream);
+    else
+        api_reply_json(c, NULL);
+}
 
 char *api_token_make(const char *kind, const char *stream, const char *cursor)
 {

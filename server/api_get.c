@@ -13,8 +13,6 @@
  * are copied. Thread rule: a request lives on its worker; read callbacks run there too. */
 #include <errno.h>
 #include <event2/buffer.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,8 +24,8 @@
 #include "server/api_internal.h"
 #include "server/arn.h"
 #include "server/config.h"
-#include "server/http.h"
 #include "server/iterator.h"
+#include "server/position.h"
 #include "shards/registry.h"
 #include "shards/shardlog.h"
 #include "shards/shardtab.h"
@@ -181,9 +179,7 @@ static bool gsi_rules(struct api_ctx *c, const struct gsi_req *q)
 static bool gsi_seq_position(struct api_ctx *c, const struct gsi_req *q, const char *stream,
                              const struct reg_shard *sh, uint64_t *pos)
 {
-    enum seqnum_pos_mode mode = q->type == IT_AT_SEQ ? SEQNUM_AT : SEQNUM_AFTER;
-    int rc = seqnum_position(q->seq, strlen(q->seq), (uint64_t)(sh->created_ms / 1000), sh->index,
-                             mode, pos);
+    int rc = position_from_seq(q->seq, sh, q->type == IT_AFTER_SEQ, pos);
     if (rc == 0)
         return true;
     char sid[32], other[32];
@@ -376,42 +372,6 @@ static json_t *child_shards(const char *stream, uint32_t idx)
     return arr;
 }
 
-static void request_id(char out[37])
-{
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof(b)) != 1)
-        memset(b, 0x5a, sizeof(b));
-    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
-
-static void set_hdr(struct http_header *h, const char *name, const char *value)
-{
-    *h = (struct http_header){name, value, strlen(name), strlen(value)};
-}
-
-/* 200 with a prebuilt body (the transport drains it, so references travel uncopied), then the
- * ctx is released as api_reply_json would. */
-static void reply_body(struct api_ctx *c, struct evbuffer *body)
-{
-    char rid[37], id2[80];
-    unsigned char rnd[48];
-    request_id(rid);
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-        memset(rnd, 0x33, sizeof(rnd));
-    EVP_EncodeBlock((unsigned char *)id2, rnd, sizeof(rnd));
-    struct http_header h[3];
-    set_hdr(&h[0], "content-type", c->content_type);
-    set_hdr(&h[1], "x-amzn-requestid", rid);
-    set_hdr(&h[2], "x-amz-id-2", id2);
-    http_exchange_respond(c->x, 200, h, 3, body);
-    json_decref(c->in);
-    free(c);
-}
-
 /* Closes Records[] and adds NextShardIterator / MillisBehindLatest / ChildShards; replies. */
 static void gr_finish(struct gr_op *g, const struct shardlog_batch *b)
 {
@@ -449,7 +409,7 @@ static void gr_finish(struct gr_op *g, const struct shardlog_batch *b)
     shard_rt_charge_read(g->rt, g->bytes, clock_mono_ns());
     struct evbuffer *body = g->body;
     g->body = NULL;
-    reply_body(g->c, body);
+    api_reply_evbuffer(g->c, body);
     evbuffer_free(body);
     gr_free(g);
 }

@@ -55,6 +55,11 @@ void api_reply_error(struct api_ctx *c, int kerr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Finishes with 200 and a ready JSON body (copied). */
 void api_reply_raw(struct api_ctx *c, const char *body, size_t len);
+/* Finishes with 200 and the bytes of `body`, which the transport drains (evbuffer references
+ * travel uncopied: GetRecords puts record slices in by reference). The caller still owns and
+ * frees the (then empty) evbuffer object. */
+struct evbuffer;
+void api_reply_evbuffer(struct api_ctx *c, struct evbuffer *body);
 /* Finishes with an explicit AWS type (for types outside enum kerr). */
 void api_reply_type(struct api_ctx *c, int status, const char *type, const char *msg);
 
@@ -92,6 +97,9 @@ bool api_sel_resolve(struct api_ctx *c, const struct api_sel *sel, char *name);
 /* Message helpers for the common errors. */
 void api_reply_not_found(struct api_ctx *c, const char *stream);
 void api_reply_registry_error(struct api_ctx *c, int err, const char *stream);
+/* The usual end of an op without output: rc 0 -> 200 with an empty body, else
+ * api_reply_registry_error(c, rc, stream). */
+void api_reply_result(struct api_ctx *c, int rc, const char *stream);
 
 /* Epoch milliseconds as a JSON timestamp (seconds, <= 3 decimals; never exponent form when
  * dumped with API_JSON_FLAGS). */
@@ -114,6 +122,9 @@ json_t *api_shard_json(const struct reg_shard *sh);
 /* StreamModeDetails / EnhancedMonitoring values. */
 json_t *api_mode_json(int mode);
 json_t *api_metrics_json(uint32_t bits);
+/* ShardLevelMetrics names in model order; bit i of a metrics set is api_metric_names[i]. */
+#define API_METRIC_COUNT 8
+extern const char *const api_metric_names[API_METRIC_COUNT];
 const char *api_status_name(int status);
 /* Parses a ShardId input (canonical or shorthand); false after replying a not-found error. */
 bool api_shard_id(const char *s, uint32_t *index);

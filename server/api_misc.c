@@ -61,10 +61,8 @@ static void add_tags(struct api_ctx *c, const char *name, json_t *tags)
                         "Failed to add tags to stream %s under account %s because a given "
                         "stream cannot have more than %d tags.",
                         name, api_config()->account_id, REG_TAGS_MAX);
-    else if (rc != 0)
-        api_reply_registry_error(c, rc, name);
     else
-        api_reply_json(c, NULL);
+        api_reply_result(c, rc, name);
 }
 
 /* TagKeys list -> kv (<= 50); a non-string member is a SerializationException. */
@@ -94,10 +92,20 @@ void api_remove_tags(struct api_ctx *c)
     if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
         return;
     int rc = registry_tags_remove(api_registry(), name, kv, n);
-    if (rc != 0)
-        api_reply_registry_error(c, rc, name);
-    else
-        api_reply_json(c, NULL);
+    api_reply_result(c, rc, name);
+}
+
+/* The stream's description (malloc'd; the caller frees it), or NULL after replying the
+ * registry's error. */
+static struct reg_stream_info *stream_info(struct api_ctx *c, const char *name)
+{
+    struct reg_stream_info *info = sc_malloc(sizeof(*info));
+    int rc = registry_stream_get(api_registry(), name, info);
+    if (rc == 0)
+        return info;
+    free(info);
+    api_reply_registry_error(c, rc, name);
+    return NULL;
 }
 
 void api_list_tags(struct api_ctx *c)
@@ -111,13 +119,9 @@ void api_list_tags(struct api_ctx *c)
     char name[REG_NAME_MAX + 1];
     if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
         return;
-    struct reg_stream_info *info = sc_malloc(sizeof(*info));
-    int rc = registry_stream_get(api_registry(), name, info);
-    if (rc != 0) {
-        free(info);
-        api_reply_registry_error(c, rc, name);
+    struct reg_stream_info *info = stream_info(c, name);
+    if (info == NULL)
         return;
-    }
     json_t *arr = json_array();
     size_t i = 0, emitted = 0;
     while (i < info->tag_count && start != NULL && strcmp(info->tags[i].key, start) <= 0)
@@ -164,10 +168,7 @@ void api_untag_resource(struct api_ctx *c)
     if (api_invalid(c) || !resource_stream(c, arn, name))
         return;
     int rc = registry_tags_remove(api_registry(), name, kv, n);
-    if (rc != 0)
-        api_reply_registry_error(c, rc, name);
-    else
-        api_reply_json(c, NULL);
+    api_reply_result(c, rc, name);
 }
 
 void api_list_tags_for_resource(struct api_ctx *c)
@@ -177,13 +178,9 @@ void api_list_tags_for_resource(struct api_ctx *c)
     char name[REG_NAME_MAX + 1];
     if (api_invalid(c) || !resource_stream(c, arn, name))
         return;
-    struct reg_stream_info *info = sc_malloc(sizeof(*info));
-    int rc = registry_stream_get(api_registry(), name, info);
-    if (rc != 0) {
-        free(info);
-        api_reply_registry_error(c, rc, name);
+    struct reg_stream_info *info = stream_info(c, name);
+    if (info == NULL)
         return;
-    }
     json_t *arr = json_array();
     for (size_t i = 0; i < info->tag_count; i++)
         json_array_append_new(
@@ -224,10 +221,8 @@ static void retention(struct api_ctx *c, bool increase)
                         "than existing retention period (%u hours). Use %s API.",
                         (long long)hours, name, increase ? "shorter" : "longer", cur,
                         increase ? "DecreaseRetentionPeriod" : "IncreaseRetentionPeriod");
-    else if (rc != 0)
-        api_reply_registry_error(c, rc, name);
     else
-        api_reply_json(c, NULL);
+        api_reply_result(c, rc, name);
 }
 
 void api_increase_retention(struct api_ctx *c)
@@ -240,15 +235,6 @@ void api_decrease_retention(struct api_ctx *c)
     retention(c, false);
 }
 
-static const char *const metric_names[] = {"IncomingBytes",
-                                           "IncomingRecords",
-                                           "OutgoingBytes",
-                                           "OutgoingRecords",
-                                           "WriteProvisionedThroughputExceeded",
-                                           "ReadProvisionedThroughputExceeded",
-                                           "IteratorAgeMilliseconds",
-                                           "ALL"};
-
 static void monitoring(struct api_ctx *c, bool enable)
 {
     struct api_sel sel;
@@ -260,7 +246,8 @@ static void monitoring(struct api_ctx *c, bool enable)
         json_t *wrap = json_pack("{s:O}", "m", json_array_get(list, i));
         char path[64];
         snprintf(path, sizeof(path), "shardLevelMetrics.%zu.member", i + 1);
-        int m = validate_enum(&c->v, wrap, "m", path, true, metric_names, 8);
+        int m = validate_enum(&c->v, wrap, "m", path, true, api_metric_names,
+                              API_METRIC_COUNT);
         json_decref(wrap);
         if (m >= 0)
             bits |= m == 7 ? (uint32_t)REG_M_ALL : (1u << m);
@@ -310,10 +297,7 @@ static void encryption(struct api_ctx *c, bool start)
         return;
     }
     int rc = registry_encryption_set(api_registry(), name, start ? REG_ENC_KMS : REG_ENC_NONE, key);
-    if (rc != 0)
-        api_reply_registry_error(c, rc, name);
-    else
-        api_reply_json(c, NULL);
+    api_reply_result(c, rc, name);
 }
 
 void api_start_encryption(struct api_ctx *c)
@@ -339,8 +323,5 @@ void api_update_stream_mode(struct api_ctx *c)
     if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
         return;
     int rc = registry_mode_set(api_registry(), name, (enum reg_mode)mode);
-    if (rc != 0)
-        api_reply_registry_error(c, rc, name);
-    else
-        api_reply_json(c, NULL);
+    api_reply_result(c, rc, name);
 }

@@ -22,14 +22,11 @@ json_t *api_mode_json(int mode)
     return json_pack("{s:s}", "StreamMode", mode_names[mode]);
 }
 
-static const char *const metric_names[] = {"IncomingBytes",
-                                           "IncomingRecords",
-                                           "OutgoingBytes",
-                                           "OutgoingRecords",
-                                           "WriteProvisionedThroughputExceeded",
-                                           "ReadProvisionedThroughputExceeded",
-                                           "IteratorAgeMilliseconds",
-                                           "ALL"};
+const char *const api_metric_names[API_METRIC_COUNT] = {
+    "IncomingBytes",    "IncomingRecords",
+    "OutgoingBytes",    "OutgoingRecords",
+    "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded",
+    "IteratorAgeMilliseconds", "ALL"};
 
 static json_t *metric_list(uint32_t bits)
 {
@@ -40,7 +37,7 @@ static json_t *metric_list(uint32_t bits)
     }
     for (unsigned i = 0; i < 7; i++)
         if (bits & (1u << i))
-            json_array_append_new(a, json_string(metric_names[i]));
+            json_array_append_new(a, json_string(api_metric_names[i]));
     return a;
 }
 
@@ -151,10 +148,8 @@ void api_create_stream(struct api_ctx *c)
         api_reply_error(c, rc, "Stream %s under account %s already exists.", name, cfg->account_id);
     else if (rc == KERR_LIMIT_EXCEEDED)
         create_limit_error(c, on_demand ? REG_ON_DEMAND_SHARDS : count);
-    else if (rc != 0)
-        api_reply_registry_error(c, rc, name);
     else
-        api_reply_json(c, NULL);
+        api_reply_result(c, rc, name);
 }
 
 void api_delete_stream(struct api_ctx *c)
@@ -172,10 +167,8 @@ void api_delete_stream(struct api_ctx *c)
                         "Stream %s under account %s has registered consumers. Set "
                         "EnforceConsumerDeletion to true to delete it with its consumers.",
                         name, api_config()->account_id);
-    else if (rc != 0)
-        api_reply_registry_error(c, rc, name);
     else
-        api_reply_json(c, NULL);
+        api_reply_result(c, rc, name);
 }
 
 /* Fields common to StreamDescription and StreamDescriptionSummary. */

@@ -17,23 +17,14 @@
 #include "server/arn.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/position.h"
 #include "server/worker.h"
 #include "shards/registry.h"
-#include "shards/seqnum.h"
 #include "shards/shardlog.h"
 #include "shards/shardtab.h"
 #include "shards/u128.h"
 #include "subscribe/leases.h"
 #include "subscribe/pipe.h"
-
-/* tests/server/api_test.c links the API layer against its own http_exchange_request/respond
- * twins, without the transports: weak references keep this file from pulling http.c and
- * worker.c into that binary (shardcastd links them anyway, so they always resolve there). */
-#pragma weak http_exchange_stream
-#pragma weak http_exchange_resume
-#pragma weak http_exchange_worker
-#pragma weak worker_post
-#pragma weak worker_base
 
 /* EFO push rate per consumer x shard under --limits aws (architecture.md §6). */
 #define SUB_RATE_BYTES_PER_S (2u << 20)
@@ -150,7 +141,14 @@ static void sub_closed(void *arg, int err)
     sub_free(arg, err);
 }
 
-static const struct http_stream_ops sub_stream_ops = {sub_pull, sub_closed};
+/* Server shutdown: the pipe completes the message in flight, drops the rest, then EOF (its wake
+ * is asynchronous, as the transport requires). */
+static void sub_finish(void *arg)
+{
+    pipe_end(((struct sub *)arg)->p, NULL, NULL);
+}
+
+static const struct http_stream_ops sub_stream_ops = {sub_pull, sub_closed, sub_finish};
 
 /* ---- request ------------------------------------------------------------------------------- */
 
@@ -198,24 +196,6 @@ static bool parse_request(struct api_ctx *c, struct sub_req *r)
         return false;
     }
     return true;
-}
-
-/* AT/AFTER number -> position. Our "nothing delivered yet" continuation at position 0 carries
- * counter 2^64-1 (position - 1, wrapped); AFTER of it is position 0. */
-static int seq_to_position(const char *seq, const struct reg_shard *sh, bool after, uint64_t *pos)
-{
-    uint64_t secs = (uint64_t)(sh->created_ms / 1000);
-    int rc =
-        seqnum_position(seq, strlen(seq), secs, sh->index, after ? SEQNUM_AFTER : SEQNUM_AT, pos);
-    if (rc == -ERANGE && after) {
-        struct seqnum_fields f;
-        if (seqnum_parse(seq, strlen(seq), &f) == 0 && f.counter == UINT64_MAX &&
-            f.shard_index == sh->index && f.shard_secs == (secs & SEQNUM_SECS_MAX)) {
-            *pos = 0;
-            return 0;
-        }
-    }
-    return rc;
 }
 
 /* Consumer: exists, same registration, ACTIVE. Fills s->stream/consumer/key. */
@@ -271,7 +251,7 @@ static bool resolve_start(struct api_ctx *c, const struct sub_req *r, const stru
     case ST_AT_SEQ:
     case ST_AFTER_SEQ: break;
     }
-    int rc = seq_to_position(r->seq, sh, r->type == ST_AFTER_SEQ, &pc->start_position);
+    int rc = position_from_seq(r->seq, sh, r->type == ST_AFTER_SEQ, &pc->start_position);
     if (rc == -EINVAL) {
         api_reply_error(c, KERR_VALIDATION,
                         "1 validation error detected: Value '%s' at "

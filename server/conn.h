@@ -94,6 +94,7 @@ struct http_exchange {
     void *sarg;
     struct evbuffer *pending; /* response bytes taken from the handler, not yet sent */
     bool src_eof;             /* no more bytes will be added to pending */
+    bool finishing;           /* http_exchange_finish asked the source to end */
     bool end_sent;            /* transport wrote the end of the body */
     bool closed_called;
 };

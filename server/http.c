@@ -181,10 +181,18 @@ void http_exchange_resume(struct http_exchange *x)
 
 void http_exchange_finish(struct http_exchange *x)
 {
-    if (x->state != X_STREAM || x->xctx == NULL || x->closed_called || x->src_eof)
+    if (x->state != X_STREAM || x->xctx == NULL || x->closed_called || x->src_eof ||
+        x->finishing)
         return;
-    x->src_eof = true;
-    x->xops->kick(x);
+    x->finishing = true;
+    /* Ending here would cut a message the source has only partly pulled (an event-stream
+     * message of up to ~1 MiB travels in many pulls): the source ends at its next boundary
+     * and says so with EOF. */
+    if (x->sops->finish != NULL)
+        x->sops->finish(x->sarg);
+    else
+        x->src_eof = true;
+    x->xops->kick(x); /* x may be freed inside */
 }
 
 size_t http_exchange_fill(struct http_exchange *x, size_t hint)

@@ -68,6 +68,13 @@ struct http_stream_ops {
      * for; < 0 when the peer reset the stream, closed the connection, or the server stopped.
      * After it returns the transport frees the exchange and never calls the source again. */
     void (*closed)(void *arg, int err);
+    /* Optional. http_exchange_finish() was called: end the body at the next message boundary
+     * (a message partly pulled is completed first), then return HTTP_STREAM_EOF from pull. Must
+     * not call back into the transport synchronously (wake it with http_exchange_resume from
+     * the loop instead). The transport keeps pulling until EOF, bounded by the server's
+     * shutdown grace. NULL: the source has no boundaries to keep; the body ends after the bytes
+     * already pulled. */
+    void (*finish)(void *arg);
 };
 #define HTTP_STREAM_EOF ((ssize_t)-1)
 
@@ -80,8 +87,9 @@ int http_exchange_stream(struct http_exchange *x, int status, const struct http_
 /* The source has bytes again after pull returned 0. Cheap and idempotent; no-op after close. */
 void http_exchange_resume(struct http_exchange *x);
 
-/* Server-initiated end of a stream (shutdown, takeover): like pull returning EOF at the next
- * opportunity. closed() follows with err 0 once the end is sent. */
+/* Server-initiated end of a stream (shutdown, takeover): asks the source to end (its finish op)
+ * and keeps pulling until it returns EOF, so no message is cut in half. closed() follows with
+ * err 0 once the end is sent; with err < 0 if the connection is closed first (shutdown grace). */
 void http_exchange_finish(struct http_exchange *x);
 
 #endif

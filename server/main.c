@@ -1,6 +1,7 @@
 /* main.c — shardcastd: parse the command line, start the API and the transport, print the
  * ready line(s), wait for SIGTERM/SIGINT, stop gracefully, exit 0. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,18 @@
 #include "server/api.h"
 #include "server/config.h"
 #include "server/server.h"
+
+/* glibc's defaults mmap every block of 128 KiB or more and give freed memory back to the kernel
+ * once 128 KiB sit at the top of the heap (the thresholds then adapt, but only upward and per
+ * arena). GetRecords responses and shard read blocks are exactly that size class, so each call
+ * paid an mmap, page faults on first touch and an munmap. Keeping blocks below 4 MiB in the heap
+ * and trimming only beyond 256 MiB measured 15-25% less server CPU in the GetRecords drain
+ * (via GLIBC_TUNABLES before this was built in). Under sanitizers the allocator ignores these. */
+static void tune_malloc(void)
+{
+    if (mallopt(M_MMAP_THRESHOLD, 4 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, 256 << 20) != 1)
+        LOG_DEBUG("mallopt rejected the thresholds; using the allocator's defaults");
+}
 
 static void print_ready(const char *scheme, const char *host, uint16_t port)
 {
@@ -25,6 +38,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? 2 : 0;
     config_set(&cfg);
+    tune_malloc();
 
     /* Workers inherit this mask; only the main thread takes the stop signals, in sigwait. */
     signal(SIGPIPE, SIG_IGN);

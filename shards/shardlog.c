@@ -654,7 +654,7 @@ static void on_read_delivered(struct sio_op *op, int64_t res)
     free(r);
 }
 
-static void read_finish(struct read_op *r, int err)
+static void batch_finish(struct read_op *r)
 {
     struct shardlog *log = r->log;
     struct shardlog_batch *bt = r->batch;
@@ -663,6 +663,11 @@ static void read_finish(struct read_op *r, int err)
     bt->end_position = atomic_load(&log->end);
     bt->last_arrival_ms = atomic_load(&log->last_arrival);
     bt->sealed_end = atomic_load(&log->sealed_flag) && bt->next_position >= bt->end_position;
+}
+
+static void read_finish(struct read_op *r, int err)
+{
+    batch_finish(r);
     if (r->buf != NULL)
         refbuf_decref(r->buf);
     r->buf = NULL;
@@ -914,6 +919,37 @@ int shardlog_read(struct shardlog *log, struct sio *sio, const struct shardlog_r
     return 0;
 }
 
+int shardlog_read_now(struct shardlog *log, const struct shardlog_read_req *req,
+                      struct shardlog_batch **out)
+{
+    ASSERT(req->min_arrival_ms == 0);
+    struct read_op *r = read_op_new(log, NULL, req, NULL);
+    pthread_mutex_lock(&log->ilock);
+    uint64_t trim = atomic_load(&log->trim), end = atomic_load_explicit(&log->end,
+                                                                         memory_order_acquire);
+    bool served = false;
+    if (r->q.from_position >= trim) {
+        if (r->q.from_position >= end) {
+            served = true;
+        } else if (log->bhead != NULL && r->q.from_position >= log->bhead->first_pos) {
+            struct tblock *b = log->bhead;
+            while (b->next != NULL && b->next->first_pos <= r->q.from_position)
+                b = b->next;
+            read_memory(r, b);
+            served = r->batch->count > 0;
+        }
+    }
+    pthread_mutex_unlock(&log->ilock);
+    if (served) {
+        batch_finish(r);
+        *out = r->batch;
+    } else {
+        shardlog_batch_free(r->batch);
+    }
+    free(r);
+    return served ? 1 : 0;
+}
+
 int shardlog_seek_time(struct shardlog *log, struct sio *sio, int64_t t_ms, shardlog_seek_cb cb,
                        void *arg)
 {
@@ -964,6 +1000,16 @@ uint64_t shardlog_durable(const struct shardlog *log)
 bool shardlog_is_sealed(const struct shardlog *log)
 {
     return atomic_load(&log->sealed_flag);
+}
+
+bool shardlog_idle(const struct shardlog *log)
+{
+    /* The lock is logically not part of the log's value: a const query may take it. */
+    pthread_mutex_t *alock = (pthread_mutex_t *)&log->alock;
+    pthread_mutex_lock(alock);
+    bool idle = !atomic_load(&log->writer_busy) && log->ack_head == NULL;
+    pthread_mutex_unlock(alock);
+    return idle;
 }
 
 int shardlog_watch_add(struct shardlog *log, shardlog_watch_cb cb, void *arg, uint64_t *end_now)

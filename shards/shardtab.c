@@ -15,13 +15,10 @@
  * before the first log opens. The housekeeper polls the registry for every
  * stream it holds and marks a stream gone when it is deleted or re-created;
  * gone streams' logs are closed (and the directory removed) once only the table
- * references them and they have been idle for two rounds. Until then a lookup
- * of the new incarnation answers -EAGAIN (retryable).
- *
- * Why closing waits for two idle rounds: shardlog_close() requires no writer in
- * flight, and the writer role is dropped on the writer's thread just after the
- * last ack is posted; the log does not expose that flag, so an idle, fully
- * written and synced log observed one round (100 ms) apart stands in for it. */
+ * references them and they are idle: fully written, synced (unless fsync never),
+ * and shardlog_idle() (no writer role held, no ack queued) — the precondition of
+ * shardlog_close(). Until then a lookup of the new incarnation answers -EAGAIN
+ * (retryable). */
 #define _GNU_SOURCE
 #include "shards/shardtab.h"
 
@@ -46,7 +43,6 @@
 
 #define INCARNATION_UNKNOWN INT64_MIN
 #define RETENTION_PERIOD_MS 60000 /* how often each log's retention is enforced */
-#define REAP_IDLE_ROUNDS 2
 
 struct shard_rt {
     atomic_uint refs;
@@ -70,7 +66,6 @@ struct stream_rt {
     int64_t incarnation;
     uint32_t retention_hours;
     bool gone;
-    unsigned idle_rounds;
     struct shard_rt **slots; /* by shard index, NULL when not open */
     uint32_t nslots;
 };
@@ -577,11 +572,11 @@ static bool rt_idle(const struct shard_rt *s, enum shardlog_durability d)
 {
     uint64_t end = shardlog_end(s->log), w = shardlog_written(s->log);
     return atomic_load(&s->refs) == 1 && w == end &&
-           (d == SHARDLOG_SYNC_NEVER || shardlog_durable(s->log) == w);
+           (d == SHARDLOG_SYNC_NEVER || shardlog_durable(s->log) == w) && shardlog_idle(s->log);
 }
 
-/* Closes a gone stream's logs and removes its directory once it has been idle
- * long enough. Table mutex held. Returns true when st was freed. */
+/* Closes a gone stream's logs and removes its directory once every log is idle
+ * (one housekeeping round; the table mutex keeps new references out). Table mutex held. Returns true when st was freed. */
 static bool stream_reap(struct shardtab *t, struct stream_rt *st, struct sio *sio)
 {
     bool idle = true;
@@ -592,8 +587,7 @@ static bool stream_reap(struct shardtab *t, struct stream_rt *st, struct sio *si
             shardlog_tick(s->log, sio); /* make what was written durable before the close */
         }
     }
-    st->idle_rounds = idle ? st->idle_rounds + 1 : 0;
-    if (st->idle_rounds < REAP_IDLE_ROUNDS)
+    if (!idle)
         return false;
     for (uint32_t i = 0; i < st->nslots; i++) {
         if (st->slots[i] != NULL) {

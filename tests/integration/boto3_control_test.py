@@ -151,7 +151,7 @@ class Boto3ControlTest(ServerTestCase):
                            region_name="us-east-1", aws_access_key_id="AKIDSHARDCASTTEST",
                            aws_secret_access_key="shardcast-test-secret",
                            verify=self.server.cert,
-                           config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+                           config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
         kin.create_stream(StreamName="b3-tls", ShardCount=1)
         kin.get_waiter("stream_exists").wait(StreamName="b3-tls", WaiterConfig=FAST_WAITER)
         self.assertEqual(len(kin.list_shards(StreamName="b3-tls")["Shards"]), 1)

@@ -9,7 +9,7 @@ import {
     DecreaseStreamRetentionPeriodCommand, DescribeLimitsCommand, DeleteStreamCommand,
     waitUntilStreamExists, waitUntilStreamNotExists,
 } from '@aws-sdk/client-kinesis';
-import { startServer, waitFor } from './harness.mjs';
+import { startServer, waitFor, stopServerAndClient } from './harness.mjs';
 
 const MAX = (1n << 128n) - 1n;
 
@@ -54,12 +54,7 @@ function controlSuite(tls) {
         });
 
         after(async () => {
-            client?.destroy();
-            try {
-                if (srv) await srv.stop();
-            } finally {
-                await srv?.cleanup();
-            }
+            await stopServerAndClient(srv, client);
         });
 
         it('creates streams that become ACTIVE, summary has no StreamId', async () => {

@@ -7,7 +7,7 @@ import {
     CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordCommand, PutRecordsCommand,
     GetShardIteratorCommand, GetRecordsCommand,
 } from '@aws-sdk/client-kinesis';
-import { startServer, waitFor } from './harness.mjs';
+import { startServer, waitFor, stopServerAndClient } from './harness.mjs';
 
 const SHARD = 'shardId-000000000000';
 
@@ -40,12 +40,7 @@ function readSuite(tls) {
         });
 
         after(async () => {
-            client?.destroy();
-            try {
-                if (srv) await srv.stop();
-            } finally {
-                await srv?.cleanup();
-            }
+            await stopServerAndClient(srv, client);
         });
 
         it('round-trips exact bytes from TRIM_HORIZON, paged', async () => {

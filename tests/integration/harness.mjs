@@ -190,6 +190,17 @@ export async function startServer(opts = {}) {
     return srv;
 }
 
+/** The usual `after` hook: destroy the client, stop the server (asserting a clean exit, as
+ * srv.stop() does) and always remove its temp dir. Either may be undefined (setup failed). */
+export async function stopServerAndClient(srv, client) {
+    client?.destroy();
+    try {
+        if (srv) await srv.stop();
+    } finally {
+        await srv?.cleanup();
+    }
+}
+
 /** Poll fn() until it returns a truthy value; bounded by timeoutMs. */
 export async function waitFor(fn, { timeoutMs = 10000, intervalMs = 20, what = 'condition' } = {}) {
     const deadline = Date.now() + timeoutMs;

@@ -188,7 +188,7 @@ class Server:
         import boto3
         from botocore.config import Config
         endpoint = self.tls_endpoint if tls else self.endpoint
-        cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, **config)
+        cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, **config)
         return boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1",
                             aws_access_key_id="AKIDSHARDCASTTEST",
                             aws_secret_access_key="shardcast-test-secret",

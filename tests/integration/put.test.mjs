@@ -9,7 +9,7 @@ import {
     CreateStreamCommand, DescribeStreamSummaryCommand, ListShardsCommand, PutRecordCommand,
     PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
-import { startServer, waitFor } from './harness.mjs';
+import { startServer, waitFor, stopServerAndClient } from './harness.mjs';
 
 const ACCOUNT = '000000000000';
 
@@ -46,12 +46,7 @@ function putSuite(tls) {
         });
 
         after(async () => {
-            client?.destroy();
-            try {
-                if (srv) await srv.stop();
-            } finally {
-                await srv?.cleanup();
-            }
+            await stopServerAndClient(srv, client);
         });
 
         it('routes by MD5 and ExplicitHashKey with increasing 56-digit numbers', async () => {

@@ -77,6 +77,21 @@ class RestartTest(unittest.TestCase):
             self.assertIn(b"corrupt", p.stderr)
             self.assertIn(os.path.basename(files[0]).encode(), p.stderr)
 
+    def test_damaged_iterator_key_refuses_start(self):
+        with Server() as srv:
+            srv.boto3().create_stream(StreamName="k1", ShardCount=1)
+            srv.stop()
+            key = os.path.join(srv.dir, "data", "meta", "iterator.key")
+            self.assertEqual(os.path.getsize(key), 32)  # created at start, before any iterator
+            with open(key, "ab") as f:
+                f.write(b"x")
+            p = subprocess.run([SHARDCASTD, "--listen", "127.0.0.1:0", "--data-dir",
+                                os.path.join(srv.dir, "data")],
+                               capture_output=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertNotIn(b"listening", p.stdout)
+            self.assertIn(b"iterator.key", p.stderr)
+
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,7 @@ import {
     CreateStreamCommand, DescribeStreamSummaryCommand, RegisterStreamConsumerCommand,
     DescribeStreamConsumerCommand, SubscribeToShardCommand, PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
-import { startServer, waitFor } from './harness.mjs';
+import { startServer, waitFor, stopServerAndClient } from './harness.mjs';
 
 const SHARD = (i) => `shardId-${String(i).padStart(12, '0')}`;
 const MAX = (1n << 128n) - 1n;
@@ -122,12 +122,7 @@ function suite(tls) {
 
         after(async () => {
             for (const s of subs) await s.close().catch(() => {});
-            client?.destroy();
-            try {
-                if (srv) await srv.stop();
-            } finally {
-                await srv?.cleanup();
-            }
+            await stopServerAndClient(srv, client);
         });
 
         it('refuses a 6th consumer (LimitExceededException, --max-consumers 5)', async () => {

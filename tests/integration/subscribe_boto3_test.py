@@ -111,6 +111,23 @@ class Boto3SubscribeTest(ServerTestCase):
         c.close()
         d.close()
 
+    def test_empty_shard_continuation_works_for_get_shard_iterator(self):
+        """The continuation of a subscription that delivered nothing is accepted by
+        GetShardIterator AFTER_SEQUENCE_NUMBER too, and reads from the first record on."""
+        (arn,) = self.make("b2g", 1)
+        c = Collector(self.k, arn, SHARD0, {"Type": "TRIM_HORIZON"})
+        wait_for(lambda: c.cont is not None or c.error, what="a heartbeat's continuation")
+        self.assertIsNone(c.error)
+        it = self.k.get_shard_iterator(StreamName="b2g", ShardId=SHARD0,
+                                       ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                       StartingSequenceNumber=c.cont)["ShardIterator"]
+        r = self.k.put_record(StreamName="b2g", Data=b"first", PartitionKey="f")
+        self.k.put_record(StreamName="b2g", Data=b"second", PartitionKey="f")
+        got = self.k.get_records(ShardIterator=it)["Records"]
+        self.assertEqual([x["Data"] for x in got], [b"first", b"second"])
+        self.assertEqual(got[0]["SequenceNumber"], r["SequenceNumber"])
+        c.close()
+
     def test_deregister_ends_pipe_with_exception(self):
         (arn,) = self.make("b3", 1)
         c = Collector(self.k, arn, SHARD0, {"Type": "LATEST"})
@@ -216,6 +233,64 @@ class ShutdownTest(unittest.TestCase):
             for c in cs:
                 c.thread.join(10)
                 self.assertFalse(c.thread.is_alive())
+        finally:
+            srv.cleanup()
+
+
+    def test_sigterm_never_cuts_an_event(self):
+        """SIGTERM while a slow HTTP/1.1 subscriber is behind on ~512 KiB records: the body ends
+        on a message boundary (every byte belongs to a whole event-stream message with valid
+        CRCs), and the server exits 0."""
+        import struct
+        from botocore.eventstream import EventStreamBuffer
+        srv = Server("--limits", "off", "--heartbeat-ms", "1000")
+        try:
+            k = srv.boto3()
+            k.create_stream(StreamName="big", ShardCount=1)
+            wait_for(lambda: k.describe_stream_summary(StreamName="big")
+                     ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
+            sarn = k.describe_stream_summary(StreamName="big")["StreamDescriptionSummary"][
+                "StreamARN"]
+            arn = k.register_stream_consumer(StreamARN=sarn, ConsumerName="c")["Consumer"][
+                "ConsumerARN"]
+            wait_for(lambda: k.describe_stream_consumer(ConsumerARN=arn)["ConsumerDescription"]
+                     ["ConsumerStatus"] == "ACTIVE", what="consumer ACTIVE")
+            for i in range(24):
+                k.put_record(StreamName="big", Data=bytes([i]) * (512 << 10), PartitionKey="p")
+            resp = k.subscribe_to_shard(ConsumerARN=arn, ShardId=SHARD0,
+                                        StartingPosition={"Type": "TRIM_HORIZON"})
+            raw = resp["EventStream"]._raw_stream
+            body, done = bytearray(), threading.Event()
+
+            def slow_reader():
+                try:
+                    for _ in range(4000):  # bounded: 4000 x 64 KiB covers the backlog
+                        b = raw.read(64 << 10)
+                        if not b:
+                            break
+                        body.extend(b)
+                        time.sleep(0.01)
+                finally:
+                    done.set()
+            t = threading.Thread(target=slow_reader, daemon=True)
+            t.start()
+            wait_for(lambda: len(body) > (1 << 20), what="first MiB")
+            srv.stop()  # asserts exit code 0
+            self.assertTrue(done.wait(30), "body did not end")
+            # Walk the prelude lengths: the body must end exactly at a message end.
+            off, msgs = 0, 0
+            while off + 4 <= len(body):
+                (total,) = struct.unpack(">I", bytes(body[off:off + 4]))
+                self.assertGreater(total, 16)
+                off += total
+                msgs += 1
+            self.assertEqual(off, len(body), "the last message was cut: %d of %d bytes"
+                             % (len(body) - (off - total), total))
+            parser = EventStreamBuffer()
+            parser.add_data(bytes(body))
+            parsed = list(parser)  # raises on a bad prelude or message CRC
+            self.assertEqual(len(parsed), msgs)
+            self.assertGreaterEqual(msgs, 2)  # initial-response and at least one event
         finally:
             srv.cleanup()
 

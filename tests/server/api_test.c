@@ -12,6 +12,7 @@
 #include "server/api.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/worker.h"
 #include "tests/test.h"
 
 struct http_exchange {
@@ -47,6 +48,50 @@ void http_exchange_respond(struct http_exchange *x, int status, const struct htt
     if (n)
         evbuffer_remove(body, x->body, n);
     x->body[n] = '\0';
+}
+
+/* The rest of the transport boundary that the API layer links against. This binary drives only
+ * unary operations (SubscribeToShard is covered end to end by the integration tests), so the
+ * stream and worker entry points must never be reached: each one fails the test loudly. */
+static void unreachable(const char *fn)
+{
+    fprintf(stderr, "api_test: %s called; streams are not driven by this test\n", fn);
+    _exit(1);
+}
+
+int http_exchange_stream(struct http_exchange *x, int status, const struct http_header *hdrs,
+                         size_t nhdrs, const struct http_stream_ops *ops, void *arg)
+{
+    (void)x, (void)status, (void)hdrs, (void)nhdrs, (void)ops, (void)arg;
+    unreachable(__func__);
+    return -1;
+}
+
+void http_exchange_resume(struct http_exchange *x)
+{
+    (void)x;
+    unreachable(__func__);
+}
+
+struct worker *http_exchange_worker(const struct http_exchange *x)
+{
+    (void)x;
+    unreachable(__func__);
+    return NULL;
+}
+
+int worker_post(struct worker *w, void (*fn)(void *), void *arg)
+{
+    (void)w, (void)fn, (void)arg;
+    unreachable(__func__);
+    return -1;
+}
+
+struct event_base *worker_base(struct worker *w)
+{
+    (void)w;
+    unreachable(__func__);
+    return NULL;
 }
 
 #define AUTH                                                                                       \

@@ -77,7 +77,7 @@ static void src_closed(void *arg, int err)
     free(s);
 }
 
-static const struct http_stream_ops src_ops = {src_pull, src_closed};
+static const struct http_stream_ops src_ops = {src_pull, src_closed, NULL};
 
 static void on_async_reply(evutil_socket_t fd, short what, void *arg)
 {
