@@ -439,4 +439,5 @@ void run_dispose(struct run *r)
     free(r->shard_ids);
     free(r->acked);
     free(r->payload);
+    free(r->b64);
 }

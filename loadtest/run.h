@@ -143,7 +143,9 @@ struct run {
     uint64_t behind;      /* records the producer could not send on time */
     struct hist put_hist; /* successful PutRecords calls, send to answer (µs): a slow ingest
                              shows here, not only in the delivery delay */
-    uint8_t *payload;
+    uint8_t *payload;     /* one record's Data, header rewritten per record */
+    char *b64;            /* its base64, NUL-terminated */
+    size_t b64_len;
 
     /* --cleanup outcome */
     bool cleanup_ran;
