@@ -97,6 +97,10 @@ static void b64_init(struct run *r)
     r->b64_len = 4 * ((size + 2) / 3);
     r->b64 = sc_malloc(r->b64_len + 1);
     EVP_EncodeBlock((unsigned char *)r->b64, r->payload, (int)size);
+    json_t *name = json_string(r->cfg.stream);
+    r->stream_json = json_dumps(name, JSON_ENCODE_ANY);
+    json_decref(name);
+    ASSERT(r->stream_json);
 }
 
 /* Rewrites the header (send time, id) of the cached base64 Data. */
@@ -121,12 +125,10 @@ static void encode_header(struct run *r, uint64_t id, int64_t now_ns)
  * spent storing them. Only the stream name needs JSON escaping. */
 static char *batch_body(struct run *r, uint32_t n, int64_t now, size_t *len)
 {
-    char *name = json_dumps(json_string(r->cfg.stream), JSON_ENCODE_ANY);
-    ASSERT(name);
+    const char *name = r->stream_json;
     size_t cap = strlen(name) + 64 + (size_t)n * (r->b64_len + 64), off = 0;
     char *body = sc_malloc(cap);
     off += (size_t)snprintf(body, cap, "{\"StreamName\":%s,\"Records\":[", name);
-    free(name);
     for (uint32_t i = 0; i < n; i++) {
         uint64_t id = r->next_id + i;
         encode_header(r, id, now);

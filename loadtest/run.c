@@ -440,4 +440,5 @@ void run_dispose(struct run *r)
     free(r->acked);
     free(r->payload);
     free(r->b64);
+    free(r->stream_json);
 }

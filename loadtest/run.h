@@ -146,6 +146,7 @@ struct run {
     uint8_t *payload;     /* one record's Data, header rewritten per record */
     char *b64;            /* its base64, NUL-terminated */
     size_t b64_len;
+    char *stream_json; /* the stream name as a JSON string, quoted and escaped */
 
     /* --cleanup outcome */
     bool cleanup_ran;
