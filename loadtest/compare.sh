@@ -214,6 +214,12 @@ for path in ("standard", "enhanced"):
 def prod(n, k):
     r = combined["subjects"][n]["results"]
     return str(r["producer"][k]) if r else "-"
+def put(n, k):
+    r = combined["subjects"][n]["results"]
+    lat = r and r["producer"].get("put_latency")
+    return "%.2f" % (lat[k] / 1000.0) if lat and lat["count"] else "-"
+rows.append(("PutRecords call p50 ms", [put(n, "p50_us") for n in names]))
+rows.append(("PutRecords call p99 ms", [put(n, "p99_us") for n in names]))
 rows.append(("producer acked", [prod(n, "acked") for n in names]))
 rows.append(("producer failed", [prod(n, "failed") for n in names]))
 rows.append(("loadtest exit code", [str(combined["subjects"][n]["exit_code"]) for n in names]))
