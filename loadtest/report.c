@@ -231,6 +231,7 @@ static int write_json(const struct run *r, const struct path_summary s[LT_PATH_N
         (json_int_t)r->behind, "measured", (json_int_t)r->measured_acked, "paths", paths, "pipes",
         pipes_json(r, s[0].seconds), "failure", r->failure[0] ? r->failure : NULL, "ok",
         r->exit_code == 0);
+    json_object_set_new(json_object_get(root, "producer"), "put_latency", hist_json(&r->put_hist));
     json_object_set_new(root, "cleanup",
                         json_pack("{s:b, s:b, s:b, s:i, s:i, s:s?}", "requested", r->cfg.cleanup,
                                   "stream_created", r->created_stream, "stream_deleted",

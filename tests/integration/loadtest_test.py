@@ -62,6 +62,10 @@ class LoadtestSmoke(unittest.TestCase):
             self.assertTrue(res["ok"])
             self.assertGreater(res["producer"]["acked"], 0)
             self.assertEqual(res["producer"]["failed"], 0)
+            put = res["producer"]["put_latency"]
+            self.assertEqual(put["count"], res["producer"]["calls"])
+            self.assertLessEqual(put["p50_us"], put["max_us"])
+            self.assertIn("PutRecords call latency", out)
             self.check_path(res, "standard", 1)
             self.check_path(res, "enhanced", 2)
             for word in ("standard", "enhanced", "p99.9 ms", "MillisBehindLatest"):
