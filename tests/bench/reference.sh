@@ -41,7 +41,7 @@ for s in $steps; do
         --records 1000000 --size 100 --passes 3 ;;
     latency) run latency env STEPS=5 CONSUMERS=5 RATE_PER_SHARD=100 SIZE=1024 DURATION=30 WARMUP=2 \
         sh tests/bench/fanout.sh "$out/latency" ;;
-    fanout) run fanout env STEPS="25 50 100 150" CONSUMERS=5 RATE_PER_SHARD=950 SIZE=1024 DURATION=10 \
+    fanout) run fanout env STEPS="25 50 75 100 150" CONSUMERS=5 RATE_PER_SHARD=950 SIZE=1024 DURATION=10 \
         WARMUP=2 sh tests/bench/fanout.sh "$out/fanout" ;;
     compare) run compare env SHARDS=2 POLLERS=1 CONSUMERS=2 RATE=200 SIZE=1024 DURATION=20 WARMUP=2 \
         bash loadtest/compare.sh --out "$out/compare" ;;
