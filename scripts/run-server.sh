@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build build -j "${SHARDCAST_JOBS:-2}"
+cmake --build build -j "${SHARDCAST_JOBS:-2}" --target shardcastd shardcast-loadtest
 mkdir -p shardcast-data
 exec build/server/shardcastd --listen 127.0.0.1:4567 --data-dir ./shardcast-data "$@"

@@ -156,16 +156,37 @@ void api_shutdown(void)
 
 /* ---- responses ----------------------------------------------------------------------------- */
 
-static void request_id(char out[37])
+/* Request ids need uniqueness, not secrecy: a per-thread splitmix64 seeded once from the CSPRNG.
+ * RAND_bytes per response cost a getpid() syscall each (OpenSSL's fork check) on every call. */
+static uint64_t id_next(void)
 {
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof(b)) != 1)
-        memset(b, 0x5a, sizeof(b));
+    static _Thread_local uint64_t state;
+    static _Thread_local bool seeded;
+    if (!seeded) {
+        if (RAND_bytes((unsigned char *)&state, sizeof(state)) != 1)
+            state = (uint64_t)clock_mono_ns() ^ (uint64_t)(uintptr_t)&state;
+        seeded = true;
+    }
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void api_response_ids(char rid[API_RID_LEN], char id2[API_ID2_LEN])
+{
+    uint64_t w[6];
+    for (size_t i = 0; i < SC_ARRAY_LEN(w); i++)
+        w[i] = id_next();
+    unsigned char *b = (unsigned char *)w;
     b[6] = (unsigned char)((b[6] & 0x0F) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3F) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    snprintf(rid, API_RID_LEN,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+    /* x-amz-id-2: opaque base64 (KCL logs it); 32 bytes -> 44 characters. */
+    EVP_EncodeBlock((unsigned char *)id2, b + 16, 32);
 }
 
 static void hdr(struct http_header *h, const char *name, const char *value)
@@ -181,12 +202,8 @@ static void hdr(struct http_header *h, const char *name, const char *value)
 static void respond_buf(struct http_exchange *x, int status, const char *ctype, const char *type,
                         struct evbuffer *b)
 {
-    char rid[37], id2[80];
-    unsigned char rnd[48];
-    request_id(rid);
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-        memset(rnd, 0x33, sizeof(rnd));
-    EVP_EncodeBlock((unsigned char *)id2, rnd, sizeof(rnd));
+    char rid[API_RID_LEN], id2[API_ID2_LEN];
+    api_response_ids(rid, id2);
     struct http_header h[4];
     size_t n = 0;
     hdr(&h[n++], "content-type", ctype);

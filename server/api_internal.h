@@ -48,6 +48,11 @@ const struct api_op *api_op_find(const char *name);
 void api_subscribe_to_shard(struct api_ctx *c);
 void api_subscribe_end_consumer(const char *stream, const char *consumer);
 
+/* Fresh x-amzn-RequestId (uuid v4 text) and x-amz-id-2 values for one response. Any thread. */
+#define API_RID_LEN 37
+#define API_ID2_LEN 48
+void api_response_ids(char rid[API_RID_LEN], char id2[API_ID2_LEN]);
+
 /* Finishes with 200: `out` (stolen; NULL = empty body for ops without output). */
 void api_reply_json(struct api_ctx *c, json_t *out);
 /* Finishes with the error's status/type (server/errmap.c) and a printf-style message. */

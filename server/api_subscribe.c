@@ -5,7 +5,6 @@
  * This file is the glue: it resolves the consumer, shard and starting position, takes the
  * consumer x shard lease and adapts the pipe to http.h's pull/closed. */
 #include <errno.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,17 +293,12 @@ static void start_stream(struct api_ctx *c, struct sub *s, struct pipe_config *p
         pipe_kick(evicted, "ResourceInUseException");
         pipe_decref(evicted);
     }
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof(b)) != 1)
-        memset(b, 0x5a, sizeof(b));
-    char rid[40];
-    snprintf(rid, sizeof(rid),
-             "%02x%02x%02x%02x-%02x%02x-4%x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6] & 0xF, b[7], (b[8] & 0x3F) | 0x80, b[9], b[10], b[11],
-             b[12], b[13], b[14], b[15]);
+    char rid[API_RID_LEN], id2[API_ID2_LEN];
+    api_response_ids(rid, id2);
     const struct http_header h[] = {
         {"content-type", "application/vnd.amazon.eventstream", 12, 34},
         {"x-amzn-requestid", rid, 16, strlen(rid)},
+        {"x-amz-id-2", id2, 10, strlen(id2)},
     };
     struct http_exchange *x = c->x;
     json_decref(c->in); /* the handler's ctx ends here: the stream owns the exchange */

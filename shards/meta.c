@@ -38,7 +38,6 @@ void reg_stream_free(struct reg_stream *s)
         return;
     free(s->shards);
     free(s->consumers);
-    free(s->logs);
     free(s);
 }
 

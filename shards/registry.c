@@ -33,7 +33,6 @@ static struct reg_stream *stream_clone(const struct reg_stream *s)
     c->consumers = sc_malloc(c->cap_consumers * sizeof(*c->consumers));
     if (s->nconsumers)
         memcpy(c->consumers, s->consumers, s->nconsumers * sizeof(*c->consumers));
-    c->logs = NULL; /* TODO(storage): share refcounted shard logs between versions */
     return c;
 }
 
@@ -50,23 +49,14 @@ static void stream_derive(struct reg_stream *s)
             s->info.consumer_count++;
 }
 
+static const char *stream_name_at(const void *arr, size_t i)
+{
+    return ((struct reg_stream *const *)arr)[i]->info.name;
+}
+
 static size_t stream_pos(const struct registry *reg, const char *name, bool *found)
 {
-    size_t lo = 0, hi = reg->nstreams;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(reg->streams[mid]->info.name, name);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    return shards_name_search(reg->streams, reg->nstreams, stream_name_at, name, found);
 }
 
 static void stream_insert(struct registry *reg, size_t pos, struct reg_stream *s)

@@ -1,6 +1,11 @@
-/* shards_internal.h — registry records shared by shards/registry.c and shards/meta.c only. */
+/* shards_internal.h — what shards/ modules share and nothing outside shards/ may use: the
+ * registry's records (registry.c, meta.c) and the sorted-by-name lookup (registry.c, shardtab.c). */
 #ifndef SC_SHARDS_INTERNAL_H
 #define SC_SHARDS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
 
 #include "shards/registry.h"
 
@@ -19,9 +24,31 @@ struct reg_stream {
     size_t nshards, cap_shards;
     struct reg_consumer_rec *consumers; /* sorted by name */
     size_t nconsumers, cap_consumers;
-    struct shardlog **logs; /* storage's logs, parallel to shards; not persisted here. TODO */
 };
 
 void reg_stream_free(struct reg_stream *s);
+
+/* Binary search over n entries sorted by name (byte order); name_at(arr, i) is entry i's name.
+ * Returns the entry's index with *found set, or the index where `name` would be inserted. */
+static inline size_t shards_name_search(const void *arr, size_t n,
+                                        const char *(*name_at)(const void *arr, size_t i),
+                                        const char *name, bool *found)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name_at(arr, mid), name);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
 
 #endif

@@ -40,6 +40,7 @@
 #include "common/errors.h"
 #include "common/tbucket.h"
 #include "shards/registry.h"
+#include "shards/shards_internal.h"
 
 #define INCARNATION_UNKNOWN INT64_MIN
 #define RETENTION_PERIOD_MS 60000 /* how often each log's retention is enforced */
@@ -342,23 +343,14 @@ static int rt_open(struct shardtab *t, struct stream_rt *st, uint32_t index,
  * -------------------------------------------------------------------------------
  */
 
+static const char *tab_name_at(const void *arr, size_t i)
+{
+    return ((struct stream_rt *const *)arr)[i]->name;
+}
+
 static size_t stream_pos(const struct shardtab *t, const char *name, bool *found)
 {
-    size_t lo = 0, hi = t->nstreams;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(t->streams[mid]->name, name);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    return shards_name_search(t->streams, t->nstreams, tab_name_at, name, found);
 }
 
 static struct stream_rt *stream_find(const struct shardtab *t, const char *name)

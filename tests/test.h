@@ -3,10 +3,13 @@
 #ifndef SC_TEST_H
 #define SC_TEST_H
 
+#include <ftw.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int test_failures;
 static int test_checks;
@@ -54,5 +57,22 @@ static int test_checks;
         fprintf(stderr, "%d checks, %d failed\n", test_checks, test_failures);                     \
         return test_failures ? 1 : 0;                                                              \
     } while (0)
+
+/* Removes a test's temp directory tree (no shell). Returns 0, or -1 if something stayed. */
+__attribute__((unused)) static int test_rm_entry(const char *path, const struct stat *sb, int flag,
+                                                 struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    return (flag == FTW_DP ? rmdir(path) : unlink(path)) == 0 ? 0 : -1;
+}
+
+__attribute__((unused)) static int test_rmrf(const char *dir)
+{
+    int rc = nftw(dir, test_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return rc;
+}
 
 #endif

@@ -456,8 +456,6 @@ int main(void)
                  48);
     api_shutdown();
     json_decref(out);
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
+    CHECK_EQ_INT(test_rmrf(dir), 0);
     TEST_EXIT();
 }

@@ -370,9 +370,7 @@ static void test_threads(void)
     registry_limits(g_mt, &open, &od);
     CHECK_EQ_INT(open, 100);
     registry_destroy(g_mt);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
+    CHECK_EQ_INT(test_rmrf(dir), 0);
 }
 
 static void test_shard_ids(void)

@@ -3,7 +3,6 @@
  * Under ctest it runs a tiny size as a smoke test; for a real number build without sanitizers and
  * run with SHARDCAST_BENCH_RECORDS=2000000 (optionally SHARDCAST_BENCH_THREADS=2,
  * SHARDCAST_BENCH_SYNC=always|interval|never). */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -132,9 +131,7 @@ int main(void)
     fprintf(stderr, "append 100 B records, %d thread(s), %ld records: io_uring %.0f rec/s, "
                     "pread/pwrite %.0f rec/s\n",
             threads, records, r1, r2);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    if (system(cmd) != 0)
+    if (test_rmrf(root) != 0)
         return 1;
     CHECK(r1 > 0 && r2 > 0);
     TEST_EXIT();

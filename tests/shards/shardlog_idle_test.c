@@ -1,7 +1,6 @@
 /* shardlog_idle_test — shardlog_idle() is false while a write, an fdatasync or an ack is in
  * flight and true once the sio has drained, so shardtab can close a gone stream's logs after one
  * housekeeping round. Runs with io_uring (when available) and the forced pread/pwrite fallback. */
-#define _GNU_SOURCE
 #include <poll.h>
 #include <unistd.h>
 
@@ -71,9 +70,6 @@ int main(void)
         return 1;
     TEST_RUN(test_idle_uring);
     TEST_RUN(test_idle_fallback);
-    char cmd[320];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
+    test_rmrf(root);
     TEST_EXIT();
 }

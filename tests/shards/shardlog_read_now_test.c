@@ -1,7 +1,6 @@
 /* shardlog_read_now_test — the synchronous tail read returns exactly what shardlog_read delivers
  * for positions in the memory tail and at the end, and declines (0, nothing allocated) once the
  * position has left memory, so the hub falls back to the asynchronous read. */
-#define _GNU_SOURCE
 #include <unistd.h>
 
 #include "common/common.h"
@@ -107,9 +106,6 @@ int main(void)
     if (mkdtemp(root) == NULL)
         return 1;
     TEST_RUN(test_read_now);
-    char cmd[320];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
+    test_rmrf(root);
     TEST_EXIT();
 }

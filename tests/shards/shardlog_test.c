@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -577,9 +576,6 @@ int main(void)
     fallback = true;
     fprintf(stderr, "pass 2: forced pread/pwrite fallback\n");
     run_all();
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
+    test_rmrf(root);
     TEST_EXIT();
 }

@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -337,9 +336,6 @@ int main(void)
     TEST_RUN(test_seal);
     TEST_RUN(test_tick_retention);
     TEST_RUN(test_rates);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", root);
+    test_rmrf(root);
     TEST_EXIT();
 }

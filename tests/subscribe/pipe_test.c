@@ -1,7 +1,6 @@
 /* pipe_test.c — pipes and hubs over a real shardlog (temp dir), a real sio and a real
  * event_base; no HTTP. The test plays the transport: it pulls with a DATA-frame-sized hint and
  * decodes what it got with the event-stream decoder. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
@@ -421,9 +420,6 @@ int main(void)
     shardlog_close(slog);
     sio_destroy(sio);
     event_base_free(base);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
+    test_rmrf(root);
     TEST_EXIT();
 }
