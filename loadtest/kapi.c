@@ -97,7 +97,14 @@ int kapi_call(struct kapi *k, struct hconn *c, const char *op, json_t *req, kapi
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     ASSERT(body);
-    size_t len = strlen(body);
+    int rv = kapi_call_raw(k, c, op, body, strlen(body), cb, arg);
+    free(body);
+    return rv;
+}
+
+int kapi_call_raw(struct kapi *k, struct hconn *c, const char *op, const char *body, size_t len,
+                  kapi_cb cb, void *arg)
+{
     LOG_DEBUG("-> %s %.*s", op, (int)SC_MIN(len, 300u), body);
     struct hheader hdrs[8];
     char storage[1024];
@@ -106,7 +113,6 @@ int kapi_call(struct kapi *k, struct hconn *c, const char *op, json_t *req, kapi
     ctx->cb = cb;
     ctx->arg = arg;
     int rv = hconn_request(c, hdrs, n, body, len, false, &kapi_hreq_cbs, ctx);
-    free(body);
     if (rv < 0)
         free(ctx);
     return rv;

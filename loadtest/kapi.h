@@ -28,6 +28,10 @@ typedef void (*kapi_cb)(void *arg, int err, int status, json_t *resp, const char
  * hconn_request error; cb fires exactly once when 0 is returned. */
 int kapi_call(struct kapi *k, struct hconn *c, const char *op, json_t *req, kapi_cb cb, void *arg);
 
+/* Same with a ready JSON body (body, len; copied, the caller keeps it). */
+int kapi_call_raw(struct kapi *k, struct hconn *c, const char *op, const char *body, size_t len,
+                  kapi_cb cb, void *arg);
+
 /* Blocking variant for setup: runs the loop until the answer or timeout_ms. Returns 0 with
  * *resp (owned by the caller, may be NULL) on HTTP 200; the negative connection error; or 1
  * for an AWS error with its code in err_type (64 bytes). */

@@ -32,6 +32,8 @@ static void usage(FILE *f)
             "  --mode efo|classic|both  (default both)\n"
             "  --stress              fan-out stress: report per-pipe MiB/s and total egress\n"
             "  --consumer-prefix P   enhanced consumer names P-0.. (default shardcast-lt)\n"
+            "  --cleanup             delete at the end what this run created: the stream (with\n"
+            "                        its consumers) or else the consumers it registered\n"
             "  --out DIR             write results.json and latency-cdf.svg there\n"
             "  --h1                  HTTP/1.1 instead of HTTP/2 (classic path only)\n"
             "  --insecure            do not verify the TLS certificate\n"
@@ -54,7 +56,7 @@ static bool parse_num(const char *s, double lo, double hi, double *out)
     return true;
 }
 
-enum { O_POLL = 256, O_SIZE, O_DRAIN, O_TIMEOUT, O_PREFIX, O_H1, O_INSECURE, O_STRESS };
+enum { O_POLL = 256, O_SIZE, O_DRAIN, O_TIMEOUT, O_PREFIX, O_H1, O_INSECURE, O_STRESS, O_CLEANUP };
 
 static const struct option lt_options[] = {{"endpoint", 1, 0, 'e'},
                                            {"stream", 1, 0, 's'},
@@ -74,6 +76,7 @@ static const struct option lt_options[] = {{"endpoint", 1, 0, 'e'},
                                            {"h1", 0, 0, O_H1},
                                            {"insecure", 0, 0, O_INSECURE},
                                            {"stress", 0, 0, O_STRESS},
+                                           {"cleanup", 0, 0, O_CLEANUP},
                                            {"quiet", 0, 0, 'q'},
                                            {"help", 0, 0, 'h'},
                                            {0, 0, 0, 0}};
@@ -127,6 +130,7 @@ static bool apply_option(int o, const char *arg, struct lt_config *cfg)
     case O_H1: cfg->h1 = true; break;
     case O_INSECURE: cfg->insecure = true; break;
     case O_STRESS: cfg->stress = true; break;
+    case O_CLEANUP: cfg->cleanup = true; break;
     case 'q': cfg->quiet = true; break;
     case 'm':
         if (strcmp(arg, "efo") == 0)
@@ -187,6 +191,14 @@ static int parse_args(int argc, char **argv, struct lt_config *cfg)
     return 0;
 }
 
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct run *r = arg;
+    run_fail(r, LT_EXIT_FAILED, "interrupted by signal %d", (int)sig);
+    event_base_loopbreak(r->base);
+}
+
 int main(int argc, char **argv)
 {
     struct run r = {0};
@@ -206,11 +218,23 @@ int main(int argc, char **argv)
         return LT_EXIT_UNREACHABLE;
     }
     r.base = event_base_new();
+    /* SIGINT/SIGTERM end the run as a failure, so the report and --cleanup still happen. */
+    struct event *sigs[2] = {evsignal_new(r.base, SIGINT, on_signal, &r),
+                             evsignal_new(r.base, SIGTERM, on_signal, &r)};
+    for (int i = 0; i < 2; i++)
+        evsignal_add(sigs[i], NULL);
     rv = run_execute(&r);
-    if (rv == 0)
+    run_disconnect(&r);
+    if (r.cfg.cleanup)
+        run_cleanup(&r);
+    if (rv == 0) {
         rv = report_final(&r);
-    else
+    } else {
         fprintf(stderr, "shardcast-loadtest: %s\n", r.failure[0] ? r.failure : "setup failed");
+        report_cleanup(&r, stderr);
+    }
+    for (int i = 0; i < 2; i++)
+        event_free(sigs[i]);
     run_dispose(&r);
     event_base_free(r.base);
     endpoint_dispose(&r.ep);

@@ -84,11 +84,12 @@ static void records_done(void *arg, int err, int status, json_t *resp, const cha
     json_t *rec;
     json_array_foreach(recs, i, rec)
     {
-        const char *data = json_string_value(json_object_get(rec, "Data"));
-        if (data) {
-            run_on_record_b64(c, data, now_wall);
+        json_t *d = json_object_get(rec, "Data");
+        size_t n = json_string_length(d);
+        const char *data = json_string_value(d);
+        if (data && run_on_record_b64(c, data, n, now_wall)) {
             p->records++;
-            p->bytes += strlen(data) * 3 / 4;
+            p->bytes += n / 4 * 3 - (n >= 1 && data[n - 1] == '=') - (n >= 2 && data[n - 2] == '=');
         }
     }
     json_t *mbl = json_object_get(resp, "MillisBehindLatest");

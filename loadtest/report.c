@@ -121,8 +121,41 @@ static void print_table(const struct run *r, const struct path_summary s[LT_PATH
            (unsigned long long)r->sent, (unsigned long long)r->acked_n,
            (unsigned long long)r->put_failed, (unsigned long long)r->put_throttled,
            (unsigned long long)r->behind, (unsigned long long)r->measured_acked);
-    if (r->failure[0])
+    if (r->put_hist.total)
+        printf("PutRecords call latency: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+               (double)hist_percentile(&r->put_hist, 50) / 1e3,
+               (double)hist_percentile(&r->put_hist, 99) / 1e3, (double)r->put_hist.max_us / 1e3);
+    if (r->failure[0]) {
         printf("FAILED: %s\n", r->failure);
+        /* What the failure cost, so a failed run is still read correctly. */
+        printf("lost:");
+        for (int p = 0; p < LT_PATH_N; p++)
+            if (s[p].present)
+                printf(" %s %llu of %llu expected deliveries;", path_names[p],
+                       (unsigned long long)s[p].missing, (unsigned long long)s[p].expected);
+        printf(" producer %llu records refused, %llu never sent (behind schedule)\n",
+               (unsigned long long)r->put_failed, (unsigned long long)r->behind);
+    }
+}
+
+void report_cleanup(const struct run *r, FILE *f)
+{
+    int consumers = 0;
+    for (int i = 0; i < r->n_consumers; i++)
+        consumers += r->consumers[i].created;
+    if (!r->cleanup_ran) {
+        if (r->created_stream || consumers > 0)
+            fprintf(f, "kept: %s%s%s%d consumer(s) created by this run (--cleanup deletes them)\n",
+                    r->created_stream ? "stream " : "", r->created_stream ? r->cfg.stream : "",
+                    r->created_stream ? " and " : "", consumers);
+        return;
+    }
+    fprintf(f, "cleanup: %s%s%sderegistered %d of %d consumer(s) created by this run%s%s\n",
+            r->cleanup_stream_deleted ? "deleted stream " : "",
+            r->cleanup_stream_deleted ? r->cfg.stream : "",
+            r->cleanup_stream_deleted ? " (with its consumers); " : "",
+            r->cleanup_consumers_deleted, r->cleanup_consumers_created,
+            r->cleanup_left[0] ? "; LEFT BEHIND: " : "", r->cleanup_left);
 }
 
 static json_t *hist_json(const struct hist *h)
@@ -163,6 +196,8 @@ static json_t *pipes_json(const struct run *r, double secs)
     return a;
 }
 
+static json_t *stress_json(const struct run *r, double secs);
+
 static int write_json(const struct run *r, const struct path_summary s[LT_PATH_N], const char *path)
 {
     json_t *paths = json_object();
@@ -196,6 +231,16 @@ static int write_json(const struct run *r, const struct path_summary s[LT_PATH_N
         (json_int_t)r->behind, "measured", (json_int_t)r->measured_acked, "paths", paths, "pipes",
         pipes_json(r, s[0].seconds), "failure", r->failure[0] ? r->failure : NULL, "ok",
         r->exit_code == 0);
+    json_object_set_new(json_object_get(root, "producer"), "put_latency", hist_json(&r->put_hist));
+    json_object_set_new(root, "cleanup",
+                        json_pack("{s:b, s:b, s:b, s:i, s:i, s:s?}", "requested", r->cfg.cleanup,
+                                  "stream_created", r->created_stream, "stream_deleted",
+                                  r->cleanup_stream_deleted, "consumers_created",
+                                  r->cleanup_consumers_created, "consumers_deleted",
+                                  r->cleanup_consumers_deleted, "left_behind",
+                                  r->cleanup_left[0] ? r->cleanup_left : NULL));
+    if (r->cfg.stress)
+        json_object_set_new(root, "stress", stress_json(r, s[0].seconds));
     int rv = json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
     return rv == 0 ? 0 : -EIO;
@@ -288,10 +333,15 @@ static int write_svg(const struct path_summary s[LT_PATH_N], const char *path)
     return fclose(f) == 0 ? 0 : -errno;
 }
 
-static void print_stress(const struct run *r, double secs)
+struct stress_sum {
+    int pipes, live, resubscribes;
+    double min, mean, max, total; /* MiB/s */
+};
+
+static void stress_sum(const struct run *r, double secs, struct stress_sum *ss)
 {
+    *ss = (struct stress_sum){.min = 0};
     double min = 1e18, max = 0, sum = 0;
-    int n = 0;
     for (int i = 0; i < r->n_consumers; i++) {
         const struct lt_consumer *c = &r->consumers[i];
         if (c->path != LT_PATH_EFO || !c->pipes)
@@ -301,14 +351,36 @@ static void print_stress(const struct run *r, double secs)
             min = SC_MIN(min, mibs);
             max = SC_MAX(max, mibs);
             sum += mibs;
-            n++;
+            ss->pipes++;
+            ss->live += c->pipes[k].live;
+            ss->resubscribes += SC_MAX(c->pipes[k].subscribes - 1, 0);
         }
     }
-    if (n == 0)
+    if (ss->pipes > 0)
+        *ss = (struct stress_sum){ss->pipes, ss->live, ss->resubscribes, min, sum / ss->pipes,
+                                  max,       sum};
+}
+
+static json_t *stress_json(const struct run *r, double secs)
+{
+    struct stress_sum ss;
+    stress_sum(r, secs, &ss);
+    return json_pack("{s:i, s:i, s:i, s:f, s:f, s:f, s:f}", "pipes", ss.pipes, "live", ss.live,
+                     "resubscribes", ss.resubscribes, "pipe_mib_per_s_min", ss.min,
+                     "pipe_mib_per_s_mean", ss.mean, "pipe_mib_per_s_max", ss.max,
+                     "egress_mib_per_s", ss.total);
+}
+
+static void print_stress(const struct run *r, double secs)
+{
+    struct stress_sum ss;
+    stress_sum(r, secs, &ss);
+    if (ss.pipes == 0)
         return;
-    printf("fan-out: %d pipes (shards x consumers); per-pipe MiB/s min %.3f mean %.3f max %.3f; "
-           "total egress %.2f MiB/s\n",
-           n, min, sum / n, max, sum);
+    printf("fan-out: %d pipes (shards x consumers), %d went live, %d resubscribes; per-pipe "
+           "delivered MiB/s min %.3f mean %.3f max %.3f; total egress %.2f MiB/s (measured "
+           "records' Data bytes)\n",
+           ss.pipes, ss.live, ss.resubscribes, ss.min, ss.mean, ss.max, ss.total);
 }
 
 int report_final(struct run *r)
@@ -332,6 +404,7 @@ int report_final(struct run *r)
     print_table(r, s);
     if (r->cfg.stress)
         print_stress(r, s[0].seconds);
+    report_cleanup(r, stdout);
     if (r->cfg.out_dir) {
         char p[4096];
         mkdir(r->cfg.out_dir, 0755);

@@ -12,6 +12,7 @@
 #include "common/common.h"
 
 #define LT_SETUP_WAIT_MS 60000
+#define LT_REGISTER_WAVE 5
 
 int64_t run_wall_ns(void)
 {
@@ -38,38 +39,38 @@ void run_fail(struct run *r, int exit_code, const char *fmt, ...)
     r->stopped = true;
 }
 
-void run_on_record(struct lt_consumer *c, const uint8_t *data, size_t len, int64_t arrival_ns)
+bool run_on_record(struct lt_consumer *c, const uint8_t *data, size_t len, int64_t arrival_ns)
 {
     struct run *r = c->run;
     if (len < LT_PAYLOAD_MIN || memcmp(data, LT_MAGIC, 4) != 0)
-        return; /* not ours (a shared stream) */
+        return false; /* not ours (a shared stream) */
     uint64_t sent = 0, id = 0;
     for (int i = 0; i < 8; i++) {
         sent = sent << 8 | data[4 + i];
         id = id << 8 | data[12 + i];
     }
     if ((int64_t)sent < r->measure_start_ns || id >= r->id_cap)
-        return; /* warm-up, or a previous run's record */
+        return false; /* warm-up, or a previous run's record */
     if (run_bit(c->seen, id)) {
         c->duplicates++;
-        return;
+        return false;
     }
     c->seen[id >> 3] |= (uint8_t)(1u << (id & 7));
     c->received++;
     c->bytes += (uint64_t)r->cfg.record_size;
     int64_t delay_ns = arrival_ns - (int64_t)sent;
     hist_record(&c->hist, delay_ns > 0 ? (uint64_t)delay_ns / 1000u : 0);
+    return true;
 }
 
-void run_on_record_b64(struct lt_consumer *c, const char *b64, int64_t arrival_ns)
+bool run_on_record_b64(struct lt_consumer *c, const char *b64, size_t b64_len, int64_t arrival_ns)
 {
     uint8_t buf[32];
-    if (strlen(b64) < 28)
-        return;
+    if (b64_len < 28)
+        return false;
     /* 28 base64 chars decode to 21 bytes: the 20-byte header and one padding byte. */
     int n = EVP_DecodeBlock(buf, (const unsigned char *)b64, 28);
-    if (n >= LT_PAYLOAD_MIN)
-        run_on_record(c, buf, (size_t)n, arrival_ns);
+    return n >= LT_PAYLOAD_MIN && run_on_record(c, buf, (size_t)n, arrival_ns);
 }
 
 uint64_t run_missing(const struct run *r, const struct lt_consumer *c)
@@ -213,6 +214,19 @@ static int start_consumers(struct run *r)
                 rv == -EIO ? 1 : rv, r->failure[0] ? r->failure : "error");
         if (r->stopped)
             return r->exit_code;
+        /* Enhanced consumers are registered LT_REGISTER_WAVE at a time, then awaited: AWS
+         * allows 5 consumers CREATING at once, and waiting for each alone made setting up 20
+         * consumers take 20 transition times. */
+        bool wave_end = i + 1 == n || (c->idx + 1) % LT_REGISTER_WAVE == 0;
+        for (int k = i; c->path == LT_PATH_EFO && wave_end && k >= 0; k--) {
+            struct lt_consumer *w = &r->consumers[k];
+            if (w->path != LT_PATH_EFO || w->efo_conns)
+                break;
+            rv = efo_await(w);
+            if (rv < 0)
+                return setup_error(r, "DescribeStreamConsumer", rv == -EIO ? 1 : rv,
+                                   r->failure[0] ? r->failure : "error");
+        }
     }
     /* Subscriptions start at LATEST: wait until every one is live before producing. Slow
      * emulators need about 30 ms per subscription; 15 s at least, 120 s at most. */
@@ -320,10 +334,87 @@ int run_execute(struct run *r)
     event_add(r->tick, &tv);
     event_base_dispatch(r->base);
     r->ended_mono_ns = clock_mono_ns();
+    event_del(r->tick);
     producer_stop(r);
     if (!r->cfg.quiet)
         fputc('\n', stderr);
     return 0;
+}
+
+void run_disconnect(struct run *r)
+{
+    if (r->tick)
+        event_del(r->tick);
+    producer_stop(r);
+    for (int i = 0; i < r->n_consumers; i++) {
+        struct lt_consumer *c = &r->consumers[i];
+        if (c->path == LT_PATH_EFO) {
+            efo_disconnect(c);
+        } else {
+            hconn_destroy(c->conn);
+            c->conn = NULL;
+        }
+    }
+}
+
+static void cleanup_note(struct run *r, const char *what, const char *why)
+{
+    size_t n = strlen(r->cleanup_left);
+    snprintf(r->cleanup_left + n, sizeof(r->cleanup_left) - n, "%s%s (%s)", n ? "; " : "", what,
+             why);
+}
+
+/* One cleanup call: 0 when done (or already gone), else the reason in why. */
+static int cleanup_call(struct run *r, const char *op, json_t *req, char why[64])
+{
+    json_t *resp = NULL;
+    int rv = kapi_call_sync(&r->api, r->ctl, op, req, &resp, why);
+    json_decref(resp);
+    if (rv == 1 && strcmp(why, "ResourceNotFoundException") == 0)
+        return 0;
+    if (rv < 0)
+        snprintf(why, 64, "%s", strerror(-rv));
+    return rv;
+}
+
+void run_cleanup(struct run *r)
+{
+    char why[64];
+    r->cleanup_ran = true;
+    if (hconn_is_dead(r->ctl)) {
+        hconn_destroy(r->ctl);
+        r->ctl = hconn_create(r->base, &r->ep, (uint32_t)r->cfg.timeout_ms);
+    }
+    for (int i = 0; i < r->n_consumers; i++)
+        r->cleanup_consumers_created += r->consumers[i].created;
+    if (r->created_stream) {
+        /* Deleting the stream takes its consumers with it. */
+        if (cleanup_call(
+                r, "DeleteStream",
+                json_pack("{s:s, s:b}", "StreamName", r->cfg.stream, "EnforceConsumerDeletion", 1),
+                why) == 0) {
+            r->cleanup_stream_deleted = true;
+            r->cleanup_consumers_deleted = r->cleanup_consumers_created;
+        } else {
+            char what[200];
+            snprintf(what, sizeof(what), "stream %s and %d consumers", r->cfg.stream,
+                     r->cleanup_consumers_created);
+            cleanup_note(r, what, why);
+        }
+        return;
+    }
+    for (int i = 0; i < r->n_consumers; i++) {
+        struct lt_consumer *c = &r->consumers[i];
+        if (!c->created)
+            continue;
+        if (cleanup_call(
+                r, "DeregisterStreamConsumer",
+                json_pack("{s:s, s:s}", "StreamARN", r->stream_arn, "ConsumerName", c->name),
+                why) == 0)
+            r->cleanup_consumers_deleted++;
+        else
+            cleanup_note(r, c->name, why);
+    }
 }
 
 void run_dispose(struct run *r)
@@ -348,4 +439,6 @@ void run_dispose(struct run *r)
     free(r->shard_ids);
     free(r->acked);
     free(r->payload);
+    free(r->b64);
+    free(r->stream_json);
 }

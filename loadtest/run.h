@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 
@@ -51,9 +52,7 @@ struct lt_config {
     bool insecure;
     bool stress;
     bool quiet;
-    bool keep; /* keep stream and consumers (default: keep too; we never delete what we did
-                  not create unless --cleanup) */
-    bool cleanup;
+    bool cleanup; /* delete what this run created (stream, consumers) at the end */
 };
 
 /* One logical consumer: a classic poller or an enhanced (registered) consumer, each reading
@@ -66,8 +65,8 @@ struct lt_pipe {
     bool in_flight;
     bool ended;
     uint64_t next_ns; /* monotonic time of the next poll / resubscribe */
-    uint64_t records;
-    uint64_t bytes;
+    uint64_t records; /* measured records delivered first time through this pipe */
+    uint64_t bytes;   /* their decoded Data bytes */
     /* classic */
     char *iterator;
     /* enhanced */
@@ -86,6 +85,7 @@ struct lt_consumer {
     int idx;
     char name[128];
     char arn[1024];
+    bool created;                /* registered by this run (not reused): --cleanup deregisters it */
     struct hconn *conn;          /* classic: one connection for every shard */
     struct efo_conns *efo_conns; /* enhanced: subscriptions spread over several */
     int reconnects;
@@ -140,8 +140,19 @@ struct run {
     uint64_t sent, acked_n, put_failed, put_throttled, put_calls, put_errors, in_flight;
     uint64_t measured_acked;
     uint64_t produced_bytes;
-    uint64_t behind; /* records the producer could not send on time */
-    uint8_t *payload;
+    uint64_t behind;      /* records the producer could not send on time */
+    struct hist put_hist; /* successful PutRecords calls, send to answer (µs): a slow ingest
+                             shows here, not only in the delivery delay */
+    uint8_t *payload;     /* one record's Data, header rewritten per record */
+    char *b64;            /* its base64, NUL-terminated */
+    size_t b64_len;
+    char *stream_json; /* the stream name as a JSON string, quoted and escaped */
+
+    /* --cleanup outcome */
+    bool cleanup_ran;
+    bool cleanup_stream_deleted;
+    int cleanup_consumers_created, cleanup_consumers_deleted;
+    char cleanup_left[512]; /* what is left behind and why ("" when nothing) */
 
     struct lt_consumer *consumers; /* pollers then enhanced consumers */
     int n_consumers;
@@ -152,16 +163,25 @@ struct run {
 /* Runs setup and the timeline on r->base (r->cfg, r->ep, r->base set by the caller).
  * Returns 0 when the run completed (the report decides the exit code) or an lt_exit code. */
 int run_execute(struct run *r);
+/* Stops the timeline tick and closes every consumer connection (open subscriptions end); the
+ * per-pipe counters stay for the report. Idempotent. */
+void run_disconnect(struct run *r);
+/* --cleanup: DeleteStream (EnforceConsumerDeletion) when this run created the stream, else
+ * DeregisterStreamConsumer for every consumer it registered. Blocking, bounded by timeout_ms
+ * per call; records the outcome in r->cleanup_*. Call after run_disconnect. */
+void run_cleanup(struct run *r);
 void run_dispose(struct run *r);
 
 /* Sets *r->failure (first one wins), sets the exit code and stops the run at the next tick. */
 void run_fail(struct run *r, int exit_code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Called by pipes for every received record's decoded payload; measures and marks delivery.
- * arrival_ns is the wall-clock time of reception. */
-void run_on_record(struct lt_consumer *c, const uint8_t *data, size_t len, int64_t arrival_ns);
-/* Decodes a base64 Data field's first bytes and passes them to run_on_record. */
-void run_on_record_b64(struct lt_consumer *c, const char *b64, int64_t arrival_ns);
+ * arrival_ns is the wall-clock time of reception. Returns true for a measured record's first
+ * delivery to c (false: warm-up, duplicate, or not ours). */
+bool run_on_record(struct lt_consumer *c, const uint8_t *data, size_t len, int64_t arrival_ns);
+/* Decodes a base64 Data field's first bytes (b64_len: the whole field's length) and passes
+ * them to run_on_record; same return. */
+bool run_on_record_b64(struct lt_consumer *c, const char *b64, size_t b64_len, int64_t arrival_ns);
 int64_t run_wall_ns(void);
 bool run_bit(const uint8_t *bm, uint64_t id);
 /* Records still expected by consumer c: acknowledged, measured, not yet seen. */
@@ -177,17 +197,28 @@ int poller_start(struct lt_consumer *c);
 void poller_tick(struct lt_consumer *c);
 void poller_stop(struct lt_consumer *c);
 
-/* efo.c: RegisterStreamConsumer (wait ACTIVE), SubscribeToShard per shard, resubscribe with
- * AFTER_SEQUENCE_NUMBER when a subscription ends. */
+/* efo.c: RegisterStreamConsumer (an existing one is reused), wait ACTIVE, SubscribeToShard per
+ * shard, resubscribe with AFTER_SEQUENCE_NUMBER when a subscription ends. */
 int efo_register(struct lt_consumer *c);
+/* Waits (bounded) until the registered consumer is ACTIVE, then opens its connections. */
+int efo_await(struct lt_consumer *c);
 int efo_start(struct lt_consumer *c);
 void efo_tick(struct lt_consumer *c);
 void efo_stop(struct lt_consumer *c);
 /* Number of subscriptions that received their initial-response. */
 int efo_live(const struct lt_consumer *c);
+/* One SubscribeToShardEvent JSON payload (json, len; not NUL-terminated): every Data goes to
+ * run_on_record_b64; the pipe's records/bytes, continuation, ended flag and the path's
+ * MillisBehindLatest are updated. Exposed for tests/loadtest/efo_scan_test.c. */
+void efo_scan_event(struct lt_pipe *p, const char *json, size_t len, int64_t now_wall);
+/* Closes the consumer's connections (its subscriptions end); pipes stay for the report. */
+void efo_disconnect(struct lt_consumer *c);
 
 /* report.c */
 void report_progress(const struct run *r);
 int report_final(struct run *r);
+/* One line on f saying what --cleanup deleted and what it left behind (nothing without
+ * --cleanup: then it names what the run created and kept). */
+void report_cleanup(const struct run *r, FILE *f);
 
 #endif

@@ -62,6 +62,10 @@ class LoadtestSmoke(unittest.TestCase):
             self.assertTrue(res["ok"])
             self.assertGreater(res["producer"]["acked"], 0)
             self.assertEqual(res["producer"]["failed"], 0)
+            put = res["producer"]["put_latency"]
+            self.assertEqual(put["count"], res["producer"]["calls"])
+            self.assertLessEqual(put["p50_us"], put["max_us"])
+            self.assertIn("PutRecords call latency", out)
             self.check_path(res, "standard", 1)
             self.check_path(res, "enhanced", 2)
             for word in ("standard", "enhanced", "p99.9 ms", "MillisBehindLatest"):
@@ -125,6 +129,86 @@ class LoadtestSmoke(unittest.TestCase):
             self.assertFalse(res["ok"])
             self.assertIn("disappeared", res["failure"])
             self.assertIn("FAILED", out)
+            # The report says what the failure cost, per path.
+            self.assertRegex(out, r"lost: standard \d+ of \d+ expected deliveries; "
+                                  r"enhanced \d+ of \d+ expected deliveries;")
+
+    def test_stress_fanout_and_cleanup(self):
+        """A few hundred concurrent subscriptions for a few seconds: every pipe goes live and
+        delivers, the report has per-pipe MiB/s and total egress, and --cleanup deletes the
+        stream (and so the consumers) the run created."""
+        shards, consumers = 30, 10
+        with Server("--max-consumers", str(consumers)) as srv:
+            t0 = time.monotonic()
+            code, out, err, res, _ = loadtest(
+                srv.endpoint, "--stress", "--shards", shards, "--consumers", consumers,
+                "--rate", 300, "--record-size", 200, "--duration", 3, "--warmup", 0.5,
+                "--stream", "lt-stress", "--cleanup", timeout=90)
+            self.assertEqual(code, 0, out + err)
+            self.assertLess(time.monotonic() - t0, 60)
+            self.check_path(res, "enhanced", consumers)
+            self.assertNotIn("standard", res["paths"])
+            st = res["stress"]
+            self.assertEqual(st["pipes"], shards * consumers)
+            self.assertEqual(st["live"], shards * consumers)
+            pipes = res["pipes"]
+            self.assertEqual(len(pipes), shards * consumers)
+            self.assertEqual({(p["consumer"], p["shard"]) for p in pipes},
+                             {("shardcast-lt-%d" % c, "shardId-%012d" % s)
+                              for c in range(consumers) for s in range(shards)})
+            # Partition keys are record ids (MD5-spread): ~900 records reach all 30 shards.
+            self.assertTrue(all(p["records"] > 0 and p["mib_per_s"] > 0 for p in pipes))
+            self.assertEqual(sum(p["records"] for p in pipes),
+                             res["paths"]["enhanced"]["delivered"])
+            self.assertAlmostEqual(st["egress_mib_per_s"], sum(p["mib_per_s"] for p in pipes),
+                                   places=6)
+            self.assertLessEqual(st["pipe_mib_per_s_min"], st["pipe_mib_per_s_mean"])
+            self.assertLessEqual(st["pipe_mib_per_s_mean"], st["pipe_mib_per_s_max"])
+            self.assertIn("fan-out: %d pipes" % (shards * consumers), out)
+            self.assertIn("total egress", out)
+            cl = res["cleanup"]
+            self.assertTrue(cl["requested"] and cl["stream_created"] and cl["stream_deleted"], cl)
+            self.assertEqual(cl["consumers_created"], consumers)
+            self.assertIsNone(cl["left_behind"])
+            self.assertIn("cleanup: deleted stream lt-stress", out)
+            names = srv.aws("list-streams")["StreamNames"]
+            if "lt-stress" in names:  # still DELETING
+                st = srv.aws("describe-stream-summary", "--stream-name", "lt-stress")
+                self.assertEqual(st["StreamDescriptionSummary"]["StreamStatus"], "DELETING")
+
+    def test_cleanup_keeps_what_it_did_not_create(self):
+        with Server() as srv:
+            srv.aws("create-stream", "--stream-name", "lt-mine", "--shard-count", "1")
+            arn = srv.aws("describe-stream-summary", "--stream-name", "lt-mine")[
+                "StreamDescriptionSummary"]["StreamARN"]
+            srv.aws("register-stream-consumer", "--stream-arn", arn,
+                    "--consumer-name", "shardcast-lt-0")
+            code, out, err, res, _ = loadtest(srv.endpoint, "--mode", "efo", "--consumers", 2,
+                                              "--rate", 40, "--duration", 1.5, "--warmup", 0.5,
+                                              "--stream", "lt-mine", "--cleanup")
+            self.assertEqual(code, 0, out + err)
+            cl = res["cleanup"]
+            self.assertFalse(cl["stream_created"] or cl["stream_deleted"], cl)
+            self.assertEqual((cl["consumers_created"], cl["consumers_deleted"]), (1, 1), cl)
+            self.assertIn("deregistered 1 of 1", out)
+            left = {c["ConsumerName"]: c["ConsumerStatus"] for c in
+                    srv.aws("list-stream-consumers", "--stream-arn", arn)["Consumers"]}
+            # The pre-existing consumer stays; the one the run registered is going or gone.
+            self.assertEqual(left.get("shardcast-lt-0"), "ACTIVE", left)
+            self.assertIn(left.get("shardcast-lt-1", "DELETING"), ("DELETING",), left)
+            self.assertEqual(srv.aws("describe-stream-summary", "--stream-name", "lt-mine")[
+                "StreamDescriptionSummary"]["StreamStatus"], "ACTIVE")
+
+    def test_without_cleanup_says_what_it_kept(self):
+        with Server() as srv:
+            code, out, err, res, _ = loadtest(srv.endpoint, "--mode", "efo", "--rate", 40,
+                                              "--duration", 1, "--warmup", 0.2,
+                                              "--stream", "lt-kept")
+            self.assertEqual(code, 0, out + err)
+            self.assertIn("kept: stream lt-kept and 1 consumer(s)", out)
+            self.assertFalse(res["cleanup"]["requested"])
+            self.assertEqual(srv.aws("describe-stream-summary", "--stream-name", "lt-kept")[
+                "StreamDescriptionSummary"]["StreamStatus"], "ACTIVE")
 
 
 if __name__ == "__main__":
