@@ -20,9 +20,11 @@
 
 #include "common/clock.h"
 #include "common/common.h"
+#include "server/sockread.h"
 
 #define HCONN_PENDING_MAX 4096
 #define HCONN_BODY_MAX (32u << 20)
+#define HCONN_READ_MAX (256u << 10) /* bytes moved per read or write callback */
 
 struct hreq {
     struct hconn *c;
@@ -423,20 +425,28 @@ static void on_read(struct bufferevent *bev, void *arg)
     struct hconn *c = arg;
     if (c->dead)
         return;
+    if (!c->ep->tls)
+        sockread_fill(bev, HCONN_READ_MAX);
     if (c->ep->h1) {
         h1_on_read(c);
         return;
     }
+    /* nghttp2 takes its input in any pieces: feed each chain where it lies (a pullup of a
+     * 256 KiB read would copy it once more). */
     struct evbuffer *in = bufferevent_get_input(bev);
-    size_t len = evbuffer_get_length(in);
-    uint8_t *data = evbuffer_pullup(in, -1);
-    ssize_t rv = nghttp2_session_mem_recv(c->h2, data, len);
-    if (rv < 0) {
-        conn_fail(c, -EPROTO);
-        return;
+    while (evbuffer_get_length(in) > 0 && !c->dead) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            break;
+        ssize_t rv = nghttp2_session_mem_recv(c->h2, v.iov_base, v.iov_len);
+        if (rv < 0) {
+            conn_fail(c, -EPROTO);
+            return;
+        }
+        evbuffer_drain(in, (size_t)rv);
     }
-    evbuffer_drain(in, (size_t)rv);
-    h2_flush(c);
+    if (!c->dead)
+        h2_flush(c);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
@@ -523,9 +533,11 @@ struct hconn *hconn_create(struct event_base *base, const struct endpoint *ep, u
         goto fail_ssl;
     if (!ep->h1 && h2_session_init(c) != 0)
         goto fail_h2;
-    /* Fan-out streams arrive at hundreds of MiB/s: libevent's 16 KiB default per read would
-     * cost one syscall and one nghttp2 pass per 16 KiB. */
-    bufferevent_set_max_single_read(c->bev, 256 << 10);
+    /* Fan-out streams arrive at hundreds of MiB/s: libevent's defaults (16 KiB per callback,
+     * and 4 KiB per plaintext read whatever the setting: see sockread.h) would cost one epoll
+     * turn, syscall and nghttp2 pass per few KiB. */
+    bufferevent_set_max_single_read(c->bev, HCONN_READ_MAX);
+    bufferevent_set_max_single_write(c->bev, HCONN_READ_MAX);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->timer = event_new(base, -1, EV_PERSIST, on_timer, c);

@@ -25,6 +25,8 @@ enum conn_proto { CONN_SNIFF, CONN_TLS_HANDSHAKE, CONN_H1, CONN_H2 };
 
 /* Output beyond this is not produced; the write callback resumes (libevent-server.c idea). */
 #define CONN_OUTPUT_MAX (1u << 20)
+/* Most bytes moved per read or write callback of one connection. */
+#define CONN_IO_CHUNK_MAX (256u << 10)
 
 struct conn {
     struct worker *w;
