@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "common/clock.h"
 #include "common/common.h"
@@ -141,7 +144,24 @@ static bool b64_ok(const char *s, size_t len, size_t *decoded)
     size_t pad = 0;
     if (len > 0 && s[len - 1] == '=')
         pad = s[len - 2] == '=' ? 2 : 1;
-    for (size_t i = 0; i < len - pad; i++)
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* 16 characters per step (a 1 MiB record is 1.4 MB of base64). Signed compares: bytes
+     * >= 0x80 are negative and fall outside every range. */
+    for (; i + 16 <= len - pad; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+#define B64_RANGE(lo, hi) \
+    _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((lo) - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8((hi) + 1)))
+        __m128i ok = _mm_or_si128(_mm_or_si128(B64_RANGE('A', 'Z'), B64_RANGE('a', 'z')),
+                                  _mm_or_si128(B64_RANGE('0', '9'),
+                                               _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('+')),
+                                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('/')))));
+#undef B64_RANGE
+        if (_mm_movemask_epi8(ok) != 0xFFFF)
+            return false;
+    }
+#endif
+    for (; i < len - pad; i++)
         if (!B64[(unsigned char)s[i]])
             return false;
     *decoded = len / 4 * 3 - pad;
@@ -182,15 +202,26 @@ static bool seqnum_pattern(const char *s, size_t len)
 
 /* Checks one record's Data / ExplicitHashKey / PartitionKey (model order) into e. `prefix` is
  * "" (PutRecord) or "records.N.member." for messages. */
+/* A member's path in validation messages ("data", or "records.3.member.data" for entry 3 of a
+ * PutRecords: member 0 is PutRecord's own). Built only when a message needs it. */
+static const char *member_path(char *buf, size_t cap, uint32_t member, const char *name)
+{
+    if (member == 0)
+        snprintf(buf, cap, "%s", name);
+    else
+        snprintf(buf, cap, "records.%u.member.%s", member, name);
+    return buf;
+}
+
 static void entry_validate(struct put_req *r, struct put_entry *e, const struct jscan_val *data,
                            const struct jscan_val *ehk, const struct jscan_val *pkey,
-                           const char *prefix)
+                           uint32_t member)
 {
     struct validate *v = &r->c->v;
     char path[64];
-    snprintf(path, sizeof(path), "%sdata", prefix);
     if (data->type == JSCAN_NULL) {
-        validate_fail(v, NULL, path, "Member must not be null");
+        validate_fail(v, NULL, member_path(path, sizeof(path), member, "data"),
+                      "Member must not be null");
     } else if (type_ok(r, data, JSCAN_STRING, "a Blob")) {
         e->data = str_of(r, data, &e->data_len);
         size_t dec = 0;
@@ -203,31 +234,31 @@ static void entry_validate(struct put_req *r, struct put_entry *e, const struct 
             char shown[96];
             snprintf(shown, sizeof(shown), "java.nio.HeapByteBuffer[pos=0 lim=%zu cap=%zu]", dec,
                      dec);
-            validate_fail(v, shown, path, "Member must have length less than or equal to %u",
-                          PUT_RECORD_BYTES_MAX);
+            validate_fail(v, shown, member_path(path, sizeof(path), member, "data"),
+                          "Member must have length less than or equal to %u", PUT_RECORD_BYTES_MAX);
         }
         e->bytes = dec;
     }
-    snprintf(path, sizeof(path), "%sexplicitHashKey", prefix);
     if (ehk->type != JSCAN_NULL && type_ok(r, ehk, JSCAN_STRING, "a String")) {
         e->ehk = str_of(r, ehk, &e->ehk_len);
         if (!hash_key_pattern(e->ehk, e->ehk_len)) {
             char *shown = sc_malloc(e->ehk_len + 1);
             cstr(shown, e->ehk_len + 1, e->ehk, e->ehk_len);
-            validate_fail(v, shown, path,
+            validate_fail(v, shown, member_path(path, sizeof(path), member, "explicitHashKey"),
                           "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})");
             free(shown);
         }
     }
-    snprintf(path, sizeof(path), "%spartitionKey", prefix);
     if (pkey->type == JSCAN_NULL) {
-        validate_fail(v, NULL, path, "Member must not be null");
+        validate_fail(v, NULL, member_path(path, sizeof(path), member, "partitionKey"),
+                      "Member must not be null");
     } else if (type_ok(r, pkey, JSCAN_STRING, "a String")) {
         e->key = str_of(r, pkey, &e->key_len);
         size_t chars = utf16_len(e->key, e->key_len);
         if (chars < 1 || chars > PUT_KEY_CHARS_MAX) {
             char *shown = sc_malloc(e->key_len + 1);
             cstr(shown, e->key_len + 1, e->key, e->key_len);
+            member_path(path, sizeof(path), member, "partitionKey");
             if (chars < 1)
                 validate_fail(v, shown, path, "Member must have length greater than or equal to 1");
             else
@@ -268,9 +299,7 @@ static void records_entry(struct put_req *r, uint32_t i, const struct jscan_val 
         else if (jscan_key_is(&k, "PartitionKey") && dup(r, &sp, "PartitionKey"))
             pkey = v;
     }
-    char prefix[40];
-    snprintf(prefix, sizeof(prefix), "records.%u.member.", i + 1);
-    entry_validate(r, &r->e[i], &data, &ehk, &pkey, prefix);
+    entry_validate(r, &r->e[i], &data, &ehk, &pkey, i + 1);
 }
 
 /* The Records list: counts, then validates each entry. */
@@ -402,7 +431,7 @@ static bool req_parse(struct put_req *r, char *name, char *arn, struct api_sel *
         if (r->single) {
             r->n = 1;
             r->e = sc_calloc(1, sizeof(*r->e));
-            entry_validate(r, &r->e[0], &data, &ehk, &pkey, "");
+            entry_validate(r, &r->e[0], &data, &ehk, &pkey, 0);
             if (r->ordering.type != JSCAN_NULL &&
                 type_ok(r, &r->ordering, JSCAN_STRING, "a String") &&
                 !seqnum_pattern(r->ordering.p, r->ordering.len)) {

@@ -926,6 +926,10 @@ int registry_shard_id_parse(const char *s, uint32_t *index)
 
 char *registry_shard_id_print(uint32_t index, char *buf)
 {
-    sprintf(buf, "shardId-%012u", index);
+    /* No printf: PutRecords prints one per record in its response. */
+    memcpy(buf, "shardId-", 8);
+    for (int i = 19; i >= 8; i--, index /= 10)
+        buf[i] = (char)('0' + index % 10);
+    buf[20] = '\0';
     return buf;
 }

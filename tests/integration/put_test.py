@@ -242,6 +242,17 @@ class PutTest(ServerTestCase):
         self.err("PutRecords", {"StreamName": "p4", "Records": [{"Data": "@@@@",
                                                                  "PartitionKey": "a"}]},
                  "SerializationException")
+        # Long Data is checked 16 characters at a time: a bad one in every lane and in the tail,
+        # including the neighbours of each range of the alphabet; all 64 characters pass.
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        status, out = self.server.call("PutRecord", {"StreamName": "p4", "Data": alphabet,
+                                                      "PartitionKey": "a"})
+        self.assertEqual(status, 200, out)
+        for bad in ("@", "[", "`", "{", ".", ":", "-", "_", "*", "\u00e9", "\u007f"):
+            for pos in (0, 7, 15, 16, 31, 44, 47):
+                data = "A" * pos + bad + "A" * (47 - pos)
+                self.err("PutRecord", {"StreamName": "p4", "Data": data, "PartitionKey": "a"},
+                         "SerializationException")
         # wrong JSON types, and JSON that is not JSON
         self.err("PutRecord", {"StreamName": "p4", "Data": 5, "PartitionKey": "a"},
                  "SerializationException", "NUMBER_VALUE can not be converted to a Blob")

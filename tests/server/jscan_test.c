@@ -206,6 +206,45 @@ static void test_depth(void)
     free(b);
 }
 
+/* Strings longer than the 16-byte scan step, with one special byte at every offset (so it falls
+ * in every lane, in the last partial step, and right before the closing quote). */
+static void test_long_strings(void)
+{
+    static const struct {
+        const char *ins; /* replaces the byte at the offset */
+        int rc;
+        size_t len; /* string length (bytes between the quotes) when valid */
+    } cases[] = {
+        {"\x01", -1, 0},      {"\x1f", -1, 0},  {"\xff", -1, 0},     {"\x80", -1, 0},
+        {"\"", -1, 0},        {"\x7f", 0, 40},  {" ", 0, 40},        {"\\n", 0, 41},
+        {"\xc3\xa9", 0, 41}, {"\\\"", 0, 41}, {"\\u00e9", 0, 45}, {"\\ud800", -1, 0},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        for (size_t off = 0; off < 40; off++) {
+            char doc[64];
+            size_t n = 0;
+            doc[n++] = '"';
+            memset(doc + n, 'A', off);
+            n += off;
+            size_t k = strlen(cases[c].ins);
+            memcpy(doc + n, cases[c].ins, k);
+            n += k;
+            memset(doc + n, 'B', 39 - off);
+            n += 39 - off;
+            doc[n++] = '"';
+            struct jscan_val v;
+            int rc = parse_n(doc, n, &v);
+            if (rc != cases[c].rc)
+                fprintf(stderr, "case %zu at offset %zu\n", c, off);
+            CHECK_EQ_INT(rc, cases[c].rc);
+            if (rc == 0) {
+                CHECK_EQ_INT(v.type, JSCAN_STRING);
+                CHECK_EQ_INT(v.len, cases[c].len);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     TEST_RUN(test_valid);
@@ -213,5 +252,6 @@ int main(void)
     TEST_RUN(test_splits);
     TEST_RUN(test_walk);
     TEST_RUN(test_depth);
+    TEST_RUN(test_long_strings);
     TEST_EXIT();
 }

@@ -387,6 +387,8 @@ static void test_shard_ids(void)
     CHECK_EQ_INT(registry_shard_id_parse("shard-1", &i), -EINVAL);
     CHECK_EQ_INT(registry_shard_id_parse("99999999999", &i), -EINVAL);
     CHECK_EQ_STR(registry_shard_id_print(3, buf), "shardId-000000000003");
+    CHECK_EQ_STR(registry_shard_id_print(0, buf), "shardId-000000000000");
+    CHECK_EQ_STR(registry_shard_id_print(UINT32_MAX, buf), "shardId-004294967295");
 }
 
 int main(void)
