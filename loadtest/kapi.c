@@ -14,7 +14,8 @@
 #define KAPI_CONTENT_TYPE "application/x-amz-json-1.1"
 
 struct kapi_call_ctx {
-    kapi_cb cb;
+    kapi_cb cb;           /* or */
+    kapi_body_cb body_cb; /* the raw body: JSON parsed only for an error */
     void *arg;
 };
 
@@ -71,7 +72,7 @@ static void kapi_on_done(void *arg, int err, int status, const uint8_t *body, si
     struct kapi_call_ctx *ctx = arg;
     json_t *resp = NULL;
     char type[64] = "";
-    if (err == 0 && len > 0)
+    if (err == 0 && len > 0 && (ctx->cb != NULL || status != 200))
         resp = json_loadb((const char *)body, len, 0, NULL);
     LOG_DEBUG("<- err %d HTTP %d %.*s", err, status, (int)SC_MIN(len, 600u),
               body ? (const char *)body : "");
@@ -80,7 +81,10 @@ static void kapi_on_done(void *arg, int err, int status, const uint8_t *body, si
         if (!type[0])
             snprintf(type, sizeof(type), "HTTP%d", status);
     }
-    ctx->cb(ctx->arg, err, status, resp, type);
+    if (ctx->cb)
+        ctx->cb(ctx->arg, err, status, resp, type);
+    else
+        ctx->body_cb(ctx->arg, err, status, (const char *)body, len, type);
     json_decref(resp);
     free(ctx);
 }
@@ -102,20 +106,31 @@ int kapi_call(struct kapi *k, struct hconn *c, const char *op, json_t *req, kapi
     return rv;
 }
 
-int kapi_call_raw(struct kapi *k, struct hconn *c, const char *op, const char *body, size_t len,
-                  kapi_cb cb, void *arg)
+static int send_call(struct kapi *k, struct hconn *c, const char *op, const char *body, size_t len,
+                     struct kapi_call_ctx how)
 {
     LOG_DEBUG("-> %s %.*s", op, (int)SC_MIN(len, 300u), body);
     struct hheader hdrs[8];
     char storage[1024];
     size_t n = kapi_headers(k, op, body, len, hdrs, storage, sizeof(storage));
     struct kapi_call_ctx *ctx = sc_malloc(sizeof(*ctx));
-    ctx->cb = cb;
-    ctx->arg = arg;
+    *ctx = how;
     int rv = hconn_request(c, hdrs, n, body, len, false, &kapi_hreq_cbs, ctx);
     if (rv < 0)
         free(ctx);
     return rv;
+}
+
+int kapi_call_raw(struct kapi *k, struct hconn *c, const char *op, const char *body, size_t len,
+                  kapi_cb cb, void *arg)
+{
+    return send_call(k, c, op, body, len, (struct kapi_call_ctx){.cb = cb, .arg = arg});
+}
+
+int kapi_call_body(struct kapi *k, struct hconn *c, const char *op, const char *body, size_t len,
+                   kapi_body_cb cb, void *arg)
+{
+    return send_call(k, c, op, body, len, (struct kapi_call_ctx){.body_cb = cb, .arg = arg});
 }
 
 struct sync_result {

@@ -32,6 +32,14 @@ int kapi_call(struct kapi *k, struct hconn *c, const char *op, json_t *req, kapi
 int kapi_call_raw(struct kapi *k, struct hconn *c, const char *op, const char *body, size_t len,
                   kapi_cb cb, void *arg);
 
+/* For answers too frequent to parse whole (PutRecords at tens of thousands of records/s): the
+ * callback gets the raw body (valid during the call); only an error body is parsed, for
+ * err_type. */
+typedef void (*kapi_body_cb)(void *arg, int err, int status, const char *body, size_t len,
+                             const char *err_type);
+int kapi_call_body(struct kapi *k, struct hconn *c, const char *op, const char *body, size_t len,
+                   kapi_body_cb cb, void *arg);
+
 /* Blocking variant for setup: runs the loop until the answer or timeout_ms. Returns 0 with
  * *resp (owned by the caller, may be NULL) on HTTP 200; the negative connection error; or 1
  * for an AWS error with its code in err_type (64 bytes). */

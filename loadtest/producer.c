@@ -2,6 +2,7 @@
  * since the start (so a late timer catches up instead of drifting), and sends them in batches
  * of at most 500 records / 4 MiB (AWS limits). At most LT_PUT_INFLIGHT calls are in flight;
  * records that cannot be sent because of that are counted as `behind`, not silently dropped. */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <string.h>
 
@@ -41,7 +42,37 @@ static void bit_set(uint8_t *bm, uint64_t id)
     bm[id >> 3] |= (uint8_t)(1u << (id & 7));
 }
 
-static void put_done(void *arg, int err, int status, json_t *resp, const char *err_type)
+/* FailedRecordCount of a PutRecords answer, or -1 when it is not a plain number. A scan, not a
+ * parse: the key cannot occur inside a string value (every quote there is escaped). */
+static long failed_count(const char *body, size_t len)
+{
+    static const char key[] = "\"FailedRecordCount\"";
+    const char *k = memmem(body, len, key, sizeof(key) - 1);
+    if (!k)
+        return -1;
+    const char *p = k + sizeof(key) - 1, *end = body + len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ':'))
+        p++;
+    long v = 0;
+    const char *digits = p;
+    for (; p < end && *p >= '0' && *p <= '9' && v < 1000000; p++)
+        v = v * 10 + (*p - '0');
+    return p > digits ? v : -1;
+}
+
+static void put_acked(struct run *r, uint64_t id, uint32_t record_size)
+{
+    r->acked_n++;
+    r->produced_bytes += record_size;
+    if (id < r->id_cap) {
+        bit_set(r->acked, id);
+        if (r->have_first_measured && id >= r->first_measured_id)
+            r->measured_acked++;
+    }
+}
+
+static void put_done(void *arg, int err, int status, const char *body, size_t len,
+                     const char *err_type)
 {
     struct put_ctx *p = arg;
     struct run *r = p->r;
@@ -63,10 +94,16 @@ static void put_done(void *arg, int err, int status, json_t *resp, const char *e
         p->used = false;
         return;
     }
+    if (failed_count(body, len) == 0) { /* the usual answer: every entry stored */
+        for (uint32_t i = 0; i < p->n; i++)
+            put_acked(r, p->first_id + i, p->record_size);
+        p->used = false;
+        return;
+    }
+    json_t *resp = json_loadb(body, len, 0, NULL);
     json_t *recs = json_object_get(resp, "Records");
     for (uint32_t i = 0; i < p->n; i++) {
         json_t *rec = json_array_get(recs, i);
-        uint64_t id = p->first_id + i;
         const char *code = json_string_value(json_object_get(rec, "ErrorCode"));
         if (!rec || code) {
             r->put_failed++;
@@ -74,14 +111,9 @@ static void put_done(void *arg, int err, int status, json_t *resp, const char *e
                 r->put_throttled++;
             continue;
         }
-        r->acked_n++;
-        r->produced_bytes += p->record_size;
-        if (id < r->id_cap) {
-            bit_set(r->acked, id);
-            if (r->have_first_measured && id >= r->first_measured_id)
-                r->measured_acked++;
-        }
+        put_acked(r, p->first_id + i, p->record_size);
     }
+    json_decref(resp);
     p->used = false;
 }
 
@@ -159,7 +191,7 @@ static int send_batch(struct run *r, uint32_t n)
     r->next_id += n;
     r->sent += n;
     r->in_flight++; /* before the call: a dead connection may answer synchronously */
-    int rv = kapi_call_raw(&r->api, r->pconn, "PutRecords", body, len, put_done, p);
+    int rv = kapi_call_body(&r->api, r->pconn, "PutRecords", body, len, put_done, p);
     free(body);
     if (rv < 0) {
         r->in_flight--;

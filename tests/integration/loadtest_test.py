@@ -80,6 +80,23 @@ class LoadtestSmoke(unittest.TestCase):
                      srv.aws("list-stream-consumers", "--stream-arn", arn)["Consumers"]}
             self.assertEqual(names, {"shardcast-lt-0", "shardcast-lt-1"})
 
+    def test_throttled_entries_are_counted(self):
+        # 2500 records/s into one shard under --limits aws (1000 records/s): PutRecords answers
+        # with per-entry throttles, which the report counts; only acknowledged records are
+        # expected at the consumer, and all of them arrive.
+        with Server("--limits", "aws") as srv:
+            code, out, err, res, _ = loadtest(
+                srv.endpoint, "--mode", "efo", "--shards", 1, "--consumers", 1, "--rate", 2500,
+                "--duration", 2, "--warmup", 0.5, "--stream", "lt-throttle")
+            self.assertEqual(code, 0, out + err)
+            prod = res["producer"]
+            self.assertGreater(prod["throttled"], 0, prod)
+            self.assertGreater(prod["acked"], 0, prod)
+            self.assertEqual(prod["failed"], prod["throttled"])
+            self.assertEqual(prod["acked"] + prod["failed"], prod["sent"])
+            self.assertIn("(%d throttled)" % prod["throttled"], out)
+            self.check_path(res, "enhanced", 1)
+
     def test_classic_http1(self):
         with Server() as srv:
             code, out, err, res, _ = loadtest(srv.endpoint, "--mode", "classic", "--h1",
