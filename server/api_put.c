@@ -180,19 +180,11 @@ static size_t utf16_len(const char *s, size_t len)
     return n;
 }
 
-static bool hash_key_pattern(const char *s, size_t len)
+/* The model's 0|([1-9]\d{0,N-1}) patterns: ExplicitHashKey (N 39), SequenceNumberForOrdering
+ * (N 129). */
+static bool decimal_pattern(const char *s, size_t len, size_t max_digits)
 {
-    if (len == 0 || len > 39 || (s[0] == '0' && len > 1))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
-static bool seqnum_pattern(const char *s, size_t len)
-{
-    if (len == 0 || len > 129 || (s[0] == '0' && len > 1))
+    if (len == 0 || len > max_digits || (s[0] == '0' && len > 1))
         return false;
     for (size_t i = 0; i < len; i++)
         if (s[i] < '0' || s[i] > '9')
@@ -241,7 +233,7 @@ static void entry_validate(struct put_req *r, struct put_entry *e, const struct 
     }
     if (ehk->type != JSCAN_NULL && type_ok(r, ehk, JSCAN_STRING, "a String")) {
         e->ehk = str_of(r, ehk, &e->ehk_len);
-        if (!hash_key_pattern(e->ehk, e->ehk_len)) {
+        if (!decimal_pattern(e->ehk, e->ehk_len, 39)) {
             char *shown = sc_malloc(e->ehk_len + 1);
             cstr(shown, e->ehk_len + 1, e->ehk, e->ehk_len);
             validate_fail(v, shown, member_path(path, sizeof(path), member, "explicitHashKey"),
@@ -434,7 +426,7 @@ static bool req_parse(struct put_req *r, char *name, char *arn, struct api_sel *
             entry_validate(r, &r->e[0], &data, &ehk, &pkey, 0);
             if (r->ordering.type != JSCAN_NULL &&
                 type_ok(r, &r->ordering, JSCAN_STRING, "a String") &&
-                !seqnum_pattern(r->ordering.p, r->ordering.len)) {
+                !decimal_pattern(r->ordering.p, r->ordering.len, 129)) {
                 char shown[300];
                 cstr(shown, sizeof(shown), r->ordering.p, r->ordering.len);
                 validate_fail(&r->c->v, shown, "sequenceNumberForOrdering",

@@ -13,7 +13,8 @@
 # usage: tests/bench/fanout.sh [OUTDIR]   (default: a temp dir, printed)
 # env:   STEPS ("25 50 100 150") CONSUMERS (5) RATE_PER_SHARD (950) SIZE (1024) DURATION (10)
 #        WARMUP (2) SHARDCASTD (build-rel/server/shardcastd) LOADTEST
-#        (build-rel/loadtest/shardcast-loadtest) SERVER_ARGS (extra shardcastd flags)
+#        (build-rel/loadtest/shardcast-loadtest) SERVER_ARGS (extra shardcastd flags, after the defaults,
+#        so "--limits off" replaces --limits aws)
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SHARDCASTD:-$root/build-rel/server/shardcastd}

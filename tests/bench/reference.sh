@@ -4,7 +4,9 @@
 # OUTDIR/<n>-<name>.txt. Every run starts and stops its own servers on 127.0.0.1 by PID.
 #
 # usage: tests/bench/reference.sh OUTDIR [STEP...]
-#   steps: ingest drain latency fanout compare (default: all, in that order)
+#   steps: ingest drain latency fanout fanout2m compare (default: all, in that order)
+#   fanout: pipes at their shard's write limit under --limits aws (0.93 MiB/s each);
+#   fanout2m: pipes at 1.9 MiB/s (--limits off, 1950 x 1 KiB records/s written per shard)
 # Build first: cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build-rel
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,7 +14,7 @@ out=${1:?usage: reference.sh OUTDIR [STEP...]}
 shift
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-steps=${*:-ingest drain latency fanout compare}
+steps=${*:-ingest drain latency fanout fanout2m compare}
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "commit: $(git -C "$root" rev-parse --short HEAD)"
@@ -43,6 +45,8 @@ for s in $steps; do
         sh tests/bench/fanout.sh "$out/latency" ;;
     fanout) run fanout env STEPS="25 50 75 100 150" CONSUMERS=5 RATE_PER_SHARD=950 SIZE=1024 DURATION=10 \
         WARMUP=2 sh tests/bench/fanout.sh "$out/fanout" ;;
+    fanout2m) run fanout2m env SERVER_ARGS="--limits off" STEPS="25 50 75 100" CONSUMERS=5 \
+        RATE_PER_SHARD=1950 SIZE=1024 DURATION=10 WARMUP=2 sh tests/bench/fanout.sh "$out/fanout2m" ;;
     compare) run compare env SHARDS=2 POLLERS=1 CONSUMERS=2 RATE=200 SIZE=1024 DURATION=20 WARMUP=2 \
         bash loadtest/compare.sh --out "$out/compare" ;;
     *) echo "unknown step $s" >&2; exit 2 ;;
