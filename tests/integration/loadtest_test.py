@@ -125,6 +125,22 @@ class LoadtestSmoke(unittest.TestCase):
         self.assertIn("unreachable", err)
         self.assertLess(time.monotonic() - t0, 15)
 
+    def test_refused_credentials(self):
+        # Without credentials the requests go unsigned and shardcastd refuses them
+        # (MissingAuthenticationTokenException): a clear message and exit 3, no hang.
+        env = {k: v for k, v in ENV.items()
+               if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+        with Server() as srv, tempfile.TemporaryDirectory() as out:
+            t0 = time.monotonic()
+            p = subprocess.run([LOADTEST, "--endpoint", srv.endpoint, "--out", out, "--quiet",
+                                "--duration", "1", "--warmup", "0", "--timeout-ms", "5000"],
+                               capture_output=True, text=True, env=dict(env, HOME=out),
+                               timeout=60)
+            self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+            self.assertIn("credentials refused", p.stderr)
+            self.assertIn("MissingAuthenticationTokenException", p.stderr)
+            self.assertLess(time.monotonic() - t0, 15)
+
     def test_usage(self):
         p = subprocess.run([LOADTEST, "--mode", "sideways"], capture_output=True, text=True)
         self.assertEqual(p.returncode, 2)
