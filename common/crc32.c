@@ -13,6 +13,19 @@
  * folding path leaves. */
 static uint32_t crc_tab[8][256];
 static bool crc_use_clmul; /* set once before main(), read-only after */
+static uint32_t x2k_tab[32]; /* x^(2^k) mod P, reflected; filled before main() */
+
+/* a * b mod P over GF(2), both reflected (bit 31 is x^0). */
+static uint32_t gf2_mulmod(uint32_t a, uint32_t b)
+{
+    uint32_t prod = 0;
+    for (uint32_t m = 1u << 31; m != 0; m >>= 1) {
+        if (a & m)
+            prod ^= b;
+        b = (b & 1) ? (b >> 1) ^ 0xEDB88320u : b >> 1;
+    }
+    return prod;
+}
 
 __attribute__((constructor)) static void crc32_init_tables(void)
 {
@@ -25,6 +38,9 @@ __attribute__((constructor)) static void crc32_init_tables(void)
     for (uint32_t i = 0; i < 256; i++)
         for (int k = 1; k < 8; k++)
             crc_tab[k][i] = (crc_tab[k - 1][i] >> 8) ^ crc_tab[0][crc_tab[k - 1][i] & 0xff];
+    uint32_t x = 1u << 30; /* x^1 */
+    for (int k = 0; k < 32; k++, x = gf2_mulmod(x, x))
+        x2k_tab[k] = x;
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init(); /* required before __builtin_cpu_supports in a constructor */
     crc_use_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2");
@@ -131,4 +147,30 @@ uint32_t crc32_update(uint32_t crc, const void *bytes, size_t len)
 uint32_t crc32_update_portable(uint32_t crc, const void *bytes, size_t len)
 {
     return ~crc32_sw(~crc, bytes, len);
+}
+
+/* x^(8 * len) mod P: the factor that shifts a CRC past len zero bytes. */
+static uint32_t shift_op(uint64_t len)
+{
+    uint32_t op = 1u << 31; /* x^0 */
+    for (unsigned k = 3; len != 0; len >>= 1, k++)
+        if (len & 1)
+            op = gf2_mulmod(x2k_tab[k & 31], op);
+    return op;
+}
+
+uint32_t crc32_concat(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+    /* The shift factor depends only on len_b, and a fan-out frame's records mostly share a few
+     * lengths: remember the last one per length class (one multiply instead of ~6 per call). */
+    static _Thread_local struct {
+        uint64_t len_plus1; /* 0: empty */
+        uint32_t op;
+    } cache[64];
+    unsigned slot = (unsigned)(len_b & 63);
+    if (cache[slot].len_plus1 != len_b + 1) {
+        cache[slot].len_plus1 = len_b + 1;
+        cache[slot].op = shift_op(len_b);
+    }
+    return gf2_mulmod(cache[slot].op, crc_a) ^ crc_b;
 }

@@ -15,4 +15,8 @@ uint32_t crc32_update(uint32_t crc, const void *bytes, size_t len);
  * instruction. Any thread. */
 uint32_t crc32_update_portable(uint32_t crc, const void *bytes, size_t len);
 
+/* The CRC of A followed by B from crc(A), crc(B) and B's length, without B's bytes (what zlib
+ * calls crc32_combine). Any thread; remembers recent lengths per thread. */
+uint32_t crc32_concat(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
+
 #endif

@@ -8,7 +8,6 @@
 #include <sys/uio.h>
 
 #include <event2/buffer.h>
-#include <zlib.h>
 
 #include "common/common.h"
 #include "common/crc32.h"
@@ -87,18 +86,18 @@ static void put_tail(uint8_t *dst, const struct evframe_event *ev)
     *p = '}';
 }
 
-/* The message CRC from the small parts and the stored record CRCs: crc32_combine extends a CRC
- * by a block known only by its CRC and length, in O(log len), without the block's bytes. */
+/* The message CRC from the small parts and the stored record CRCs: crc32_concat extends a CRC
+ * by a block known only by its CRC and length, without the block's bytes. */
 static uint32_t message_crc(const struct layout *l, const struct evframe_event *ev,
                             const uint8_t *tail)
 {
-    uLong crc = crc32_update(0, l->head, l->head_len);
+    uint32_t crc = crc32_update(0, l->head, l->head_len);
     for (size_t i = 0; i < ev->n_records; i++) {
         if (i > 0)
-            crc = crc32_update((uint32_t)crc, &comma, 1);
-        crc = crc32_combine(crc, ev->records[i].wire_crc, (z_off_t)ev->records[i].len);
+            crc = crc32_update(crc, &comma, 1);
+        crc = crc32_concat(crc, ev->records[i].wire_crc, ev->records[i].len);
     }
-    return crc32_update((uint32_t)crc, tail, l->tail_len - 4);
+    return crc32_update(crc, tail, l->tail_len - 4);
 }
 
 static void put_u32(uint8_t *p, uint32_t v)

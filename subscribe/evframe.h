@@ -6,7 +6,7 @@
  *     prelude | 3 string headers | {"ContinuationSequenceNumber":"..","MillisBehindLatest":n,
  *     "Records":[ rec , rec , ... ] [,"ChildShards":[..]] } | message CRC
  * Only the small parts around the records are written; record bytes are referenced, and the
- * message CRC is combined from the stored per-record CRCs (zlib crc32_combine), so building an
+ * message CRC is combined from the stored per-record CRCs (crc32_concat), so building an
  * event never reads a record byte.
  *
  * Two ways to use it:

@@ -50,6 +50,29 @@ static void test_chained(void)
                  (uint32_t)crc32(0x12345678u, buf + 3, 1000));
 }
 
+/* crc32_concat == the CRC over the joined bytes and == zlib's crc32_combine, for every split of
+ * a 4 KiB buffer (each length twice, so the per-length cache is hit too), and for lengths far
+ * beyond the buffer against zlib. */
+static void test_concat(void)
+{
+    int bad = 0;
+    uint32_t whole = (uint32_t)crc32(0, buf, 4096);
+    for (int round = 0; round < 2; round++)
+        for (size_t cut = 0; cut <= 4096; cut++) {
+            uint32_t a = crc32_update(0, buf, cut), b = crc32_update(0, buf + cut, 4096 - cut);
+            if (crc32_concat(a, b, 4096 - cut) != whole && bad++ < 5)
+                fprintf(stderr, "concat mismatch cut=%zu\n", cut);
+        }
+    static const uint64_t lens[] = {1, 63, 64, 65, 127, 1u << 20, (1ull << 32) + 5, 1ull << 40};
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        uint32_t want = (uint32_t)crc32_combine64(0x12345678u, 0x9abcdef0u, (z_off64_t)lens[i]);
+        if (crc32_concat(0x12345678u, 0x9abcdef0u, lens[i]) != want && bad++ < 10)
+            fprintf(stderr, "concat mismatch len=%llu\n", (unsigned long long)lens[i]);
+    }
+    CHECK_EQ_INT(crc32_concat(0xdeadbeefu, 0, 0), 0xdeadbeefu);
+    CHECK_EQ_INT(bad, 0);
+}
+
 static void test_known_vector(void)
 {
     CHECK_EQ_INT(crc32_update(0, "123456789", 9), 0xcbf43926u);
@@ -62,6 +85,7 @@ int main(void)
     fill_random();
     TEST_RUN(test_every_length_and_alignment);
     TEST_RUN(test_chained);
+    TEST_RUN(test_concat);
     TEST_RUN(test_known_vector);
     TEST_EXIT();
 }

@@ -156,7 +156,7 @@ static void check_event(const struct evframe_event *ev)
     uint8_t *flat2 = sc_malloc(want_len);
     evframe_flatten(f, flat2);
     CHECK(memcmp(flat, flat2, want_len) == 0);
-    /* crc32_combine result == a straightforward CRC over the flattened bytes. */
+    /* crc32_concat result == a straightforward CRC over the flattened bytes. */
     CHECK_EQ_INT(evframe_crc(f), crc32_update(0, flat2, want_len - 4));
     free(flat2);
     free(flat);
