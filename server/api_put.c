@@ -192,8 +192,6 @@ static bool decimal_pattern(const char *s, size_t len, size_t max_digits)
     return true;
 }
 
-/* Checks one record's Data / ExplicitHashKey / PartitionKey (model order) into e. `prefix` is
- * "" (PutRecord) or "records.N.member." for messages. */
 /* A member's path in validation messages ("data", or "records.3.member.data" for entry 3 of a
  * PutRecords: member 0 is PutRecord's own). Built only when a message needs it. */
 static const char *member_path(char *buf, size_t cap, uint32_t member, const char *name)
@@ -205,6 +203,8 @@ static const char *member_path(char *buf, size_t cap, uint32_t member, const cha
     return buf;
 }
 
+/* Checks one record's Data / ExplicitHashKey / PartitionKey (model order) into e. `member` is
+ * 0 (PutRecord) or the 1-based entry of a PutRecords, for messages. */
 static void entry_validate(struct put_req *r, struct put_entry *e, const struct jscan_val *data,
                            const struct jscan_val *ehk, const struct jscan_val *pkey,
                            uint32_t member)

@@ -1,7 +1,6 @@
 /* sockread.c — large reads past libevent 2.1's 4 KiB cap (see sockread.h). */
 #include "server/sockread.h"
 
-#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <sys/uio.h>
