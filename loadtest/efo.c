@@ -5,13 +5,13 @@
  * lost or repeated, at most once per second per shard (the AWS rate limit). Subscriptions are
  * spread over connections of at most EFO_STREAMS_PER_CONN streams, below the usual
  * SETTINGS_MAX_CONCURRENT_STREAMS of 100. */
-#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
 #include "common/common.h"
+#include "jkey.h"
 #include "run.h"
 #include "subscribe/eventstream.h"
 
@@ -121,44 +121,6 @@ static void header_str(const struct eventstream_message *m, const char *name, ch
         snprintf(out, out_len, "%.*s", (int)h.v.bytes.len, (const char *)h.v.bytes.ptr);
 }
 
-static const char *skip_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
-}
-
-/* Finds `"key" : <value>` in [p, end) and returns the value's first byte, or NULL. Inside a
- * JSON string every quote is escaped, so `"key"` followed by a colon only matches a real key. */
-static const char *scan_key(const char *p, const char *end, const char *key)
-{
-    char pat[64];
-    int n = snprintf(pat, sizeof(pat), "\"%s\"", key);
-    while (p < end) {
-        const char *k = memmem(p, (size_t)(end - p), pat, (size_t)n);
-        if (!k)
-            return NULL;
-        const char *v = skip_ws(k + n, end);
-        if (v < end && *v == ':')
-            return skip_ws(v + 1, end);
-        p = k + n;
-    }
-    return NULL;
-}
-
-/* The string value of key (unescaped content, as pointer and *len), or NULL. */
-static const char *scan_str(const char *p, const char *end, const char *key, size_t *len)
-{
-    const char *v = scan_key(p, end, key);
-    if (!v || v >= end || *v != '"')
-        return NULL;
-    const char *q = memchr(v + 1, '"', (size_t)(end - v - 1));
-    if (!q)
-        return NULL;
-    *len = (size_t)(q - v - 1);
-    return v + 1;
-}
-
 /* A SubscribeToShardEvent payload, scanned instead of parsed: at tens of thousands of records/s
  * a full JSON parse of every base64 Data string costs more CPU than the server under test
  * spends sending them. Only the first 28 base64 characters of each Data (our 20-byte header)
@@ -170,7 +132,7 @@ void efo_scan_event(struct lt_pipe *p, const char *json, size_t len, int64_t now
     const char *cur = json, *end = json + len;
     size_t n;
     const char *data;
-    while ((data = scan_str(cur, end, "Data", &n)) != NULL) {
+    while ((data = jkey_str(cur, end, "Data", &n)) != NULL) {
         if (run_on_record_b64(c, data, n, now_wall)) {
             p->records++;
             p->bytes += n / 4 * 3 - (n >= 1 && data[n - 1] == '=') - (n >= 2 && data[n - 2] == '=');
@@ -178,21 +140,18 @@ void efo_scan_event(struct lt_pipe *p, const char *json, size_t len, int64_t now
         cur = data + n + 1;
     }
     /* Key order is not guaranteed; a key pattern cannot match inside a value, so search all. */
-    const char *cont = scan_str(json, end, "ContinuationSequenceNumber", &n);
+    const char *cont = jkey_str(json, end, "ContinuationSequenceNumber", &n);
     if (cont && n < sizeof(p->continuation)) {
         memcpy(p->continuation, cont, n);
         p->continuation[n] = '\0';
     } else if (!cont) {
-        const char *ch = scan_key(json, end, "ChildShards");
-        if (ch && ch + 1 < end && *ch == '[' && *skip_ws(ch + 1, end) != ']')
+        const char *ch = jkey_value(json, end, "ChildShards");
+        if (ch && ch + 1 < end && *ch == '[' && *jkey_skip_ws(ch + 1, end) != ']')
             p->ended = true;
     }
-    const char *mbl = scan_key(json, end, "MillisBehindLatest");
-    if (mbl && mbl < end && *mbl >= '0' && *mbl <= '9') {
-        long long v = 0;
-        for (; mbl < end && *mbl >= '0' && *mbl <= '9' && v < (1ll << 50); mbl++)
-            v = v * 10 + (*mbl - '0');
-        st->millis_behind_last = v;
+    uint64_t mbl;
+    if (jkey_uint(json, end, "MillisBehindLatest", &mbl)) {
+        st->millis_behind_last = (int64_t)mbl;
         st->millis_behind_max = SC_MAX(st->millis_behind_max, st->millis_behind_last);
     }
 }

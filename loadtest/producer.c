@@ -2,7 +2,6 @@
  * since the start (so a late timer catches up instead of drifting), and sends them in batches
  * of at most 500 records / 4 MiB (AWS limits). At most LT_PUT_INFLIGHT calls are in flight;
  * records that cannot be sent because of that are counted as `behind`, not silently dropped. */
-#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <string.h>
 
@@ -10,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/common.h"
+#include "jkey.h"
 #include "run.h"
 
 #define LT_PUT_INFLIGHT 64
@@ -40,24 +40,6 @@ static struct put_ctx *slot_get(void)
 static void bit_set(uint8_t *bm, uint64_t id)
 {
     bm[id >> 3] |= (uint8_t)(1u << (id & 7));
-}
-
-/* FailedRecordCount of a PutRecords answer, or -1 when it is not a plain number. A scan, not a
- * parse: the key cannot occur inside a string value (every quote there is escaped). */
-static long failed_count(const char *body, size_t len)
-{
-    static const char key[] = "\"FailedRecordCount\"";
-    const char *k = memmem(body, len, key, sizeof(key) - 1);
-    if (!k)
-        return -1;
-    const char *p = k + sizeof(key) - 1, *end = body + len;
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ':'))
-        p++;
-    long v = 0;
-    const char *digits = p;
-    for (; p < end && *p >= '0' && *p <= '9' && v < 1000000; p++)
-        v = v * 10 + (*p - '0');
-    return p > digits ? v : -1;
 }
 
 static void put_acked(struct run *r, uint64_t id, uint32_t record_size)
@@ -94,7 +76,9 @@ static void put_done(void *arg, int err, int status, const char *body, size_t le
         p->used = false;
         return;
     }
-    if (failed_count(body, len) == 0) { /* the usual answer: every entry stored */
+    uint64_t failed;
+    if (jkey_uint(body, body + len, "FailedRecordCount", &failed) && failed == 0) {
+        /* the usual answer, every entry stored: nothing else to read in it */
         for (uint32_t i = 0; i < p->n; i++)
             put_acked(r, p->first_id + i, p->record_size);
         p->used = false;
