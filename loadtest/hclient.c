@@ -24,7 +24,7 @@
 
 #define HCONN_PENDING_MAX 4096
 #define HCONN_BODY_MAX (32u << 20)
-#define HCONN_READ_MAX (256u << 10) /* bytes moved per read or write callback */
+#define HCONN_IO_MAX (256u << 10) /* bytes moved per read or write callback */
 
 struct hreq {
     struct hconn *c;
@@ -426,7 +426,7 @@ static void on_read(struct bufferevent *bev, void *arg)
     if (c->dead)
         return;
     if (!c->ep->tls)
-        sockread_fill(bev, HCONN_READ_MAX);
+        sockread_fill(bev, HCONN_IO_MAX);
     if (c->ep->h1) {
         h1_on_read(c);
         return;
@@ -536,8 +536,8 @@ struct hconn *hconn_create(struct event_base *base, const struct endpoint *ep, u
     /* Fan-out streams arrive at hundreds of MiB/s: libevent's defaults (16 KiB per callback,
      * and 4 KiB per plaintext read whatever the setting: see sockread.h) would cost one epoll
      * turn, syscall and nghttp2 pass per few KiB. */
-    bufferevent_set_max_single_read(c->bev, HCONN_READ_MAX);
-    bufferevent_set_max_single_write(c->bev, HCONN_READ_MAX);
+    bufferevent_set_max_single_read(c->bev, HCONN_IO_MAX);
+    bufferevent_set_max_single_write(c->bev, HCONN_IO_MAX);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->timer = event_new(base, -1, EV_PERSIST, on_timer, c);
