@@ -96,6 +96,26 @@ static void test_read_now(void)
     CHECK_EQ_INT(shardlog_read_now(log, &recent, &now), 1);
     CHECK(now != NULL && now->count == 11 && now->slices[0].position == 2990);
     shardlog_batch_free(now);
+    /* Every position still in memory (16 blocks of ~12 records) is found in its block, from the
+     * oldest block to the newest; once one is served, every later one is too. */
+    uint64_t first_served = 0;
+    for (uint64_t pos = 2000; pos <= 3001; pos++) {
+        struct shardlog_read_req at = {pos, 0, 1, 1 << 20};
+        now = NULL;
+        int rc = shardlog_read_now(log, &at, &now);
+        if (rc == 0) {
+            CHECK(first_served == 0);
+            continue;
+        }
+        if (first_served == 0)
+            first_served = pos;
+        CHECK_EQ_INT(now->next_position, pos < 3001 ? pos + 1 : 3001);
+        if (pos < 3001)
+            CHECK(now->count == 1 && now->slices[0].position == pos);
+        shardlog_batch_free(now);
+    }
+    CHECK(first_served > 2000 && first_served < 3001 - 100);
+    shardlog_check(log);
     shardlog_close(log);
     sio_destroy(s);
 }
