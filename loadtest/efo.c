@@ -132,8 +132,14 @@ void efo_scan_event(struct lt_pipe *p, const char *json, size_t len, int64_t now
     const char *cur = json, *end = json + len;
     size_t n;
     const char *data;
+    static const char data_key[] = "\"Data\":\"";
+    const size_t dk = sizeof(data_key) - 1;
     while ((data = jkey_str(cur, end, "Data", &n)) != NULL) {
-        if (run_on_record_b64(c, data, n, now_wall)) {
+        int64_t stored_ms;
+        if (data - json < (ptrdiff_t)dk || memcmp(data - dk, data_key, dk) != 0 ||
+            !jkey_seconds_before(json, data - dk, "ApproximateArrivalTimestamp", &stored_ms))
+            stored_ms = -1;
+        if (run_on_record_b64(c, data, n, stored_ms, now_wall)) {
             p->records++;
             p->bytes += n / 4 * 3 - (n >= 1 && data[n - 1] == '=') - (n >= 2 && data[n - 2] == '=');
         }

@@ -4,6 +4,7 @@
  * KCL does; an expired iterator is re-acquired at LATEST and counted as an error (records in
  * between may be lost, which the report shows). */
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -87,7 +88,9 @@ static void records_done(void *arg, int err, int status, json_t *resp, const cha
         json_t *d = json_object_get(rec, "Data");
         size_t n = json_string_length(d);
         const char *data = json_string_value(d);
-        if (data && run_on_record_b64(c, data, n, now_wall)) {
+        json_t *at = json_object_get(rec, "ApproximateArrivalTimestamp");
+        int64_t stored_ms = json_is_number(at) ? llround(json_number_value(at) * 1000.0) : -1;
+        if (data && run_on_record_b64(c, data, n, stored_ms, now_wall)) {
             p->records++;
             p->bytes += n / 4 * 3 - (n >= 1 && data[n - 1] == '=') - (n >= 2 && data[n - 2] == '=');
         }

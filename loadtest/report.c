@@ -3,6 +3,7 @@
  * axis (1 µs .. max) against cumulative fraction, one polyline per path. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -17,7 +18,7 @@ static const char *path_names[LT_PATH_N] = {"standard", "enhanced"};
 struct path_summary {
     bool present;
     int consumers;
-    struct hist hist;
+    struct hist hist, leg_in, leg_out;
     uint64_t received, duplicates, bytes, expected, missing;
     double seconds;
 };
@@ -32,6 +33,8 @@ static void summarize(const struct run *r, struct path_summary s[LT_PATH_N])
     memset(s, 0, sizeof(struct path_summary) * LT_PATH_N);
     for (int p = 0; p < LT_PATH_N; p++) {
         hist_init(&s[p].hist);
+        hist_init(&s[p].leg_in);
+        hist_init(&s[p].leg_out);
         s[p].seconds = secs;
     }
     for (int i = 0; i < r->n_consumers; i++) {
@@ -40,6 +43,8 @@ static void summarize(const struct run *r, struct path_summary s[LT_PATH_N])
         ps->present = true;
         ps->consumers++;
         hist_merge(&ps->hist, &c->hist);
+        hist_merge(&ps->leg_in, &c->leg_in);
+        hist_merge(&ps->leg_out, &c->leg_out);
         ps->received += c->received;
         ps->duplicates += c->duplicates;
         ps->bytes += c->bytes;
@@ -73,13 +78,13 @@ void report_progress(const struct run *r)
     fflush(stderr);
 }
 
-static void fmt_ms(char *out, size_t n, const struct path_summary *s, double pct)
+static void fmt_ms(char *out, size_t n, bool present, const struct hist *h, double pct)
 {
-    if (!s->present || s->hist.total == 0) {
+    if (!present || h->total == 0) {
         snprintf(out, n, "-");
         return;
     }
-    uint64_t v = pct > 100 ? s->hist.max_us : hist_percentile(&s->hist, pct);
+    uint64_t v = pct > 100 ? h->max_us : hist_percentile(h, pct);
     snprintf(out, n, "%.3f", (double)v / 1e3);
 }
 
@@ -93,9 +98,25 @@ static void print_table(const struct run *r, const struct path_summary s[LT_PATH
     printf("\n%-26s %16s %16s\n", "", "standard", "enhanced");
     for (size_t i = 0; i < SC_ARRAY_LEN(rows); i++) {
         char a[32], b[32];
-        fmt_ms(a, sizeof(a), &s[0], rows[i].pct);
-        fmt_ms(b, sizeof(b), &s[1], rows[i].pct);
+        fmt_ms(a, sizeof(a), s[0].present, &s[0].hist, rows[i].pct);
+        fmt_ms(b, sizeof(b), s[1].present, &s[1].hist, rows[i].pct);
         printf("%-26s %16s %16s\n", rows[i].label, a, b);
+    }
+    /* Where the delay is: before the server stamped the record, or after. */
+    static const struct {
+        const char *label;
+        size_t off;
+        double pct;
+    } legs[] = {{"send->arrival p50 ms", offsetof(struct path_summary, leg_in), 50},
+                {"send->arrival p99 ms", offsetof(struct path_summary, leg_in), 99},
+                {"arrival->delivery p50 ms", offsetof(struct path_summary, leg_out), 50},
+                {"arrival->delivery p99 ms", offsetof(struct path_summary, leg_out), 99}};
+    for (size_t i = 0; i < SC_ARRAY_LEN(legs); i++) {
+        char v[LT_PATH_N][32];
+        for (int p = 0; p < LT_PATH_N; p++)
+            fmt_ms(v[p], sizeof(v[p]), s[p].present,
+                   (const struct hist *)((const char *)&s[p] + legs[i].off), legs[i].pct);
+        printf("%-26s %16s %16s\n", legs[i].label, v[0], v[1]);
     }
     char v[LT_PATH_N][32];
 #define ROW(label, expr)                                                                           \
@@ -213,6 +234,8 @@ static int write_json(const struct run *r, const struct path_summary s[LT_PATH_N
             (json_int_t)r->stats[p].calls, "throttled", (json_int_t)r->stats[p].throttled, "errors",
             (json_int_t)r->stats[p].errors, "millis_behind_latest_max",
             (json_int_t)r->stats[p].millis_behind_max, "latency", hist_json(&s[p].hist));
+        json_object_set_new(o, "latency_send_to_arrival", hist_json(&s[p].leg_in));
+        json_object_set_new(o, "latency_arrival_to_delivery", hist_json(&s[p].leg_out));
         json_object_set_new(paths, path_names[p], o);
     }
     const char *mode = r->cfg.mode == LT_MODE_BOTH  ? "both"

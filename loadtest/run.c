@@ -39,7 +39,13 @@ void run_fail(struct run *r, int exit_code, const char *fmt, ...)
     r->stopped = true;
 }
 
-bool run_on_record(struct lt_consumer *c, const uint8_t *data, size_t len, int64_t arrival_ns)
+static void record_leg(struct hist *h, int64_t ns)
+{
+    hist_record(h, ns > 0 ? (uint64_t)ns / 1000u : 0);
+}
+
+bool run_on_record(struct lt_consumer *c, const uint8_t *data, size_t len, int64_t stored_ms,
+                   int64_t now_ns)
 {
     struct run *r = c->run;
     if (len < LT_PAYLOAD_MIN || memcmp(data, LT_MAGIC, 4) != 0)
@@ -58,19 +64,23 @@ bool run_on_record(struct lt_consumer *c, const uint8_t *data, size_t len, int64
     c->seen[id >> 3] |= (uint8_t)(1u << (id & 7));
     c->received++;
     c->bytes += (uint64_t)r->cfg.record_size;
-    int64_t delay_ns = arrival_ns - (int64_t)sent;
-    hist_record(&c->hist, delay_ns > 0 ? (uint64_t)delay_ns / 1000u : 0);
+    record_leg(&c->hist, now_ns - (int64_t)sent);
+    if (stored_ms >= 0) {
+        record_leg(&c->leg_in, stored_ms * 1000000 - (int64_t)sent);
+        record_leg(&c->leg_out, now_ns - stored_ms * 1000000);
+    }
     return true;
 }
 
-bool run_on_record_b64(struct lt_consumer *c, const char *b64, size_t b64_len, int64_t arrival_ns)
+bool run_on_record_b64(struct lt_consumer *c, const char *b64, size_t b64_len, int64_t stored_ms,
+                       int64_t now_ns)
 {
     uint8_t buf[32];
     if (b64_len < 28)
         return false;
     /* 28 base64 chars decode to 21 bytes: the 20-byte header and one padding byte. */
     int n = EVP_DecodeBlock(buf, (const unsigned char *)b64, 28);
-    return n >= LT_PAYLOAD_MIN && run_on_record(c, buf, (size_t)n, arrival_ns);
+    return n >= LT_PAYLOAD_MIN && run_on_record(c, buf, (size_t)n, stored_ms, now_ns);
 }
 
 uint64_t run_missing(const struct run *r, const struct lt_consumer *c)
@@ -206,6 +216,8 @@ static int start_consumers(struct run *r)
         snprintf(c->name, sizeof(c->name), "%s-%d", r->cfg.consumer_prefix, c->idx);
         c->seen = sc_calloc(1, (size_t)total / 8 + 1);
         hist_init(&c->hist);
+        hist_init(&c->leg_in);
+        hist_init(&c->leg_out);
         r->n_consumers++;
         int rv = c->path == LT_PATH_CLASSIC ? poller_start(c) : efo_register(c);
         if (rv < 0)

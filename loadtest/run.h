@@ -94,7 +94,12 @@ struct lt_consumer {
     uint64_t received;     /* measured records, first delivery */
     uint64_t duplicates;
     uint64_t bytes;
-    struct hist hist;
+    struct hist hist; /* send -> delivery */
+    /* The same delay split at the record's ApproximateArrivalTimestamp (the server's clock,
+     * millisecond resolution; meaningful when server and load generator share a clock): before
+     * it is the ingest (PutRecords), after it the read path. Records whose arrival could not be
+     * read are in neither. */
+    struct hist leg_in, leg_out;
 };
 
 struct lt_pathstats {
@@ -176,12 +181,15 @@ void run_dispose(struct run *r);
 void run_fail(struct run *r, int exit_code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Called by pipes for every received record's decoded payload; measures and marks delivery.
- * arrival_ns is the wall-clock time of reception. Returns true for a measured record's first
- * delivery to c (false: warm-up, duplicate, or not ours). */
-bool run_on_record(struct lt_consumer *c, const uint8_t *data, size_t len, int64_t arrival_ns);
+ * stored_ms is the record's ApproximateArrivalTimestamp in ms (-1 when unknown); now_ns the
+ * wall-clock time of reception. Returns true for a measured record's first delivery to c
+ * (false: warm-up, duplicate, or not ours). */
+bool run_on_record(struct lt_consumer *c, const uint8_t *data, size_t len, int64_t stored_ms,
+                   int64_t now_ns);
 /* Decodes a base64 Data field's first bytes (b64_len: the whole field's length) and passes
  * them to run_on_record; same return. */
-bool run_on_record_b64(struct lt_consumer *c, const char *b64, size_t b64_len, int64_t arrival_ns);
+bool run_on_record_b64(struct lt_consumer *c, const char *b64, size_t b64_len, int64_t stored_ms,
+                       int64_t now_ns);
 int64_t run_wall_ns(void);
 bool run_bit(const uint8_t *bm, uint64_t id);
 /* Records still expected by consumer c: acknowledged, measured, not yet seen. */

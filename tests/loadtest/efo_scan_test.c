@@ -27,6 +27,8 @@ static void reset(void)
     c.path = LT_PATH_EFO;
     c.seen = seen;
     hist_init(&c.hist);
+    hist_init(&c.leg_in);
+    hist_init(&c.leg_out);
     p.c = &c;
 }
 
@@ -69,6 +71,12 @@ static void test_compact(void)
     CHECK(!p.ended);
     CHECK_EQ_INT(c.hist.total, 2);
     CHECK_EQ_INT(c.hist.max_us, (2000000 - 5000) / 1000);
+    /* Only the first record carries an arrival stamp (1.5 s, after the reception at 2 ms:
+     * a clock skew, counted as 0 on the far side). */
+    CHECK_EQ_INT(c.leg_in.total, 1);
+    CHECK_EQ_INT(c.leg_in.max_us, (1500000000 - 5000) / 1000);
+    CHECK_EQ_INT(c.leg_out.total, 1);
+    CHECK_EQ_INT(c.leg_out.max_us, 0);
     /* The same record again is a duplicate, not a delivery. */
     scan(json);
     CHECK_EQ_INT(c.received, 2);
@@ -95,6 +103,27 @@ static void test_spaced_reordered_and_tricky_values(void)
     CHECK_EQ_STR(p.continuation, "50");
     CHECK_EQ_INT(r.stats[LT_PATH_EFO].millis_behind_last, 12);
     CHECK(!p.ended);
+}
+
+/* The delay split at the server's arrival stamp, as shardcastd lays out a record. */
+static void test_legs(void)
+{
+    reset();
+    char a[64], json[512];
+    int64_t sent = 1764124800100000000; /* ns */
+    r.measure_start_ns = sent - 1;
+    data_b64(7, sent, false, a);
+    snprintf(json, sizeof(json),
+             "{\"ContinuationSequenceNumber\":\"52\",\"MillisBehindLatest\":0,\"Records\":["
+             "{\"SequenceNumber\":\"7\",\"ApproximateArrivalTimestamp\":1764124800.103,"
+             "\"Data\":\"%s\",\"PartitionKey\":\"k\"}]}",
+             a);
+    efo_scan_event(&p, json, strlen(json), sent + 10000000); /* received 10 ms after sending */
+    CHECK_EQ_INT(c.received, 1);
+    CHECK_EQ_INT(c.hist.max_us, 10000);
+    CHECK_EQ_INT(c.leg_in.total, 1);
+    CHECK_EQ_INT(c.leg_in.max_us, 3000);
+    CHECK_EQ_INT(c.leg_out.max_us, 7000);
 }
 
 static void test_not_ours_and_warmup(void)
@@ -141,6 +170,7 @@ int main(void)
 {
     TEST_RUN(test_compact);
     TEST_RUN(test_spaced_reordered_and_tricky_values);
+    TEST_RUN(test_legs);
     TEST_RUN(test_not_ours_and_warmup);
     TEST_RUN(test_end_of_shard);
     TEST_RUN(test_truncated);

@@ -1,6 +1,6 @@
 /* jkey_test.c — the load generator's key scanner: values found in compact and spaced JSON; a
  * key name inside a string value (quotes escaped) or used as a value never counts; integers
- * are digits only. */
+ * are digits only; an arrival timestamp is read backwards from the key that follows it. */
 #include <string.h>
 
 #include "loadtest/jkey.h"
@@ -46,9 +46,48 @@ static void test_str(void)
     CHECK(jkey_str(num, num + strlen(num), "a", &n) == NULL);
 }
 
+/* ms of `"ApproximateArrivalTimestamp":<n>,` ending right where text's "Data" key starts. */
+static bool seconds_of(const char *text, int64_t *ms)
+{
+    const char *d = strstr(text, "\"Data\"");
+    return d && jkey_seconds_before(text, d, "ApproximateArrivalTimestamp", ms);
+}
+
+static void test_seconds_before(void)
+{
+    int64_t ms = -1;
+    CHECK(seconds_of("{\"ApproximateArrivalTimestamp\":1764124800.123,\"Data\":\"QQ==\"}", &ms));
+    CHECK_EQ_INT(ms, 1764124800123);
+    CHECK(seconds_of("{\"ApproximateArrivalTimestamp\":1764124800.1,\"Data\":\"\"}", &ms));
+    CHECK_EQ_INT(ms, 1764124800100);
+    CHECK(seconds_of("{\"ApproximateArrivalTimestamp\":1764124800,\"Data\":\"\"}", &ms));
+    CHECK_EQ_INT(ms, 1764124800000);
+    CHECK(seconds_of("{\"ApproximateArrivalTimestamp\":1.23456,\"Data\":\"\"}", &ms));
+    CHECK_EQ_INT(ms, 1234); /* digits past the millisecond are dropped */
+    /* The whole text is the key and value: lo is respected. */
+    CHECK(seconds_of("\"ApproximateArrivalTimestamp\":2.5,\"Data\"", &ms));
+    CHECK_EQ_INT(ms, 2500);
+    ms = -1;
+    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\" : 1.5 , \"Data\":\"\"}", &ms));
+    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":1.5\"Data\":\"\"}", &ms));
+    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":1.5.5,\"Data\":\"\"}", &ms));
+    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":1e9,\"Data\":\"\"}", &ms));
+    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":-1,\"Data\":\"\"}", &ms));
+    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":\"1.5\",\"Data\":\"\"}", &ms));
+    CHECK(!seconds_of("{\"XApproximateArrivalTimestamp\":1.5,\"Data\":\"\"}", &ms));
+    CHECK(!seconds_of("{\"SequenceNumber\":\"1\",\"Data\":\"\"}", &ms));
+    CHECK(!seconds_of("{\"Data\":\"\"}", &ms));
+    CHECK(!seconds_of(",\"Data\"", &ms));
+    CHECK(!seconds_of("Timestamp\":1.5,\"Data\"", &ms));
+    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":,\"Data\":\"\"}", &ms));
+    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":.5,\"Data\":\"\"}", &ms));
+    CHECK_EQ_INT(ms, -1);
+}
+
 int main(void)
 {
     TEST_RUN(test_uint);
     TEST_RUN(test_str);
+    TEST_RUN(test_seconds_before);
     TEST_EXIT();
 }
