@@ -4,7 +4,8 @@
 # temp dir on 127.0.0.1:0, runs `shardcast-loadtest --stress --cleanup` with RATE_PER_SHARD
 # records/s of SIZE bytes per shard, then reads GET /stats and stops the server by PID.
 # Prints one line per step: pipes, latency percentiles, per-pipe and total delivered MiB/s,
-# missing deliveries, producer throttles, load average, and the zero-copy counters.
+# missing deliveries, producer throttles, load average; then the delay split at the arrival
+# stamp, the server's CPU seconds, and the zero-copy counters.
 #
 # A pipe's read limit is 2 MiB/s, but --limits aws caps a shard's writes at 1 MiB/s and 1000
 # records/s, so a "fully loaded" pipe carries what its shard can take: 950 x 1 KiB/s by default.
@@ -55,13 +56,15 @@ for n in $steps; do
     timeout 180 "$@" > "$dir/stdout.txt" 2> "$dir/stderr.txt" || rc=$?
     load1=$(cut -d' ' -f1 /proc/loadavg)
     curl -s --max-time 5 "$ep/stats" > "$dir/stats.json" || true
+    # The server's CPU over its whole life (setup, warm-up, run, drain), io_uring workers included.
+    cpu=$(awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$pid/stat" 2>/dev/null || echo "?")
     kill -TERM "$pid"
     wait "$pid" || true
     pid=
     rm -rf "$dir/data"
-    /usr/bin/python3 - "$dir" "$rc" "$load0/$load1" <<'EOF'
+    /usr/bin/python3 - "$dir" "$rc" "$load0/$load1" "$cpu" <<'EOF'
 import json, os, sys
-d, rc, load = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+d, rc, load, cpu = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 try:
     r = json.load(open(os.path.join(d, "results.json")))
 except (OSError, ValueError):
@@ -73,6 +76,14 @@ print("%5d %6d %8.3f %8.3f %8.3f %8.1f %8.3f %9.3f %9.2f %9d %7d %5s %14s" % (
     lat["p999_us"] / 1e3, lat["max_us"] / 1e3, st["pipe_mib_per_s_mean"],
     st["pipe_mib_per_s_min"], st["egress_mib_per_s"], e["missing"], r["producer"]["throttled"],
     "yes" if rc == 0 else "NO", load))
+li, lo = e.get("latency_send_to_arrival"), e.get("latency_arrival_to_delivery")
+if li and lo and li["count"]:
+    print("      legs (ms, at the server's ms arrival stamp): send->arrival p50 %.1f p99 %.1f max %.1f;"
+          " arrival->delivery p50 %.1f p99 %.1f max %.1f; PutRecords call p99 %.1f" % (
+              li["p50_us"] / 1e3, li["p99_us"] / 1e3, li["max_us"] / 1e3, lo["p50_us"] / 1e3,
+              lo["p99_us"] / 1e3, lo["max_us"] / 1e3,
+              r["producer"]["put_latency"]["p99_us"] / 1e3))
+print("      shardcastd CPU: %s s over its life" % cpu)
 try:
     s = json.load(open(os.path.join(d, "stats.json")))
     moved = s["h2_data_ref_bytes"] + s["h2_data_copied_bytes"]
