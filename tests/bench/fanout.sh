@@ -44,7 +44,7 @@ for n in $steps; do
     "$bin" --listen 127.0.0.1:0 --data-dir "$dir/data" --limits aws --fsync interval \
         --max-consumers "$maxc" ${SERVER_ARGS:-} > "$dir/server.out" 2> "$dir/server.err" &
     pid=$!
-    for _ in $(seq 50); do grep -q listening "$dir/server.out" && break; sleep 0.1; done
+    for _ in $(seq 50); do grep -qs listening "$dir/server.out" && break; sleep 0.1; done
     ep=$(sed -n 's/^shardcastd listening on //p' "$dir/server.out")
     [ -n "$ep" ] || { echo "shardcastd did not start: $(cat "$dir/server.err")" >&2; exit 1; }
     load0=$(cut -d' ' -f1 /proc/loadavg)
