@@ -17,6 +17,7 @@
 #include "common/tbucket.h"
 #include "shards/shardlog.h"
 #include "subscribe/evframe.h"
+#include "subscribe/tailring.h"
 
 #define PIPE_EOF ((ssize_t)-1)
 /* Control frames (heartbeat, exception, shard end) always find a slot. */
@@ -96,7 +97,8 @@ struct hub {
     void *worker;
     struct sio *sio;
     int watch;
-    uint64_t next_pos; /* the position the next shared frame starts at */
+    struct tailring *ring; /* the shard's frames, shared with the other workers' hubs */
+    uint64_t next_pos;     /* the position the next shared frame starts at */
     bool reading, again;
     unsigned npipes;   /* pipes of this shard on this worker (tail or not) */
     struct pipe *tail; /* caught-up pipes */
@@ -233,6 +235,7 @@ static void hub_decref(struct hub *h)
     if (atomic_fetch_sub(&h->refs, 1) != 1)
         return;
     ASSERT(h->npipes == 0 && h->tail == NULL);
+    tailring_put(h->ring);
     h->ops->shard_ref(h->shard, -1);
     free(h);
 }
@@ -279,6 +282,7 @@ static struct hub *hub_get(const struct pipe_config *c)
     h->worker = c->worker;
     h->sio = c->sio;
     h->npipes = 1;
+    h->ring = tailring_get(c->log);
     c->ops->shard_ref(c->shard, +1);
     uint64_t end = 0;
     h->watch = shardlog_watch_add(c->log, hub_on_watch, h, &end);
@@ -325,17 +329,16 @@ static void tail_remove(struct pipe *p)
 }
 
 /* A tail pipe takes the shared frame of batch [from, to), or falls back to catch-up. */
-static void hub_hand(struct pipe *p, struct evframe *f, uint64_t from, uint64_t to,
-                     uint64_t data_bytes, int64_t arrival_ms, const char *seq)
+static void hub_hand(struct pipe *p, const struct tailframe *tf)
 {
-    if (p->position >= to)
+    if (p->position >= tf->to)
         return; /* joined ahead of the hub: it has these records */
-    if (p->position != from) {
+    if (p->position != tf->from) {
         tail_remove(p);
         pipe_pump(p);
         return;
     }
-    size_t len = evframe_len(f);
+    size_t len = evframe_len(tf->f);
     if (p->qlen + 1 > PIPE_QUEUE_FRAMES_MAX - QUEUE_RESERVED ||
         p->qbytes + len > PIPE_QUEUE_BYTES_MAX) {
         /* The client does not read: stall alone, from our own position, later. */
@@ -345,46 +348,71 @@ static void hub_hand(struct pipe *p, struct evframe *f, uint64_t from, uint64_t 
         pipe_pump(p);
         return;
     }
-    p->position = to;
-    p->last_arrival_ms = arrival_ms;
-    memcpy(p->seq, seq, SEQNUM_BUF);
-    q_push(p, f, data_bytes);
+    p->position = tf->to;
+    p->last_arrival_ms = tf->last_arrival_ms;
+    memcpy(p->seq, tf->seq, SEQNUM_BUF);
+    q_push(p, tf->f, tf->data_bytes);
     stat_add(&st_handed, 1);
 }
 
-/* One shared, contiguous frame for the batch, handed to every tail pipe. */
-static void hub_deliver(struct hub *h, const struct shardlog_batch *b)
+/* The shared frame of batch b, which starts at `from`: one contiguous copy, so that handing it
+ * to a pipe costs one queue slot and pulling it one chain per DATA frame (libevent 2.1
+ * allocates a ~1 KiB chain per referenced part: a frame of n records would cost every pipe n
+ * chains). */
+static void frame_of_batch(struct shardlog *log, const struct shardlog_batch *b, uint64_t from,
+                           struct tailframe *out)
 {
     uint64_t data = 0;
     struct evframe_record *recs = batch_records(b, &data);
     const struct shardlog_slice *last = &b->slices[b->count - 1];
-    char seq[SEQNUM_BUF];
-    shardlog_seqnum(h->log, last->position, last->arrival_ms, seq);
-    struct evframe_event ev = {recs, b->count, seq, behind_ms(b), NULL};
+    shardlog_seqnum(log, last->position, last->arrival_ms, out->seq);
+    struct evframe_event ev = {recs, b->count, out->seq, behind_ms(b), NULL};
     struct evframe *f;
     int rc = evframe_create_event(&ev, &f);
     ASSERT(rc == 0); /* reads are bounded far below the 16 MiB message limit */
     free(recs);
-    /* libevent 2.1 allocates a ~1 KiB chain per referenced part: a frame of n records would
-     * cost every pipe n chains. One copy per batch buys O(1) per pipe. */
     size_t len = evframe_len(f);
     struct refbuf *flat = refbuf_create(len);
     evframe_flatten(f, flat->data);
     flat->len = len;
     evframe_decref(f);
-    struct evframe *shared = evframe_create_message(flat);
+    out->f = evframe_create_message(flat);
     refbuf_decref(flat);
+    out->from = from;
+    out->to = b->next_position;
+    out->data_bytes = data;
+    out->last_arrival_ms = last->arrival_ms;
     stat_add(&st_built, 1);
     stat_add(&st_flat, len);
-    uint64_t from = h->next_pos, to = b->next_position;
-    h->next_pos = to;
+}
+
+/* tailring_build_fn: the batch at `from` from the log's memory tail. Any worker's thread. */
+static int hub_build(void *arg, uint64_t from, struct tailframe *out)
+{
+    struct shardlog *log = arg;
+    struct shardlog_read_req q = {from, 0, PIPE_READ_RECORDS_MAX, PIPE_READ_BYTES_MAX};
+    struct shardlog_batch *b;
+    if (shardlog_read_now(log, &q, &b) != 1)
+        return -EAGAIN;
+    int rc = 0;
+    if (b->count > 0 && b->next_position > from) {
+        frame_of_batch(log, b, from, out);
+        rc = 1;
+    }
+    shardlog_batch_free(b);
+    return rc;
+}
+
+/* Hands the frame of batch [tf->from, tf->to) to every tail pipe of this worker. */
+static void hub_deliver(struct hub *h, const struct tailframe *tf)
+{
+    h->next_pos = tf->to;
     struct pipe *p = h->tail;
     while (p != NULL) {
         struct pipe *next = p->tnext; /* hub_hand may unlink p */
-        hub_hand(p, shared, from, to, data, last->arrival_ms, seq);
+        hub_hand(p, tf);
         p = next;
     }
-    evframe_decref(shared);
 }
 
 /* Consumes one read result; returns true when the hub moved forward. */
@@ -400,8 +428,12 @@ static bool hub_consume(struct hub *h, int err, struct shardlog_batch *b)
         }
         return false;
     }
-    if (b->count > 0 && b->next_position > h->next_pos && h->tail != NULL)
-        hub_deliver(h, b);
+    if (b->count > 0 && b->next_position > h->next_pos && h->tail != NULL) {
+        struct tailframe tf; /* read for this hub alone: not kept in the ring */
+        frame_of_batch(h->log, b, h->next_pos, &tf);
+        hub_deliver(h, &tf);
+        evframe_decref(tf.f);
+    }
     bool progress = b->next_position > h->next_pos || b->count > 0;
     if (b->next_position > h->next_pos)
         h->next_pos = b->next_position;
@@ -436,11 +468,26 @@ static bool hub_poll_once(struct hub *h)
         return false;
     }
     if (h->next_pos < shardlog_end(h->log)) {
-        struct shardlog_read_req q = {h->next_pos, 0, PIPE_READ_RECORDS_MAX, PIPE_READ_BYTES_MAX};
+        /* The usual case: the frame another worker's hub built for this batch, or build it from
+         * the log's memory tail now, for every worker (no sio completion round trip). */
+        struct tailframe tf;
+        uint64_t bound = UINT64_MAX;
+        int rc = tailring_take(h->ring, h->next_pos, hub_build, h->log, &tf, &bound);
+        if (rc == 1) {
+            hub_deliver(h, &tf);
+            evframe_decref(tf.f);
+            return true;
+        }
+        if (rc == 0)
+            return false;
+        /* Off the shared boundaries (-ENOENT) or out of memory (-EAGAIN): read for ourselves,
+         * no further than the next shared boundary. */
+        uint64_t max = PIPE_READ_RECORDS_MAX;
+        if (bound > h->next_pos && bound - h->next_pos < max)
+            max = bound - h->next_pos;
+        struct shardlog_read_req q = {h->next_pos, 0, (uint32_t)max, PIPE_READ_BYTES_MAX};
         struct shardlog_batch *b;
-        /* In the memory tail (the usual case for caught-up pipes): deliver in this loop turn
-         * instead of a sio completion round trip (eventfd write + another turn). */
-        if (shardlog_read_now(h->log, &q, &b) == 1)
+        if (rc == -ENOENT && shardlog_read_now(h->log, &q, &b) == 1)
             return hub_consume(h, 0, b);
         h->reading = true;
         atomic_fetch_add(&h->refs, 1);

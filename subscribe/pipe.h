@@ -5,9 +5,11 @@
  *  - catch-up: it reads the log itself (shardlog_read: tail memory or disk blocks) and builds its
  *    own frames around the stored records (evframe_create_event: records referenced, never
  *    copied); when a read reaches the log's end it joins the hub;
- *  - tail: the hub of its (worker, shard) registers ONE shardlog watch, reads each new batch
- *    once, flattens it into ONE contiguous refcounted frame and queues that frame in every
- *    caught-up pipe of the worker (O(1) per pipe: one pointer, one atomic increment);
+ *  - tail: the hub of its (worker, shard) registers ONE shardlog watch; each new batch is read
+ *    and flattened into ONE contiguous refcounted frame once for the whole server (the first
+ *    hub to reach it builds it into the shard's tailring, the other workers' hubs take the same
+ *    frame), and each hub queues that frame in every caught-up pipe of its worker (O(1) per
+ *    pipe: one pointer, one atomic increment);
  *  - a tail pipe whose queue would pass its bound (the client does not read) drops its queued
  *    frames and reads from its own position again: it stalls alone; its lag shows in
  *    MillisBehindLatest.
@@ -118,7 +120,8 @@ uint64_t pipe_position(const struct pipe *p);
 /* Process-wide counters (relaxed atomics), for /stats and tests. */
 struct pipe_stats {
     uint64_t pipes_open;
-    uint64_t tail_frames_built;    /* shared frames built by hubs (one per batch per worker) */
+    uint64_t tail_frames_built;    /* shared frames built by hubs (one per batch; a hub that
+                                      fell off the shared boundaries builds its own) */
     uint64_t tail_frames_handed;   /* shared frames queued into pipes */
     uint64_t tail_bytes_flattened; /* bytes copied once per batch to make shared frames */
     uint64_t catchup_frames;       /* frames built by catch-up pipes */
