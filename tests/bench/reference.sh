@@ -45,7 +45,7 @@ for s in $steps; do
         sh tests/bench/fanout.sh "$out/latency" ;;
     fanout) run fanout env STEPS="25 50 75 100 150" CONSUMERS=5 RATE_PER_SHARD=950 SIZE=1024 DURATION=10 \
         WARMUP=2 sh tests/bench/fanout.sh "$out/fanout" ;;
-    fanout2m) run fanout2m env SERVER_ARGS="--limits off" STEPS="25 50 75 100" CONSUMERS=5 \
+    fanout2m) run fanout2m env SERVER_ARGS="--limits off" STEPS="25 50 75 100 125" CONSUMERS=5 \
         RATE_PER_SHARD=1950 SIZE=1024 DURATION=10 WARMUP=2 sh tests/bench/fanout.sh "$out/fanout2m" ;;
     compare) run compare env SHARDS=2 POLLERS=1 CONSUMERS=2 RATE=200 SIZE=1024 DURATION=20 WARMUP=2 \
         bash loadtest/compare.sh --out "$out/compare" ;;
