@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,26 +23,38 @@
 #define SHARD_SECS 1700000000u
 #define SHARD_INDEX 3u
 
-static struct event_base *base;
-static struct sio *sio;
+/* Each test thread plays one worker: its own event_base, sio and queue of posted functions. */
+static _Thread_local struct event_base *base;
+static _Thread_local struct sio *sio;
 static struct shardlog *slog;
-static int shard_refs;
+static const char *test_root;
+static _Atomic int shard_refs;
 
-/* ---- posted functions (the worker queue) ---- */
-static struct {
-    void (*fn)(void *);
-    void *arg;
-} posts[1024];
-static int nposts;
+/* ---- posted functions (a worker's queue; any thread posts) ---- */
+struct tworker {
+    pthread_mutex_t mu;
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } posts[1024];
+    int nposts;
+};
+static struct tworker w_main = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static _Thread_local struct tworker *self = &w_main;
 
 static int t_post(void *worker, void (*fn)(void *), void *arg)
 {
-    (void)worker;
-    if (nposts == (int)SC_ARRAY_LEN(posts))
-        return -EAGAIN;
-    posts[nposts].fn = fn;
-    posts[nposts++].arg = arg;
-    return 0;
+    struct tworker *w = worker;
+    int rc = 0;
+    pthread_mutex_lock(&w->mu);
+    if (w->nposts == (int)SC_ARRAY_LEN(w->posts)) {
+        rc = -EAGAIN;
+    } else {
+        w->posts[w->nposts].fn = fn;
+        w->posts[w->nposts++].arg = arg;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
 }
 
 /* ---- a fake transport per pipe ---- */
@@ -84,7 +98,7 @@ static char *t_child(void *arg)
 static void t_shard_ref(void *shard, int delta)
 {
     CHECK(shard == &shard_refs);
-    shard_refs += delta;
+    atomic_fetch_add(&shard_refs, delta);
 }
 
 static const struct pipe_ops ops = {t_wake, t_post, t_check, t_child, t_shard_ref};
@@ -95,10 +109,19 @@ static void run_loop(int rounds)
         struct pollfd pf = {.fd = sio_fd(sio), .events = POLLIN};
         poll(&pf, 1, 1);
         sio_run_completions(sio);
-        int n = nposts;
-        nposts = 0;
+        struct tworker *w = self;
+        pthread_mutex_lock(&w->mu);
+        int n = w->nposts;
+        void (*fns[SC_ARRAY_LEN(w->posts)])(void *);
+        void *args[SC_ARRAY_LEN(w->posts)];
+        for (int i = 0; i < n; i++) {
+            fns[i] = w->posts[i].fn;
+            args[i] = w->posts[i].arg;
+        }
+        w->nposts = 0;
+        pthread_mutex_unlock(&w->mu);
         for (int i = 0; i < n; i++)
-            posts[i].fn(posts[i].arg);
+            fns[i](args[i]);
         event_base_loop(base, EVLOOP_NONBLOCK);
     }
 }
@@ -113,7 +136,7 @@ static struct pipe *new_pipe(struct client *c, uint64_t start, int64_t t_ms, uin
                               .shard_index = SHARD_INDEX,
                               .sio = sio,
                               .base = base,
-                              .worker = NULL,
+                              .worker = self,
                               .start_position = start,
                               .start_time_ms = t_ms,
                               .heartbeat_ms = 100,
@@ -394,11 +417,130 @@ static void test_end_and_kick(void)
     evbuffer_free(o); /* the frame outlives the pipe through the chain's reference */
 }
 
+/* ---- a second worker thread, driven step by step (its CHECKs run while main waits) ---- */
+
+enum w2_cmd { W2_IDLE, W2_LOOP, W2_NEW_PIPE, W2_CLOSE, W2_EXIT };
+static struct tworker w_two = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static pthread_mutex_t w2_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t w2_cv = PTHREAD_COND_INITIALIZER;
+static enum w2_cmd w2_cmd;
+static int w2_arg;
+static struct client w2_client;
+
+static void *worker_two(void *arg)
+{
+    (void)arg;
+    self = &w_two;
+    int err;
+    sio = sio_create(64, false, &err);
+    ASSERT(sio != NULL);
+    base = event_base_new();
+    pthread_mutex_lock(&w2_mu);
+    for (;;) {
+        while (w2_cmd == W2_IDLE)
+            pthread_cond_wait(&w2_cv, &w2_mu);
+        enum w2_cmd cmd = w2_cmd;
+        if (cmd == W2_NEW_PIPE)
+            new_pipe(&w2_client, (uint64_t)w2_arg, -1, 0);
+        else if (cmd == W2_LOOP)
+            for (int i = 0; i < w2_arg; i++) {
+                run_loop(1);
+                drain(&w2_client);
+            }
+        else if (cmd == W2_CLOSE)
+            client_close(&w2_client);
+        w2_cmd = W2_IDLE;
+        pthread_cond_broadcast(&w2_cv);
+        if (cmd == W2_EXIT)
+            break;
+    }
+    pthread_mutex_unlock(&w2_mu);
+    run_loop(20);
+    ASSERT(sio_drain(sio, 5000) == 0);
+    sio_destroy(sio);
+    event_base_free(base);
+    return NULL;
+}
+
+/* Runs one command on worker two and waits for it. */
+static void w2(enum w2_cmd cmd, int arg)
+{
+    pthread_mutex_lock(&w2_mu);
+    w2_cmd = cmd;
+    w2_arg = arg;
+    pthread_cond_broadcast(&w2_cv);
+    while (w2_cmd != W2_IDLE)
+        pthread_cond_wait(&w2_cv, &w2_mu);
+    pthread_mutex_unlock(&w2_mu);
+}
+
+/* Two workers with a tail pipe each on one shard: every batch's frame is built once and both
+ * pipes queue the same frame; a worker that falls more than the ring's 16 frames behind reads up
+ * to the oldest kept boundary for itself and joins the shared frames there. Both pipes get every
+ * record once, in order. */
+static void test_two_workers_share_frames(void)
+{
+    struct shardlog *first = slog;
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/shardId-000000000013", test_root);
+    struct shardlog_config cfg = {.dir = dir, .shard_secs = SHARD_SECS, .shard_index = SHARD_INDEX,
+                                  .durability = SHARDLOG_SYNC_NEVER, .block_bytes = 4096};
+    CHECK_EQ_INT(shardlog_open(&cfg, &slog), 0);
+    int from_key = key_no;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, worker_two, NULL) == 0);
+    static struct client a;
+    new_pipe(&a, 0, -1, 0);
+    w2(W2_NEW_PIPE, 0);
+    run_loop(20);
+    w2(W2_LOOP, 20);
+    drain(&a);
+    CHECK(a.initial && w2_client.initial);
+    CHECK(pipe_is_tail(a.p) && pipe_is_tail(w2_client.p));
+
+    /* Both workers awake for every batch: one build per batch, two hand-outs. */
+    struct pipe_stats st0, st1;
+    pipe_stats_get(&st0);
+    for (int i = 0; i < 10; i++) {
+        append(3);
+        run_loop(2);
+        w2(W2_LOOP, 2);
+    }
+    pipe_stats_get(&st1);
+    CHECK_EQ_INT(st1.tail_frames_built - st0.tail_frames_built, 10);
+    CHECK_EQ_INT(st1.tail_frames_handed - st0.tail_frames_handed, 20);
+
+    /* Worker two sleeps through 30 batches: the ring keeps the newest 16, so it reads the
+     * first 14 batches' records for itself (one frame of its own) and takes the rest. */
+    pipe_stats_get(&st0);
+    for (int i = 0; i < 30; i++) {
+        append(2);
+        run_loop(2);
+    }
+    w2(W2_LOOP, 30);
+    pipe_stats_get(&st1);
+    CHECK_EQ_INT(st1.tail_frames_built - st0.tail_frames_built, 30 + 1);
+    CHECK_EQ_INT(st1.tail_frames_handed - st0.tail_frames_handed, 30 + 1 + 16);
+    drain(&a);
+    check_keys(&a, from_key, 90);
+    check_keys(&w2_client, from_key, 90);
+    CHECK_EQ_INT(w2_client.exceptions, 0);
+
+    client_close(&a);
+    w2(W2_CLOSE, 0);
+    w2(W2_EXIT, 0);
+    pthread_join(th, NULL);
+    run_loop(20);
+    shardlog_close(slog);
+    slog = first;
+}
+
 int main(void)
 {
     char root[] = "/tmp/sc_pipe_test.XXXXXX";
     if (mkdtemp(root) == NULL)
         return 1;
+    test_root = root;
     char dir[256];
     snprintf(dir, sizeof(dir), "%s/shardId-000000000003", root);
     struct shardlog_config cfg = {.dir = dir,
@@ -414,8 +556,9 @@ int main(void)
     TEST_RUN(test_end_and_kick);
     TEST_RUN(test_tail_sharing_and_positions);
     TEST_RUN(test_catchup_after_seal_and_timestamp);
+    TEST_RUN(test_two_workers_share_frames);
     run_loop(20);
-    CHECK_EQ_INT(shard_refs, 0);
+    CHECK_EQ_INT(atomic_load(&shard_refs), 0);
     CHECK_EQ_INT(sio_drain(sio, 5000), 0);
     shardlog_close(slog);
     sio_destroy(sio);
