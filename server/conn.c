@@ -57,6 +57,7 @@ void conn_close(struct conn *c, int err)
     if (c->next)
         c->next->prev = c->prev;
     s->count--;
+    worker_assign(c->w, -1);
     event_del(c->timer);
     if (c->h1)
         h1_conn_abort(c, err);
@@ -163,6 +164,7 @@ void conn_accept(struct worker *w, int fd, struct ssl_ctx_st *tls)
     unsigned max = o->max_conns_per_worker ? o->max_conns_per_worker : SERVER_MAX_CONNS_PER_WORKER;
     if (s->count >= max || worker_draining(w)) {
         close(fd);
+        worker_assign(w, -1);
         return;
     }
     int one = 1;

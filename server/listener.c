@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -69,6 +70,38 @@ int listener_bind(const char *host, uint16_t port, uint16_t *bound_port)
     return fd;
 }
 
+struct handoff {
+    struct worker *w;
+    int fd;
+    struct ssl_ctx_st *tls;
+};
+
+static void accept_handed(void *arg)
+{
+    struct handoff *h = arg;
+    conn_accept(h->w, h->fd, h->tls);
+    free(h);
+}
+
+/* The worker with the fewest connections, this one on a tie. SO_REUSEPORT spreads connections
+ * by a hash of their addresses: 7 connections from one client (a load generator: control,
+ * producer, 5 consumers) landed 5 to 2 or worse, and the fuller worker's longer loop turns set
+ * everyone's tail latency. */
+static struct worker *least_loaded(struct worker *self)
+{
+    struct worker *best = self;
+    unsigned best_n = worker_assigned(self);
+    for (unsigned i = 0, n = worker_count(); i < n; i++) {
+        struct worker *o = worker_at(i);
+        unsigned k = worker_assigned(o);
+        if (k < best_n) {
+            best = o;
+            best_n = k;
+        }
+    }
+    return best;
+}
+
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
@@ -76,6 +109,18 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     (void)sa;
     (void)salen;
     struct listener *l = arg;
+    /* Counted at once, before the handoff arrives, so a burst of accepts spreads too. */
+    struct worker *to = least_loaded(l->w);
+    worker_assign(to, +1);
+    if (to != l->w) {
+        struct handoff *h = sc_malloc(sizeof(*h));
+        *h = (struct handoff){to, fd, l->tls};
+        if (worker_post(to, accept_handed, h) == 0)
+            return;
+        free(h); /* its queue is full: keep the connection here */
+        worker_assign(to, -1);
+        worker_assign(l->w, +1);
+    }
     conn_accept(l->w, fd, l->tls);
 }
 

@@ -8,6 +8,7 @@
 #include "common/common.h"
 #include "server/listener.h"
 #include "server/tls.h"
+#include "server/stats.h"
 #include "server/worker.h"
 
 struct server {
@@ -92,6 +93,7 @@ int server_start(const struct server_opts *o, struct server **out)
     if (rc != 0)
         goto fail_workers;
     worker_registry_set(s->workers, s->nworkers);
+    stats_set_workers(worker_stats_json);
     for (unsigned i = 0; i < s->nworkers; i++) {
         rc = worker_start(s->workers[i]);
         if (rc != 0) {
@@ -104,9 +106,12 @@ int server_start(const struct server_opts *o, struct server **out)
 fail_started:
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_drain(s->workers[i]);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        worker_join(s->workers[i]);
 fail_workers:
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_destroy(s->workers[i]);
+    stats_set_workers(NULL);
     worker_registry_set(NULL, 0);
     server_free(s);
     return rc;
@@ -120,7 +125,10 @@ void server_stop(struct server *s)
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_drain(s->workers[i]);
     for (unsigned i = 0; i < s->nworkers; i++)
+        worker_join(s->workers[i]);
+    for (unsigned i = 0; i < s->nworkers; i++)
         worker_destroy(s->workers[i]);
+    stats_set_workers(NULL);
     worker_registry_set(NULL, 0);
     server_free(s);
 }

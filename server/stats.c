@@ -12,6 +12,8 @@
 #include "subscribe/pipe.h"
 
 static _Atomic uint64_t g_ref_bytes, g_copied_bytes;
+/* Set by the server once its workers run (a hook, so that stats need not link the workers). */
+static void (*_Atomic g_workers_json)(struct evbuffer *out);
 
 void stats_h2_data(uint64_t ref_bytes, uint64_t copied_bytes)
 {
@@ -29,10 +31,21 @@ void stats_json(struct evbuffer *out)
         ",\"pipes_open\":%" PRIu64 ",\"tail_frames_built\":%" PRIu64
         ",\"tail_frames_handed\":%" PRIu64 ",\"tail_bytes_flattened\":%" PRIu64
         ",\"catchup_frames\":%" PRIu64 ",\"pulled_bytes\":%" PRIu64 ",\"pulled_chains\":%" PRIu64
-        ",\"tail_drops\":%" PRIu64 ",\"rate_waits\":%" PRIu64 ",\"leases\":%zu}\n",
+        ",\"tail_drops\":%" PRIu64 ",\"rate_waits\":%" PRIu64 ",\"leases\":%zu",
         atomic_load(&g_ref_bytes), atomic_load(&g_copied_bytes), p.pipes_open, p.tail_frames_built,
         p.tail_frames_handed, p.tail_bytes_flattened, p.catchup_frames, p.pulled_bytes,
         p.pulled_chains, p.tail_drops, p.rate_waits, leases_count());
+    void (*workers)(struct evbuffer *) = atomic_load(&g_workers_json);
+    if (workers != NULL) {
+        evbuffer_add_printf(out, ",\"worker_connections\":");
+        workers(out);
+    }
+    evbuffer_add_printf(out, "}\n");
+}
+
+void stats_set_workers(void (*fn)(struct evbuffer *out))
+{
+    atomic_store(&g_workers_json, fn);
 }
 
 void stats_handle(struct http_exchange *x)

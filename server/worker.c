@@ -2,8 +2,10 @@
 #include "server/worker.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -26,12 +28,13 @@ struct worker {
     const struct server_opts *opts;
     struct event_base *base;
     pthread_t thread;
-    bool started;
+    bool started, joined;
     void *slot;
 
     struct listener *listeners[WORKER_LISTENERS_MAX];
     unsigned nlisteners;
     struct conn_set conns;
+    _Atomic int assigned; /* see worker_assigned() */
     bool draining;
     struct event *grace_ev;
 
@@ -65,6 +68,22 @@ unsigned worker_count(void) { return registry_n; }
 void *worker_slot(struct worker *w) { return w->slot; }
 void worker_set_slot(struct worker *w, void *p) { w->slot = p; }
 struct conn_set *worker_conns(struct worker *w) { return &w->conns; }
+unsigned worker_assigned(const struct worker *w) { return (unsigned)atomic_load(&w->assigned); }
+
+void worker_assign(struct worker *w, int delta)
+{
+    int before = atomic_fetch_add(&w->assigned, delta);
+    ASSERT(before + delta >= 0);
+}
+
+void worker_stats_json(struct evbuffer *out)
+{
+    evbuffer_add_printf(out, "[");
+    for (unsigned i = 0, n = worker_count(); i < n; i++)
+        evbuffer_add_printf(out, "%s%u", i ? "," : "", worker_assigned(worker_at(i)));
+    evbuffer_add_printf(out, "]");
+}
+
 bool worker_draining(const struct worker *w) { return w->draining; }
 const struct server_opts *worker_opts(const struct worker *w) { return w->opts; }
 
@@ -283,10 +302,16 @@ void worker_drain(struct worker *w)
     ASSERT(!"worker post queue stuck full during shutdown");
 }
 
+void worker_join(struct worker *w)
+{
+    if (w->started && !w->joined)
+        ASSERT(pthread_join(w->thread, NULL) == 0);
+    w->joined = true;
+}
+
 void worker_destroy(struct worker *w)
 {
-    if (w->started)
-        pthread_join(w->thread, NULL);
+    worker_join(w);
     close_listeners(w);
     run_posts(w);
     run_defers(w);

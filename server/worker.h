@@ -10,6 +10,7 @@
 
 struct event_base;
 struct worker;
+struct evbuffer;
 struct conn_set;
 
 /* The worker whose thread is calling, or NULL off-worker (main thread, other threads). */
@@ -54,6 +55,13 @@ bool worker_draining(const struct worker *w);
 /* Called by the connection layer when its last connection is gone during drain. */
 void worker_maybe_exit(struct worker *w);
 
+/* Connections assigned to w: counted when a listener picks w (listener.c), uncounted when the
+ * connection closes or is refused. Any thread; listeners balance on it. */
+unsigned worker_assigned(const struct worker *w);
+void worker_assign(struct worker *w, int delta);
+/* Appends [worker_assigned(0), ..] as a JSON array (GET /stats). Any thread. */
+void worker_stats_json(struct evbuffer *out);
+
 #endif
 
 /* Lifecycle, used by server.c only. */
@@ -67,7 +75,12 @@ void worker_add_listener(struct worker *w, struct listener *l);
 int worker_start(struct worker *w);
 /* Any thread: ask the worker to stop accepting and drain; its loop exits when done. */
 void worker_drain(struct worker *w);
-/* Main thread: joins (after worker_drain) and frees. Also valid on a never-started worker. */
+/* Main thread: waits for the worker's thread to end (after worker_drain). Join every worker
+ * before destroying any: a listener may hand a connection to any worker until its own thread
+ * ends (listener.c), and a handoff still queued then is closed by worker_destroy. */
+void worker_join(struct worker *w);
+/* Main thread: joins if not yet done, runs what is still posted, frees. Also valid on a
+ * never-started worker. */
 void worker_destroy(struct worker *w);
 /* Main thread: publish the workers for worker_count()/worker_at() (n = 0 to clear). */
 void worker_registry_set(struct worker **ws, unsigned n);

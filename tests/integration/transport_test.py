@@ -311,6 +311,37 @@ class PlaintextTest(harness.ServerTestCase):
             s.close()
         self.assert_healthy()
 
+    def worker_connections(self, sock):
+        sock.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, body, _ = read_response(sock)
+        self.assertEqual(status, 200)
+        return json.loads(body)["worker_connections"]
+
+    def test_connections_spread_over_workers(self):
+        """Each new connection goes to the worker with the fewest, so the spread never grows past
+        one; the kernel's SO_REUSEPORT hash alone breaks that within a few connections (a random
+        walk: ~2^-12 to stay within one for 24 steps)."""
+        probe = self.connect()
+        before = self.worker_connections(probe)
+        self.assertEqual(len(before), 2)
+        spread = max(before) - min(before)
+        socks = []
+        for _ in range(24):
+            s = self.connect()
+            socks.append(s)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")  # accepted and served
+            self.assertEqual(read_response(s)[0], 200)
+            now = self.worker_connections(probe)
+            self.assertLessEqual(max(now) - min(now), max(spread - 1, 1), (before, now))
+            spread = max(now) - min(now)
+        self.assertEqual(sum(now), sum(before) + 24, (before, now))
+        for s in socks:
+            s.close()
+        deadline = time.monotonic() + 5
+        while sum(self.worker_connections(probe)) != sum(before) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(sum(self.worker_connections(probe)), sum(before))
+        probe.close()
 
 class _Prefixed:
     """A socket whose first recv returns already-buffered bytes."""
