@@ -67,20 +67,25 @@ static void test_seconds_before(void)
     /* The whole text is the key and value: lo is respected. */
     CHECK(seconds_of("\"ApproximateArrivalTimestamp\":2.5,\"Data\"", &ms));
     CHECK_EQ_INT(ms, 2500);
+    /* Not exactly `"ApproximateArrivalTimestamp":<digits[.digits]>,` right before "Data". */
+    static const char *const bad[] = {
+        "{\"ApproximateArrivalTimestamp\" : 1.5 , \"Data\":\"\"}",
+        "{\"ApproximateArrivalTimestamp\":1.5\"Data\":\"\"}",
+        "{\"ApproximateArrivalTimestamp\":1.5.5,\"Data\":\"\"}",
+        "{\"ApproximateArrivalTimestamp\":1e9,\"Data\":\"\"}",
+        "{\"ApproximateArrivalTimestamp\":-1,\"Data\":\"\"}",
+        "{\"ApproximateArrivalTimestamp\":\"1.5\",\"Data\":\"\"}",
+        "{\"XApproximateArrivalTimestamp\":1.5,\"Data\":\"\"}",
+        "{\"SequenceNumber\":\"1\",\"Data\":\"\"}",
+        "{\"Data\":\"\"}",
+        ",\"Data\"",
+        "Timestamp\":1.5,\"Data\"",
+        "{\"ApproximateArrivalTimestamp\":,\"Data\":\"\"}",
+        "{\"ApproximateArrivalTimestamp\":.5,\"Data\":\"\"}",
+    };
     ms = -1;
-    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\" : 1.5 , \"Data\":\"\"}", &ms));
-    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":1.5\"Data\":\"\"}", &ms));
-    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":1.5.5,\"Data\":\"\"}", &ms));
-    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":1e9,\"Data\":\"\"}", &ms));
-    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":-1,\"Data\":\"\"}", &ms));
-    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":\"1.5\",\"Data\":\"\"}", &ms));
-    CHECK(!seconds_of("{\"XApproximateArrivalTimestamp\":1.5,\"Data\":\"\"}", &ms));
-    CHECK(!seconds_of("{\"SequenceNumber\":\"1\",\"Data\":\"\"}", &ms));
-    CHECK(!seconds_of("{\"Data\":\"\"}", &ms));
-    CHECK(!seconds_of(",\"Data\"", &ms));
-    CHECK(!seconds_of("Timestamp\":1.5,\"Data\"", &ms));
-    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":,\"Data\":\"\"}", &ms));
-    CHECK(!seconds_of("{\"ApproximateArrivalTimestamp\":.5,\"Data\":\"\"}", &ms));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(!seconds_of(bad[i], &ms));
     CHECK_EQ_INT(ms, -1);
 }
 
