@@ -60,6 +60,7 @@ struct put_group {
 struct put_req {
     struct api_ctx *c;
     bool single; /* PutRecord */
+    bool kms;    /* the stream is encrypted: answers say EncryptionType KMS */
     char stream[REG_NAME_MAX + 1];
     uint32_t n;
     struct put_entry *e;
@@ -616,6 +617,9 @@ static bool ordering_ok(struct put_req *r)
 
 /* ---- response ------------------------------------------------------------------------------- */
 
+/* AWS adds the member only for encrypted streams (kinesis-protocol.md §7). */
+#define ENCRYPTION_KMS ",\"EncryptionType\":\"KMS\""
+
 static void reply_single(struct put_req *r)
 {
     const struct put_entry *e = &r->e[0];
@@ -632,8 +636,9 @@ static void reply_single(struct put_req *r)
         const struct shard_rt *rt = r->g[e->group].rt;
         char seq[SEQNUM_BUF], body[160];
         shardlog_seqnum(shard_rt_log(rt), e->position, e->arrival_ms, seq);
-        int n = snprintf(body, sizeof(body), "{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\"}",
-                         registry_shard_id_print(shard_rt_index(rt), id), seq);
+        int n = snprintf(body, sizeof(body), "{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\"%s}",
+                         registry_shard_id_print(shard_rt_index(rt), id), seq,
+                         r->kms ? ENCRYPTION_KMS : "");
         api_reply_raw(r->c, body, (size_t)n);
     }
 }
@@ -691,7 +696,7 @@ static void reply_records(struct put_req *r)
         }
         ASSERT(len < cap);
     }
-    len += (size_t)snprintf(out + len, cap - len, "]}");
+    len += (size_t)snprintf(out + len, cap - len, "]%s}", r->kms ? ENCRYPTION_KMS : "");
     ASSERT(len < cap);
     api_reply_raw(r->c, out, len);
     free(out);
@@ -722,6 +727,8 @@ static void put(struct api_ctx *c, bool single)
         req_free(r);
         return;
     }
+    enum reg_encryption enc;
+    r->kms = registry_stream_encryption(api_registry(), r->stream, &enc) == 0 && enc == REG_ENC_KMS;
     uint64_t now_ns = clock_mono_ns();
     r->pending = 1; /* held until every pass submitted, so no callback finishes r early */
     for (int attempt = 0; attempt < PUT_ROUTE_ATTEMPTS; attempt++) {

@@ -357,6 +357,17 @@ int registry_stream_get(struct registry *reg, const char *name, struct reg_strea
     return 0;
 }
 
+int registry_stream_encryption(struct registry *reg, const char *name, enum reg_encryption *out)
+{
+    size_t pos;
+    int rc = lock_find(reg, name, &pos, true);
+    if (rc != 0)
+        return rc;
+    *out = reg->streams[pos]->info.encryption;
+    pthread_mutex_unlock(&reg->lock);
+    return 0;
+}
+
 int registry_shards(struct registry *reg, const char *name, struct reg_stream_info *info,
                     struct reg_shard **out, size_t *n)
 {

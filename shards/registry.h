@@ -125,6 +125,10 @@ int registry_stream_delete(struct registry *reg, const char *name, bool force);
 /* Copies the stream's description. KERR_RESOURCE_NOT_FOUND if absent. */
 int registry_stream_get(struct registry *reg, const char *name, struct reg_stream_info *out);
 
+/* The stream's encryption alone, without copying its description (PutRecord answers carry
+ * EncryptionType KMS). KERR_RESOURCE_NOT_FOUND if absent. */
+int registry_stream_encryption(struct registry *reg, const char *name, enum reg_encryption *out);
+
 /* Copies all shards in index order into a malloc'd array (*out, *n; free() it; NULL when
  * none). Optional `info` receives the stream snapshot taken under the same lock. */
 int registry_shards(struct registry *reg, const char *name, struct reg_stream_info *info,

@@ -383,6 +383,18 @@ class GetRecordsTest(ServerTestCase):
         self.assertEqual([r["Data"] for r in got], [b"secret-1", b"secret-2"])
         self.assertEqual([r["SequenceNumber"] for r in got], [r[0] for r in recs])
         self.assertEqual([r.get("EncryptionType") for r in got], ["KMS", "KMS"])
+        # The put answers say so too; an unencrypted stream's do not carry the member.
+        one = self.kin.put_record(StreamName="g-kms", Data=b"3", PartitionKey="k")
+        self.assertEqual(one.get("EncryptionType"), "KMS")
+        many = self.kin.put_records(StreamName="g-kms", Records=[{"Data": b"4", "PartitionKey": "k"}])
+        self.assertEqual((many["FailedRecordCount"], many.get("EncryptionType")), (0, "KMS"))
+        self.kin.stop_stream_encryption(StreamName="g-kms", EncryptionType="KMS",
+                                        KeyId="alias/aws/kinesis")
+        wait_active(self.kin, "g-kms")
+        self.assertNotIn("EncryptionType",
+                         self.kin.put_record(StreamName="g-kms", Data=b"5", PartitionKey="k"))
+        self.assertNotIn("EncryptionType", self.kin.put_records(
+            StreamName="g-kms", Records=[{"Data": b"6", "PartitionKey": "k"}]))
 
     def test_stream_deleted_meanwhile(self):
         create(self.kin, "g-del")
