@@ -14,6 +14,7 @@
 static uint32_t crc_tab[8][256];
 static bool crc_use_clmul; /* set once before main(), read-only after */
 static uint32_t x2k_tab[32]; /* x^(2^k) mod P, reflected; filled before main() */
+static uint8_t crc_top_index[256]; /* i such that crc_tab[0][i] >> 24 == top: a permutation */
 
 /* a * b mod P over GF(2), both reflected (bit 31 is x^0). */
 static uint32_t gf2_mulmod(uint32_t a, uint32_t b)
@@ -35,6 +36,8 @@ __attribute__((constructor)) static void crc32_init_tables(void)
             c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
         crc_tab[0][i] = c;
     }
+    for (uint32_t i = 0; i < 256; i++)
+        crc_top_index[crc_tab[0][i] >> 24] = (uint8_t)i;
     for (uint32_t i = 0; i < 256; i++)
         for (int k = 1; k < 8; k++)
             crc_tab[k][i] = (crc_tab[k - 1][i] >> 8) ^ crc_tab[0][crc_tab[k - 1][i] & 0xff];
@@ -173,4 +176,14 @@ uint32_t crc32_concat(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
         cache[slot].op = shift_op(len_b);
     }
     return gf2_mulmod(cache[slot].op, crc_a) ^ crc_b;
+}
+
+uint32_t crc32_unappend(uint32_t crc, uint8_t last)
+{
+    /* The last step was reg' = T[(reg ^ last) & 0xff] ^ (reg >> 8): reg >> 8 has a zero top
+     * byte, so reg' >> 24 names the table entry, and the rest follows. */
+    uint32_t reg = crc ^ 0xffffffffu;
+    uint8_t i = crc_top_index[reg >> 24];
+    uint32_t prev = ((reg ^ crc_tab[0][i]) << 8) | (uint8_t)(i ^ last);
+    return prev ^ 0xffffffffu;
 }

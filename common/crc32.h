@@ -19,4 +19,8 @@ uint32_t crc32_update_portable(uint32_t crc, const void *bytes, size_t len);
  * calls crc32_combine). Any thread; remembers recent lengths per thread. */
 uint32_t crc32_concat(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 
+/* The CRC of p[0..n-1) from crc(p[0..n)) and last = p[n-1], without reading p (a stored
+ * record's CRC, its closing brace taken off to add a member). Any thread. */
+uint32_t crc32_unappend(uint32_t crc, uint8_t last);
+
 #endif

@@ -73,6 +73,25 @@ static void test_concat(void)
     CHECK_EQ_INT(bad, 0);
 }
 
+/* Taking the last byte off a CRC gives zlib's CRC of the shorter prefix, for every length and
+ * every value of that byte. */
+static void test_unappend(void)
+{
+    int bad = 0;
+    for (size_t n = 1; n <= 4096; n++) {
+        uint32_t want = (uint32_t)crc32(0, buf, (uInt)(n - 1));
+        if (crc32_unappend((uint32_t)crc32(0, buf, (uInt)n), buf[n - 1]) != want && bad++ < 5)
+            fprintf(stderr, "unappend mismatch n=%zu\n", n);
+    }
+    for (unsigned v = 0; v < 256; v++) {
+        unsigned char rec[3] = {'{', '}', (unsigned char)v};
+        uint32_t want = (uint32_t)crc32(0, rec, 2);
+        if (crc32_unappend((uint32_t)crc32(0, rec, 3), (uint8_t)v) != want && bad++ < 10)
+            fprintf(stderr, "unappend mismatch byte=%u\n", v);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 static void test_known_vector(void)
 {
     CHECK_EQ_INT(crc32_update(0, "123456789", 9), 0xcbf43926u);
@@ -86,6 +105,7 @@ int main(void)
     TEST_RUN(test_every_length_and_alignment);
     TEST_RUN(test_chained);
     TEST_RUN(test_concat);
+    TEST_RUN(test_unappend);
     TEST_RUN(test_known_vector);
     TEST_EXIT();
 }
