@@ -115,8 +115,15 @@ static void sub_shard_ref(void *shard, int delta)
         shard_rt_decref(shard);
 }
 
-static const struct pipe_ops sub_pipe_ops = {sub_wake, sub_post, sub_check, sub_child_shards,
-                                             sub_shard_ref};
+static bool sub_encrypted(void *shard)
+{
+    enum reg_encryption enc;
+    return registry_stream_encryption(api_registry(), shard_rt_stream(shard), &enc) == 0 &&
+           enc == REG_ENC_KMS;
+}
+
+static const struct pipe_ops sub_pipe_ops = {sub_wake,         sub_post,      sub_check,
+                                             sub_child_shards, sub_shard_ref, sub_encrypted};
 
 /* ---- transport source ---------------------------------------------------------------------- */
 

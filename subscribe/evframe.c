@@ -22,6 +22,21 @@
 
 /* Separators live in static storage: referenced by every frame, owned by none. */
 static const uint8_t comma = ',';
+/* A KMS record's end, in place of its stored closing brace. */
+static const uint8_t kms_end[] = ",\"EncryptionType\":\"KMS\"}";
+#define KMS_END_LEN (sizeof(kms_end) - 1)
+
+/* Static parts pin nothing: no frame reference travels with their chains. */
+static bool part_is_static(const uint8_t *ptr)
+{
+    return ptr == &comma || ptr == kms_end;
+}
+
+/* How much of a stored record is referenced: all of it, or all but the brace kms_end replaces. */
+static size_t record_part_len(const struct evframe_event *ev, const struct evframe_record *r)
+{
+    return ev->kms ? r->len - 1 : r->len;
+}
 
 struct layout {
     uint8_t head[HEAD_MAX];
@@ -43,7 +58,7 @@ static int layout_init(struct layout *l, const struct evframe_event *ev)
     size_t rl = 0;
     for (size_t i = 0; i < ev->n_records; i++) {
         ASSERT(ev->records[i].len > 0 && ev->records[i].owner != NULL);
-        rl += ev->records[i].len + (i > 0);
+        rl += ev->records[i].len + (i > 0) + (ev->kms ? KMS_END_LEN - 1 : 0);
         if (rl > EVENTSTREAM_MAX_LEN)
             return EVENTSTREAM_ERR_TOO_LONG;
     }
@@ -93,9 +108,15 @@ static uint32_t message_crc(const struct layout *l, const struct evframe_event *
 {
     uint32_t crc = crc32_update(0, l->head, l->head_len);
     for (size_t i = 0; i < ev->n_records; i++) {
+        const struct evframe_record *r = &ev->records[i];
         if (i > 0)
             crc = crc32_update(crc, &comma, 1);
-        crc = crc32_concat(crc, ev->records[i].wire_crc, ev->records[i].len);
+        if (ev->kms) {
+            crc = crc32_concat(crc, crc32_unappend(r->wire_crc, '}'), r->len - 1);
+            crc = crc32_update(crc, kms_end, KMS_END_LEN);
+        } else {
+            crc = crc32_concat(crc, r->wire_crc, r->len);
+        }
     }
     return crc32_update(crc, tail, l->tail_len - 4);
 }
@@ -132,8 +153,11 @@ int evframe_add_event(struct evbuffer *out, const struct evframe_event *ev, size
             break;
         }
         refbuf_incref(r->owner);
-        if (evbuffer_add_reference(out, r->ptr, r->len, refbuf_evbuffer_cleanup, r->owner) != 0) {
+        if (evbuffer_add_reference(out, r->ptr, record_part_len(ev, r), refbuf_evbuffer_cleanup,
+                                   r->owner) != 0) {
             refbuf_decref(r->owner); /* libevent does not call cleanup on failure */
+            rc = -ENOMEM;
+        } else if (ev->kms && evbuffer_add_reference(out, kms_end, KMS_END_LEN, NULL, NULL) != 0) {
             rc = -ENOMEM;
         }
     }
@@ -160,7 +184,7 @@ struct evframe {
     size_t total_len;
     size_t n_parts;
     size_t n_owners;
-    size_t n_held_parts; /* parts that pin the frame while queued (all but separators) */
+    size_t n_held_parts; /* parts that pin the frame while queued (all but static ones) */
     struct evframe_part *parts;
     struct refbuf **owners; /* one reference each; consecutive duplicates collapsed */
     uint8_t *small;         /* head and tail bytes */
@@ -190,7 +214,7 @@ static void frame_add_part(struct evframe *f, const uint8_t *ptr, size_t len)
         start = prev->start + prev->len;
     }
     f->parts[f->n_parts++] = (struct evframe_part){.ptr = ptr, .len = len, .start = start};
-    if (ptr != &comma)
+    if (!part_is_static(ptr))
         f->n_held_parts++;
 }
 
@@ -201,7 +225,8 @@ int evframe_create_event(const struct evframe_event *ev, struct evframe **out)
     if (rc < 0)
         return rc;
     size_t n = ev->n_records;
-    struct evframe *f = frame_alloc(n > 0 ? 2 * n + 1 : 2, n, l.head_len + l.tail_len);
+    size_t per_record = ev->kms ? 3 : 2; /* [comma,] record [, kms end] */
+    struct evframe *f = frame_alloc(n > 0 ? per_record * n + 1 : 2, n, l.head_len + l.tail_len);
     memcpy(f->small, l.head, l.head_len);
     uint8_t *tail = f->small + l.head_len;
     put_tail(tail, ev);
@@ -214,7 +239,9 @@ int evframe_create_event(const struct evframe_event *ev, struct evframe **out)
         const struct evframe_record *r = &ev->records[i];
         if (i > 0)
             frame_add_part(f, &comma, 1);
-        frame_add_part(f, r->ptr, r->len);
+        frame_add_part(f, r->ptr, record_part_len(ev, r));
+        if (ev->kms)
+            frame_add_part(f, kms_end, KMS_END_LEN);
         /* Records of one batch mostly share a block: one reference per run is enough. */
         if (f->n_owners == 0 || f->owners[f->n_owners - 1] != r->owner) {
             refbuf_incref(r->owner);
@@ -295,7 +322,7 @@ int evframe_append(struct evframe *f, struct evbuffer *out)
     ASSERT(prev > 0);
     for (size_t i = 0; i < f->n_parts; i++) {
         const struct evframe_part *p = &f->parts[i];
-        bool pinned = p->ptr != &comma;
+        bool pinned = !part_is_static(p->ptr);
         int rc = evbuffer_add_reference(out, p->ptr, p->len, pinned ? on_chain_free : NULL,
                                         pinned ? f : NULL);
         if (rc != 0) {
@@ -303,7 +330,7 @@ int evframe_append(struct evframe *f, struct evbuffer *out)
              * caller's own reference keeps the frame alive, so this is never the last. */
             unsigned unused = 0;
             for (size_t j = i; j < f->n_parts; j++)
-                unused += f->parts[j].ptr != &comma;
+                unused += !part_is_static(f->parts[j].ptr);
             prev = atomic_fetch_sub_explicit(&f->refs, unused, memory_order_relaxed);
             ASSERT(prev > unused);
             return -ENOMEM;

@@ -17,6 +17,7 @@
 #ifndef SC_EVFRAME_H
 #define SC_EVFRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,13 +46,18 @@ struct evframe_event {
     uint64_t millis_behind;
     /* NULL, or the JSON array text of ChildShards placed verbatim (server-made, not checked). */
     const char *child_shards_json;
+    /* Records of a KMS-encrypted stream: each record's closing brace becomes
+     * `,"EncryptionType":"KMS"}` (as GetRecords answers), still without reading the record: its
+     * CRC loses the brace by crc32_unappend. Stored records end with '}'. */
+    bool kms;
 };
 
 /* Longest continuation sequence accepted (ours are 56 digits). */
 #define EVFRAME_SEQ_MAX 128u
 
 /* Exact length of the event's message, or 0 when it would exceed EVENTSTREAM_MAX_LEN — lets a
- * pipe pack records under the 16 MiB ceiling (each record adds len + 1 for the comma). */
+ * pipe pack records under the 16 MiB ceiling (each record adds len + 1 for the comma, and 23
+ * more with kms). */
 size_t evframe_event_len(const struct evframe_event *ev);
 
 /* Appends the event's message to `out`: prelude, headers, payload prefix and suffix and the CRC

@@ -360,13 +360,13 @@ static void hub_hand(struct pipe *p, const struct tailframe *tf)
  * allocates a ~1 KiB chain per referenced part: a frame of n records would cost every pipe n
  * chains). */
 static void frame_of_batch(struct shardlog *log, const struct shardlog_batch *b, uint64_t from,
-                           struct tailframe *out)
+                           bool kms, struct tailframe *out)
 {
     uint64_t data = 0;
     struct evframe_record *recs = batch_records(b, &data);
     const struct shardlog_slice *last = &b->slices[b->count - 1];
     shardlog_seqnum(log, last->position, last->arrival_ms, out->seq);
-    struct evframe_event ev = {recs, b->count, out->seq, behind_ms(b), NULL};
+    struct evframe_event ev = {recs, b->count, out->seq, behind_ms(b), NULL, kms};
     struct evframe *f;
     int rc = evframe_create_event(&ev, &f);
     ASSERT(rc == 0); /* reads are bounded far below the 16 MiB message limit */
@@ -386,17 +386,17 @@ static void frame_of_batch(struct shardlog *log, const struct shardlog_batch *b,
     stat_add(&st_flat, len);
 }
 
-/* tailring_build_fn: the batch at `from` from the log's memory tail. Any worker's thread. */
+/* tailring_build_fn: the batch at `from` from the log's memory tail. The asking hub's thread. */
 static int hub_build(void *arg, uint64_t from, struct tailframe *out)
 {
-    struct shardlog *log = arg;
+    struct hub *h = arg;
     struct shardlog_read_req q = {from, 0, PIPE_READ_RECORDS_MAX, PIPE_READ_BYTES_MAX};
     struct shardlog_batch *b;
-    if (shardlog_read_now(log, &q, &b) != 1)
+    if (shardlog_read_now(h->log, &q, &b) != 1)
         return -EAGAIN;
     int rc = 0;
     if (b->count > 0 && b->next_position > from) {
-        frame_of_batch(log, b, from, out);
+        frame_of_batch(h->log, b, from, h->ops->encrypted(h->shard), out);
         rc = 1;
     }
     shardlog_batch_free(b);
@@ -430,7 +430,7 @@ static bool hub_consume(struct hub *h, int err, struct shardlog_batch *b)
     }
     if (b->count > 0 && b->next_position > h->next_pos && h->tail != NULL) {
         struct tailframe tf; /* read for this hub alone: not kept in the ring */
-        frame_of_batch(h->log, b, h->next_pos, &tf);
+        frame_of_batch(h->log, b, h->next_pos, h->ops->encrypted(h->shard), &tf);
         hub_deliver(h, &tf);
         evframe_decref(tf.f);
     }
@@ -472,7 +472,7 @@ static bool hub_poll_once(struct hub *h)
          * the log's memory tail now, for every worker (no sio completion round trip). */
         struct tailframe tf;
         uint64_t bound = UINT64_MAX;
-        int rc = tailring_take(h->ring, h->next_pos, hub_build, h->log, &tf, &bound);
+        int rc = tailring_take(h->ring, h->next_pos, hub_build, h, &tf, &bound);
         if (rc == 1) {
             hub_deliver(h, &tf);
             evframe_decref(tf.f);
@@ -543,7 +543,8 @@ static void pipe_on_read(void *arg, int err, struct shardlog_batch *b)
         const struct shardlog_slice *last = &b->slices[b->count - 1];
         char seq[SEQNUM_BUF];
         shardlog_seqnum(p->cfg.log, last->position, last->arrival_ms, seq);
-        struct evframe_event ev = {recs, b->count, seq, behind_ms(b), NULL};
+        struct evframe_event ev = {recs, b->count, seq, behind_ms(b), NULL,
+                                   p->cfg.ops->encrypted(p->cfg.shard)};
         struct evframe *f;
         int rc = evframe_create_event(&ev, &f);
         ASSERT(rc == 0);
@@ -624,7 +625,7 @@ static void pipe_shard_end(struct pipe *p)
     if (p->ending || p->closed)
         return;
     char *child = p->cfg.ops->child_shards(p->cfg.arg);
-    struct evframe_event ev = {NULL, 0, NULL, 0, child ? child : "[]"};
+    struct evframe_event ev = {NULL, 0, NULL, 0, child ? child : "[]", false};
     struct evframe *f;
     int rc = evframe_create_event(&ev, &f);
     free(child);
@@ -702,7 +703,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
         uint64_t behind = 0;
         if (p->mode != PM_TAIL && p->position < shardlog_end(p->cfg.log) && p->last_arrival_ms)
             behind = (uint64_t)SC_MAX(shardlog_last_arrival_ms(p->cfg.log) - p->last_arrival_ms, 0);
-        struct evframe_event ev = {NULL, 0, p->seq, behind, NULL};
+        struct evframe_event ev = {NULL, 0, p->seq, behind, NULL, false};
         struct evframe *f;
         ASSERT(evframe_create_event(&ev, &f) == 0);
         q_push(p, f, 0);

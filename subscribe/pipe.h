@@ -56,6 +56,9 @@ struct pipe_ops {
     /* Keeps the shard's log alive: called with +1 / -1 by hubs (which may outlive a pipe by an
      * in-flight read). Any thread for -1. */
     void (*shard_ref)(void *shard, int delta);
+    /* Whether the shard's stream is KMS-encrypted now: its records then carry EncryptionType
+     * (asked once per frame built). Any worker thread. */
+    bool (*encrypted)(void *shard);
 };
 
 struct pipe_config {

@@ -96,6 +96,30 @@ class Boto3SubscribeTest(ServerTestCase):
         c.close()
         d.close()
 
+    def test_kms_stream_records_carry_encryption_type(self):
+        """As GetRecords: records of an encrypted stream say EncryptionType KMS, on the tail and in
+        catch-up (botocore decodes the member through the model)."""
+        (arn, arn2) = self.make("bk", 2)
+        self.k.put_record(StreamName="bk", Data=b"before", PartitionKey="p")
+        c = Collector(self.k, arn, SHARD0, {"Type": "LATEST"})
+        wait_for(lambda: c.events >= 1 or c.error, what="first event")
+        self.assertTrue(all("EncryptionType" not in x for x in c.records))
+        self.k.start_stream_encryption(StreamName="bk", EncryptionType="KMS",
+                                       KeyId="alias/aws/kinesis")
+        wait_for(lambda: self.k.describe_stream_summary(StreamName="bk")
+                 ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="stream ACTIVE")
+        self.k.put_record(StreamName="bk", Data=b"secret", PartitionKey="p")
+        wait_for(lambda: len(c.records) >= 1 or c.error, what="tail record")
+        self.assertIsNone(c.error)
+        self.assertEqual([(x["Data"], x.get("EncryptionType")) for x in c.records],
+                         [(b"secret", "KMS")])
+        d = Collector(self.k, arn2, SHARD0, {"Type": "TRIM_HORIZON"})
+        wait_for(lambda: len(d.records) >= 2 or d.error, what="catch-up records")
+        self.assertEqual([(x["Data"], x.get("EncryptionType")) for x in d.records],
+                         [(b"before", "KMS"), (b"secret", "KMS")])
+        c.close()
+        d.close()
+
     def test_empty_shard_continuation_resumes_at_start(self):
         (arn, arn2) = self.make("b2", 2)
         c = Collector(self.k, arn, SHARD0, {"Type": "TRIM_HORIZON"})

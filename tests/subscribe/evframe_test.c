@@ -64,7 +64,7 @@ static char *expected_payload(const struct evframe_event *ev)
 {
     size_t cap = 256 + (ev->child_shards_json ? strlen(ev->child_shards_json) : 0);
     for (size_t i = 0; i < ev->n_records; i++)
-        cap += ev->records[i].len + 1;
+        cap += ev->records[i].len + 1 + 24;
     char *s = sc_malloc(cap), *p = s;
     if (ev->continuation_seq)
         p += sprintf(p, "{\"ContinuationSequenceNumber\":\"%s\",", ev->continuation_seq);
@@ -76,6 +76,8 @@ static char *expected_payload(const struct evframe_event *ev)
             *p++ = ',';
         memcpy(p, ev->records[i].ptr, ev->records[i].len);
         p += ev->records[i].len;
+        if (ev->kms) /* the stored object gets one more member */
+            p += sprintf(p - 1, ",\"EncryptionType\":\"KMS\"}") - 1;
     }
     *p++ = ']';
     if (ev->child_shards_json)
@@ -183,6 +185,52 @@ static void test_golden(void)
     evframe_decref(f);
     check_event(&ev);
     block_dispose(&b);
+}
+
+/* KMS records: the closing brace of each stored object becomes `,"EncryptionType":"KMS"}`, on
+ * both build paths, with a correct message CRC, and shared frames still let every block go. */
+static void test_kms_records(void)
+{
+    const char *texts[] = {"{}", "{\"Data\":\"QQ==\",\"PartitionKey\":\"k\"}",
+                           "{\"SequenceNumber\":\"" SEQ "\",\"Data\":\"\"}"};
+    size_t lens[3];
+    for (size_t i = 0; i < 3; i++)
+        lens[i] = strlen(texts[i]);
+    for (size_t n = 1; n <= 3; n++) {
+        struct block b;
+        block_init(&b, n, lens, texts);
+        struct evframe_event ev = {
+            .records = b.recs, .n_records = n, .continuation_seq = SEQ, .kms = true};
+        check_event(&ev);
+        size_t plain_len = evframe_event_len(&(struct evframe_event){
+            .records = b.recs, .n_records = n, .continuation_seq = SEQ});
+        CHECK_EQ_INT(evframe_event_len(&ev), plain_len + 23 * n);
+        struct evframe *f;
+        CHECK_EQ_INT(evframe_create_event(&ev, &f), 0);
+        struct evbuffer *outs[3];
+        for (int k = 0; k < 3; k++) {
+            outs[k] = evbuffer_new();
+            CHECK_EQ_INT(evframe_append(f, outs[k]), 0);
+        }
+        evframe_decref(f);
+        for (int k = 0; k < 3; k++)
+            evbuffer_free(outs[k]);
+        block_dispose(&b);
+    }
+    /* A large record. */
+    size_t big = 300001;
+    char *text = sc_malloc(big + 1);
+    memset(text, 'x', big);
+    text[0] = '{';
+    text[big - 1] = '}';
+    text[big] = 0;
+    const char *bt[] = {text};
+    struct block b;
+    block_init(&b, 1, &big, bt);
+    check_event(&(struct evframe_event){.records = b.recs, .n_records = 1, .continuation_seq = "7",
+                                        .kms = true});
+    block_dispose(&b);
+    free(text);
 }
 
 static void test_counts_and_sizes(void)
@@ -537,6 +585,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--dump") == 0)
         return dump(argv[2]);
     TEST_RUN(test_golden);
+    TEST_RUN(test_kms_records);
     TEST_RUN(test_counts_and_sizes);
     TEST_RUN(test_heartbeat_and_child_shards);
     TEST_RUN(test_shared_frame_zero_copy);

@@ -65,7 +65,7 @@ struct client {
     bool eof, closed;
     int check_fail; /* make ops->check end the pipe */
     /* decoded */
-    int events, records, heartbeats, exceptions;
+    int events, records, heartbeats, exceptions, kms_records;
     char last_exception[64];
     bool initial, shard_end;
     char cont[128];
@@ -101,7 +101,14 @@ static void t_shard_ref(void *shard, int delta)
     atomic_fetch_add(&shard_refs, delta);
 }
 
-static const struct pipe_ops ops = {t_wake, t_post, t_check, t_child, t_shard_ref};
+static _Atomic bool kms_stream; /* what ops->encrypted says */
+static bool t_encrypted(void *shard)
+{
+    (void)shard;
+    return atomic_load(&kms_stream);
+}
+
+static const struct pipe_ops ops = {t_wake, t_post, t_check, t_child, t_shard_ref, t_encrypted};
 
 static void run_loop(int rounds)
 {
@@ -186,7 +193,10 @@ static void decode_event(struct client *c, const struct eventstream_message *m)
     if (json_array_size(recs) == 0)
         c->heartbeats++;
     for (size_t i = 0; i < json_array_size(recs); i++) {
-        const char *k = json_string_value(json_object_get(json_array_get(recs, i), "PartitionKey"));
+        json_t *rec = json_array_get(recs, i);
+        const char *enc = json_string_value(json_object_get(rec, "EncryptionType"));
+        c->kms_records += enc != NULL && strcmp(enc, "KMS") == 0;
+        const char *k = json_string_value(json_object_get(rec, "PartitionKey"));
         CHECK(k != NULL && c->records < 4096);
         snprintf(c->keys[c->records++], 16, "%s", k);
     }
@@ -525,6 +535,29 @@ static void test_two_workers_share_frames(void)
     check_keys(&a, from_key, 90);
     check_keys(&w2_client, from_key, 90);
     CHECK_EQ_INT(w2_client.exceptions, 0);
+    CHECK_EQ_INT(a.kms_records + w2_client.kms_records, 0);
+
+    /* The stream becomes KMS-encrypted: shared frames carry EncryptionType on every record, and
+     * so does a catch-up read of the whole shard (decided when read, as GetRecords does). */
+    atomic_store(&kms_stream, true);
+    append(4);
+    run_loop(4);
+    w2(W2_LOOP, 4);
+    drain(&a);
+    check_keys(&a, from_key, 94);
+    check_keys(&w2_client, from_key, 94);
+    CHECK_EQ_INT(a.kms_records, 4);
+    CHECK_EQ_INT(w2_client.kms_records, 4);
+    static struct client c;
+    new_pipe(&c, 0, -1, 0);
+    for (int i = 0; i < 20 && c.records < 94; i++) {
+        run_loop(2);
+        drain(&c);
+    }
+    check_keys(&c, from_key, 94);
+    CHECK_EQ_INT(c.kms_records, 94);
+    atomic_store(&kms_stream, false);
+    client_close(&c);
 
     client_close(&a);
     w2(W2_CLOSE, 0);
