@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -346,26 +347,26 @@ out:
     return rc;
 }
 
-int registry_stream_get(struct registry *reg, const char *name, struct reg_stream_info *out)
+/* Copies len bytes at offset off of the stream's description (all of it, or one member). */
+static int info_copy(struct registry *reg, const char *name, size_t off, size_t len, void *out)
 {
     size_t pos;
     int rc = lock_find(reg, name, &pos, true);
     if (rc != 0)
         return rc;
-    *out = reg->streams[pos]->info;
+    memcpy(out, (const char *)&reg->streams[pos]->info + off, len);
     pthread_mutex_unlock(&reg->lock);
     return 0;
 }
 
+int registry_stream_get(struct registry *reg, const char *name, struct reg_stream_info *out)
+{
+    return info_copy(reg, name, 0, sizeof(*out), out);
+}
+
 int registry_stream_encryption(struct registry *reg, const char *name, enum reg_encryption *out)
 {
-    size_t pos;
-    int rc = lock_find(reg, name, &pos, true);
-    if (rc != 0)
-        return rc;
-    *out = reg->streams[pos]->info.encryption;
-    pthread_mutex_unlock(&reg->lock);
-    return 0;
+    return info_copy(reg, name, offsetof(struct reg_stream_info, encryption), sizeof(*out), out);
 }
 
 int registry_shards(struct registry *reg, const char *name, struct reg_stream_info *info,
