@@ -26,6 +26,7 @@
 #include "server/config.h"
 #include "server/iterator.h"
 #include "server/position.h"
+#include "shards/record.h"
 #include "shards/registry.h"
 #include "shards/shardlog.h"
 #include "shards/shardtab.h"
@@ -296,8 +297,6 @@ struct gr_op {
     struct evbuffer *body;
 };
 
-static const char KMS_TAIL[] = ",\"EncryptionType\":\"KMS\"}";
-
 /* The block of `b` holding slice s (slices come in block order, so the cursor only moves on). */
 static struct refbuf *slice_block(const struct shardlog_batch *b, const struct shardlog_slice *s,
                                   unsigned *k)
@@ -325,7 +324,7 @@ static void gr_add_slices(struct gr_op *g, const struct shardlog_batch *b)
     size_t small = 0;
     for (uint32_t i = 0; i < b->count; i++)
         if (b->slices[i].len <= GR_COPY_MAX)
-            small += b->slices[i].len + 1 + (g->kms ? sizeof(KMS_TAIL) : 0);
+            small += b->slices[i].len + 1 + (g->kms ? RECORD_KMS_END_LEN : 0);
     if (small > 0)
         evbuffer_expand(g->body, small);
     unsigned k = 0;
@@ -346,7 +345,7 @@ static void gr_add_slices(struct gr_op *g, const struct shardlog_batch *b)
             }
         }
         if (g->kms)
-            evbuffer_add(g->body, KMS_TAIL, sizeof(KMS_TAIL) - 1);
+            evbuffer_add(g->body, RECORD_KMS_END, RECORD_KMS_END_LEN);
         g->count++;
         g->bytes += s->len;
         g->last_arrival_ms = s->arrival_ms;

@@ -34,6 +34,11 @@ struct record_in {
  * 3 decimals. */
 #define RECORD_TS_MAX 17
 
+/* A KMS stream's record on both read paths: the stored object without its closing brace, then
+ * this (AWS adds the member for encrypted streams only). */
+#define RECORD_KMS_END ",\"EncryptionType\":\"KMS\"}"
+#define RECORD_KMS_END_LEN (sizeof(RECORD_KMS_END) - 1)
+
 /* Bytes of the decoded payload of a validated base64 text (the 1 MiB data+key limit counts
  * decoded bytes). Asserts len % 4 == 0. */
 size_t record_b64_decoded_len(const char *b64, size_t len);

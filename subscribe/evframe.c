@@ -12,6 +12,7 @@
 #include "common/common.h"
 #include "common/crc32.h"
 #include "common/refbuf.h"
+#include "shards/record.h"
 
 /* The three headers of every SubscribeToShardEvent: 26 + 34 + 31 bytes (§6.5: 91). */
 #define EVENT_HEADERS_LEN 91u
@@ -22,9 +23,9 @@
 
 /* Separators live in static storage: referenced by every frame, owned by none. */
 static const uint8_t comma = ',';
-/* A KMS record's end, in place of its stored closing brace. */
-static const uint8_t kms_end[] = ",\"EncryptionType\":\"KMS\"}";
-#define KMS_END_LEN (sizeof(kms_end) - 1)
+/* A KMS record's end, in place of its stored closing brace (static: referenced, owned by none). */
+static const uint8_t kms_end[] = RECORD_KMS_END;
+#define KMS_END_LEN RECORD_KMS_END_LEN
 
 /* Static parts pin nothing: no frame reference travels with their chains. */
 static bool part_is_static(const uint8_t *ptr)
