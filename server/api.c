@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <pthread.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include "server/config.h"
 #include "server/errmap.h"
 #include "server/http.h"
+#include "server/iterator.h"
 #include "server/stats.h"
 #include "shards/registry.h"
 #include "shards/shardtab.h"
@@ -525,30 +527,43 @@ void api_reply_result(struct api_ctx *c, int rc, const char *stream)
         api_reply_json(c, NULL);
 }
 
+#define TOKEN_RAW_MAX 600
+#define TOKEN_TEXT_MAX ((TOKEN_RAW_MAX + ITERATOR_MAC_BYTES + 2) / 3 * 4)
+STATIC_ASSERT(TOKEN_TEXT_MAX <= ITERATOR_B64_MAX, "tokens decode with the iterator base64");
+#define TOKEN_LIFETIME_MS 300000
+
 char *api_token_make(const char *kind, const char *stream, const char *cursor)
 {
-    char raw[600];
-    int n = snprintf(raw, sizeof(raw), "%s\n%s\n%s\n%lld", kind, stream, cursor,
+    const struct iterator_key *key = api_key();
+    ASSERT(key != NULL); /* loaded by api_init, or the server did not start */
+    uint8_t raw[TOKEN_RAW_MAX + ITERATOR_MAC_BYTES];
+    int n = snprintf((char *)raw, TOKEN_RAW_MAX, "%s\n%s\n%s\n%lld", kind, stream, cursor,
                      (long long)clock_now_ms());
-    ASSERT(n > 0 && (size_t)n < sizeof(raw));
-    char *out = sc_malloc(4 * ((size_t)n + 2) / 3 + 4);
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)raw, n);
+    ASSERT(n > 0 && n < TOKEN_RAW_MAX);
+    iterator_key_mac(key, raw, (size_t)n, raw + n);
+    char *out = sc_malloc(TOKEN_TEXT_MAX + 1);
+    EVP_EncodeBlock((unsigned char *)out, raw, n + ITERATOR_MAC_BYTES);
     return out;
 }
 
 int api_token_parse(const char *tok, const char *kind, char *stream, char *cursor,
                     size_t cursor_cap)
 {
+    const struct iterator_key *key = api_key();
     size_t len = strlen(tok);
-    if (len == 0 || len % 4 != 0 || len > 800)
+    if (key == NULL || len > TOKEN_TEXT_MAX)
         return KERR_INVALID_ARGUMENT;
-    unsigned char raw[640];
-    int n = EVP_DecodeBlock(raw, (const unsigned char *)tok, (int)len);
-    if (n <= 0)
+    uint8_t raw[TOKEN_TEXT_MAX / 4 * 3 + 1];
+    int n = iterator_b64_decode(tok, len, raw, sizeof(raw) - 1);
+    if (n <= ITERATOR_MAC_BYTES)
         return KERR_INVALID_ARGUMENT;
-    while (n > 0 && raw[n - 1] == '\0') /* DecodeBlock keeps padding bytes */
-        n--;
-    raw[n] = '\0';
+    size_t body = (size_t)n - ITERATOR_MAC_BYTES;
+    uint8_t want[ITERATOR_MAC_BYTES];
+    iterator_key_mac(key, raw, body, want);
+    if (CRYPTO_memcmp(want, raw + body, ITERATOR_MAC_BYTES) != 0)
+        return KERR_INVALID_ARGUMENT;
+    /* Authentic from here on: api_token_make wrote it. Still parsed defensively. */
+    raw[body] = '\0';
     char *save = NULL, *k = strtok_r((char *)raw, "\n", &save);
     char *s = strtok_r(NULL, "\n", &save);
     char *cur = strtok_r(NULL, "\n", &save);
@@ -557,12 +572,14 @@ int api_token_parse(const char *tok, const char *kind, char *stream, char *curso
         strlen(cur) >= cursor_cap)
         return KERR_INVALID_ARGUMENT;
     char *end;
+    errno = 0;
     long long issued = strtoll(t, &end, 10);
-    if (*end != '\0')
+    if (*end != '\0' || errno != 0)
         return KERR_INVALID_ARGUMENT;
     strcpy(stream, s);
     strcpy(cursor, cur);
-    if (clock_now_ms() - issued > 300000)
+    /* Compared without a subtraction that could overflow. */
+    if (issued < clock_now_ms() - TOKEN_LIFETIME_MS)
         return KERR_EXPIRED_NEXT_TOKEN;
     return 0;
 }

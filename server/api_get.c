@@ -58,7 +58,7 @@ static int key_load_locked(const char *data_dir)
 }
 
 /* The data directory's key, loaded on first use (a failed load is retried on the next call). */
-static const struct iterator_key *key_get(void)
+const struct iterator_key *api_key(void)
 {
     if (atomic_load_explicit(&key_loaded, memory_order_acquire))
         return &key;
@@ -123,7 +123,7 @@ static bool shard_open(struct api_ctx *c, const char *stream, uint32_t idx, stru
 
 static void reply_iterator(struct api_ctx *c, struct iterator *it)
 {
-    const struct iterator_key *k = key_get();
+    const struct iterator_key *k = api_key();
     if (k == NULL) {
         api_reply_error(c, KERR_INTERNAL, "Internal service failure: no iterator key");
         return;
@@ -411,7 +411,7 @@ static void gr_finish(struct gr_op *g, const struct shardlog_batch *b)
         evbuffer_add(g->body, "}", 1);
         free(cs);
     } else {
-        const struct iterator_key *k = key_get();
+        const struct iterator_key *k = api_key();
         ASSERT(k != NULL); /* the request's iterator was decoded with it */
         struct iterator it = g->it;
         it.position = next;
@@ -458,7 +458,7 @@ static void gr_on_batch(void *arg, int err, struct shardlog_batch *b)
 /* Decodes the request's iterator. Replies and returns false when it is unusable. */
 static bool gr_iterator(struct api_ctx *c, const char *text, struct iterator *it)
 {
-    const struct iterator_key *k = key_get();
+    const struct iterator_key *k = api_key();
     if (k == NULL) {
         api_reply_error(c, KERR_INTERNAL, "Internal service failure: no iterator key");
         return false;

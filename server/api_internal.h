@@ -114,8 +114,10 @@ json_t *api_timestamp(int64_t ms);
 /* Stream ARN of `name` under the configured region/account into buf (>= 2048+1). */
 char *api_stream_arn(char *buf, const char *name);
 
-/* NextToken helpers: opaque base64 of "<kind>\n<stream>\n<cursor>\n<issued ms>"; tokens older
- * than 300 s -> KERR_EXPIRED_NEXT_TOKEN, malformed -> KERR_INVALID_ARGUMENT. */
+/* NextToken helpers: base64 of "<kind>\n<stream>\n<cursor>\n<issued ms>" followed by its
+ * HMAC-SHA256 under the data directory's key (api_key()), so a client can neither forge nor edit
+ * one, like AWS's encrypted tokens; tokens older than 300 s -> KERR_EXPIRED_NEXT_TOKEN; anything
+ * else that is not a token of this kind made here -> KERR_INVALID_ARGUMENT. */
 char *api_token_make(const char *kind, const char *stream, const char *cursor);
 int api_token_parse(const char *tok, const char *kind, char *stream, char *cursor,
                     size_t cursor_cap);
@@ -172,5 +174,8 @@ void api_get_records(struct api_ctx *c);
  * key loads on the first GetShardIterator/GetRecords. Returns 0, -EBADMSG (damaged key file) or
  * -errno. Any thread. */
 int api_iterator_init(const char *data_dir);
+struct iterator_key;
+/* That key (it also authenticates NextTokens); NULL only while it cannot be loaded. */
+const struct iterator_key *api_key(void);
 
 #endif

@@ -19,7 +19,7 @@
 
 #define HDR_BYTES 8
 #define VERSION 1
-#define MAC_BYTES 32
+#define MAC_BYTES ITERATOR_MAC_BYTES
 /* header, version, issued, created, index, position, name length */
 #define FIXED_BYTES (HDR_BYTES + 1 + 8 + 8 + 4 + 8 + 1)
 #define RAW_MAX (FIXED_BYTES + REG_NAME_MAX + MAC_BYTES)
@@ -43,7 +43,8 @@ static uint64_t get_u64(const uint8_t *p)
     return v;
 }
 
-static void mac(const struct iterator_key *key, const uint8_t *p, size_t n, uint8_t out[MAC_BYTES])
+void iterator_key_mac(const struct iterator_key *key, const void *p, size_t n,
+                      uint8_t out[ITERATOR_MAC_BYTES])
 {
     unsigned int len = 0;
     uint8_t *r = HMAC(EVP_sha256(), key->bytes, ITERATOR_KEY_BYTES, p, n, out, &len);
@@ -69,7 +70,7 @@ size_t iterator_encode(const struct iterator_key *key, struct iterator *it, int6
     *p++ = (uint8_t)name_len;
     memcpy(p, it->stream, name_len);
     p += name_len;
-    mac(key, raw, (size_t)(p - raw), p);
+    iterator_key_mac(key, raw, (size_t)(p - raw), p);
     p += MAC_BYTES;
     int n = EVP_EncodeBlock((unsigned char *)out, raw, (int)(p - raw));
     ASSERT(n > 0 && n <= ITERATOR_TEXT_MAX);
@@ -88,12 +89,9 @@ static bool name_ok(const uint8_t *s, size_t n)
     return true;
 }
 
-/* Strict base64: only the canonical encoding of some bytes is accepted (re-encoding must give
- * the text back), so no two texts name the same iterator and unused low bits cannot be edited.
- * Returns the decoded length or -1. */
-static int b64_decode_strict(const char *text, size_t len, uint8_t *raw, size_t cap)
+int iterator_b64_decode(const char *text, size_t len, uint8_t *raw, size_t cap)
 {
-    if (len == 0 || len % 4 != 0 || len > ITERATOR_TEXT_MAX || len / 4 * 3 > cap)
+    if (len == 0 || len % 4 != 0 || len > ITERATOR_B64_MAX || len / 4 * 3 > cap)
         return -1;
     int n = EVP_DecodeBlock(raw, (const unsigned char *)text, (int)len);
     if (n < 0)
@@ -103,7 +101,7 @@ static int b64_decode_strict(const char *text, size_t len, uint8_t *raw, size_t 
         n--;
     if (text[len - 2] == '=')
         n--;
-    char again[ITERATOR_TEXT_MAX + 1];
+    char again[ITERATOR_B64_MAX + 1];
     int m = EVP_EncodeBlock((unsigned char *)again, raw, n);
     if (m < 0 || (size_t)m != len || memcmp(again, text, len) != 0)
         return -1;
@@ -114,7 +112,7 @@ int iterator_decode(const struct iterator_key *key, const char *text, size_t len
                     struct iterator *out)
 {
     uint8_t raw[ITERATOR_TEXT_MAX / 4 * 3];
-    int n = b64_decode_strict(text, len, raw, sizeof(raw));
+    int n = len <= ITERATOR_TEXT_MAX ? iterator_b64_decode(text, len, raw, sizeof(raw)) : -1;
     if (n < FIXED_BYTES + 1 + MAC_BYTES || n > RAW_MAX)
         return KERR_INVALID_ARGUMENT;
     if (memcmp(raw, header, HDR_BYTES) != 0 || raw[HDR_BYTES] != VERSION)
@@ -124,7 +122,7 @@ int iterator_decode(const struct iterator_key *key, const char *text, size_t len
     if (name_len == 0 || name_len > REG_NAME_MAX || body + MAC_BYTES != (size_t)n)
         return KERR_INVALID_ARGUMENT;
     uint8_t want[MAC_BYTES];
-    mac(key, raw, body, want);
+    iterator_key_mac(key, raw, body, want);
     if (CRYPTO_memcmp(want, raw + body, MAC_BYTES) != 0)
         return KERR_INVALID_ARGUMENT;
     /* Authentic from here on: the fields were written by iterator_encode. Still checked, as a

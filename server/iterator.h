@@ -24,6 +24,7 @@
 #include "shards/registry.h"
 
 #define ITERATOR_KEY_BYTES 32
+#define ITERATOR_MAC_BYTES 32 /* HMAC-SHA256 */
 #define ITERATOR_TEXT_MAX 512       /* model: ShardIterator length 1..512 */
 #define ITERATOR_LIFETIME_MS 300000 /* older -> ExpiredIteratorException */
 
@@ -44,6 +45,18 @@ struct iterator {
  * tests): a random key that lives as long as the process. Returns 0, -EBADMSG when the file exists
  * with the wrong size (logged; not replaced, so a damaged disk is noticed), or -errno. */
 int iterator_key_load(const char *data_dir, struct iterator_key *out);
+
+/* HMAC-SHA256 of p[0..n) under the key: what makes iterators, and the pagination tokens of the
+ * List* operations, impossible to forge or edit. */
+void iterator_key_mac(const struct iterator_key *key, const void *p, size_t n,
+                      uint8_t out[ITERATOR_MAC_BYTES]);
+
+/* Strict standard base64: padding required and only the canonical text of some bytes accepted
+ * (re-encoding gives the text back), so no two texts carry the same bytes and unused low bits
+ * cannot be edited. Decodes text[0..len) (len <= ITERATOR_B64_MAX) into raw[0..cap); returns the
+ * byte count, or -1. */
+#define ITERATOR_B64_MAX 1024
+int iterator_b64_decode(const char *text, size_t len, uint8_t *raw, size_t cap);
 
 /* Encodes `it` (stream 1..REG_NAME_MAX chars) stamped with now_ms as its issue time (also stored
  * into it->issued_ms). Writes the NUL-terminated text into out and returns its length

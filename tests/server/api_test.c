@@ -3,6 +3,7 @@
  * responses, so every check here is the exact bytes a client would get. */
 #include <event2/buffer.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -295,8 +296,9 @@ static void test_list_shards(void)
     CHECK_EQ_INT(json_array_size(json_object_get(out, "Shards")), 2);
     const char *tok = path_str("NextToken", NULL, NULL);
     CHECK(tok != NULL);
-    char body[1024];
+    char body[1024], edited[1000];
     snprintf(body, sizeof(body), "{\"StreamName\":\"s3\",\"NextToken\":\"%s\"}", tok);
+    snprintf(edited, sizeof(edited), "%s", tok);
     char body2[1024];
     snprintf(body2, sizeof(body2), "{\"StreamName\":\"s1\",\"NextToken\":\"%s\"}", tok);
     char body3[1024];
@@ -307,6 +309,18 @@ static void test_list_shards(void)
     CHECK_EQ_INT(call("ListShards", body2), 400);
     CHECK_EQ_STR(err_type(), "InvalidArgumentException");
     CHECK_EQ_INT(call("ListShards", body3), 400);
+    CHECK_EQ_STR(err_type(), "InvalidArgumentException");
+    /* Tokens are authenticated: one written by hand in the token's own layout (with a MAC of
+     * zeros), or a real one with one character changed, is refused. */
+    char raw[160] = {0}, forged[256], body4[1024];
+    int rn = snprintf(raw, sizeof(raw), "shards\ns3\n-1:0:0\n%lld", (long long)clock_now_ms());
+    EVP_EncodeBlock((unsigned char *)forged, (const unsigned char *)raw, rn + 32);
+    snprintf(body4, sizeof(body4), "{\"NextToken\":\"%s\"}", forged);
+    CHECK_EQ_INT(call("ListShards", body4), 400);
+    CHECK_EQ_STR(err_type(), "InvalidArgumentException");
+    edited[strlen(edited) / 2] = edited[strlen(edited) / 2] == 'A' ? 'B' : 'A';
+    snprintf(body4, sizeof(body4), "{\"NextToken\":\"%s\"}", edited);
+    CHECK_EQ_INT(call("ListShards", body4), 400);
     CHECK_EQ_STR(err_type(), "InvalidArgumentException");
     CHECK_EQ_INT(call("ListShards", "{}"), 400);
     CHECK_EQ_STR(err_type(), "InvalidArgumentException");
