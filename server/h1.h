@@ -21,7 +21,7 @@ enum h1_result {
     H1_MORE = 0,   /* need more bytes */
     H1_HEAD = 1,   /* head parsed (headers valid now); call again for the body */
     H1_DONE = 2,   /* request complete */
-    H1_ERROR = -1, /* p->error_status says which answer: 400, 413, 431, 501 */
+    H1_ERROR = -1, /* p->error_status says which answer: 400, 413, 417, 431, 501 */
 };
 
 #define H1_LINE_MAX 4096 /* chunk-size and trailer lines */
