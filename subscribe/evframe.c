@@ -13,6 +13,7 @@
 #include "common/crc32.h"
 #include "common/refbuf.h"
 #include "shards/record.h"
+#include "subscribe/awscbor.h"
 
 /* The three headers of every SubscribeToShardEvent: 26 + 34 + 31 bytes (§6.5: 91). */
 #define EVENT_HEADERS_LEN 91u
@@ -283,6 +284,33 @@ int evframe_create_exception(const char *exception_type, enum eventstream_codec 
     struct refbuf *msg;
     int rc = eventstream_encode_exception(exception_type, codec, message, &msg);
     if (rc < 0)
+        return rc;
+    *out = evframe_create_message(msg);
+    refbuf_decref(msg);
+    return 0;
+}
+
+int evframe_to_cbor(const struct evframe *f, struct evframe **out)
+{
+    size_t at = EVENTSTREAM_PRELUDE_LEN + EVENT_HEADERS_LEN;
+    uint8_t prelude[8];
+    evframe_copyout(f, 0, prelude, sizeof(prelude));
+    ASSERT(prelude[4] == 0 && prelude[5] == 0 && prelude[6] == 0 &&
+           prelude[7] == EVENT_HEADERS_LEN && f->total_len > at + 4); /* an event's frame */
+    size_t len = f->total_len - at - 4;
+    char *json = sc_malloc(len);
+    evframe_copyout(f, at, json, len);
+    uint8_t *cbor;
+    size_t clen;
+    int rc = awscbor_from_json(json, len, &cbor, &clen);
+    free(json);
+    if (rc != 0)
+        return rc;
+    struct refbuf *msg;
+    rc =
+        eventstream_encode_event("SubscribeToShardEvent", EVENTSTREAM_CODEC_CBOR, cbor, clen, &msg);
+    free(cbor);
+    if (rc != 0)
         return rc;
     *out = evframe_create_message(msg);
     refbuf_decref(msg);

@@ -13,7 +13,11 @@
  *  - evframe_add_event(): one consumer (catch-up pipe) — appends straight to its evbuffer.
  *  - struct evframe: built once per append batch, then evframe_append() to every caught-up pipe;
  *    per pipe that costs O(parts) evbuffer_add_reference calls and one atomic add, no bytes.
- * Frames are immutable once built: any thread may append or drop them (atomic counts). */
+ * Frames are immutable once built: any thread may append or drop them (atomic counts).
+ *
+ * CBOR subscribers (application/x-amz-cbor-1.1 requests) need the same events with CBOR payloads:
+ * evframe_to_cbor() transcodes a built event into a new flat message, a copy per frame: records
+ * are stored as JSON, and CBOR's lengths come before the bytes, so no part can be referenced. */
 #ifndef SC_EVFRAME_H
 #define SC_EVFRAME_H
 
@@ -88,6 +92,13 @@ struct evframe *evframe_create_initial_response(enum eventstream_codec codec);
  * Returns 0 or an eventstream_encode_exception() error. */
 int evframe_create_exception(const char *exception_type, enum eventstream_codec codec,
                              const char *message, struct evframe **out);
+
+/* The CBOR twin of a SubscribeToShardEvent frame from evframe_create_event(): the same headers
+ * but :content-type application/x-amz-cbor-1.1, the payload through awscbor_from_json (Data as
+ * byte strings, ApproximateArrivalTimestamp as tag 1 + millis). A new flat frame into *out (one
+ * reference, the caller's); f is untouched. Returns 0, an AWSCBOR_ERR_* (a stored record that
+ * is not JSON), or EVENTSTREAM_ERR_TOO_LONG. */
+int evframe_to_cbor(const struct evframe *f, struct evframe **out);
 
 void evframe_incref(struct evframe *f);
 /* Drops one reference; the last one releases the record owners and frees the frame. NULL ok. */

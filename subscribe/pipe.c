@@ -154,6 +154,18 @@ static struct evframe_record *batch_records(const struct shardlog_batch *b, uint
     return r;
 }
 
+/* The event as this pipe sends it: the JSON frame, or its CBOR twin. */
+static int pipe_frame(const struct pipe *p, const struct evframe_event *ev, struct evframe **out)
+{
+    int rc = evframe_create_event(ev, out);
+    if (rc != 0 || p->cfg.codec == EVENTSTREAM_CODEC_JSON)
+        return rc;
+    struct evframe *json = *out;
+    rc = evframe_to_cbor(json, out);
+    evframe_decref(json);
+    return rc;
+}
+
 static uint64_t behind_ms(const struct shardlog_batch *b)
 {
     if (b->count == 0 || b->next_position >= b->end_position)
@@ -328,8 +340,9 @@ static void tail_remove(struct pipe *p)
     p->mode = PM_CATCHUP;
 }
 
-/* A tail pipe takes the shared frame of batch [from, to), or falls back to catch-up. */
-static void hub_hand(struct pipe *p, const struct tailframe *tf)
+/* A tail pipe takes the shared frame of batch [from, to), or falls back to catch-up. A CBOR
+ * pipe takes *cbor, the frame's CBOR twin, built here by the first CBOR pipe of the delivery. */
+static void hub_hand(struct pipe *p, const struct tailframe *tf, struct evframe **cbor)
 {
     if (p->position >= tf->to)
         return; /* joined ahead of the hub: it has these records */
@@ -338,7 +351,15 @@ static void hub_hand(struct pipe *p, const struct tailframe *tf)
         pipe_pump(p);
         return;
     }
-    size_t len = evframe_len(tf->f);
+    struct evframe *f = tf->f;
+    if (p->cfg.codec == EVENTSTREAM_CODEC_CBOR) {
+        if (*cbor == NULL && evframe_to_cbor(tf->f, cbor) != 0) {
+            pipe_end(p, "InternalFailureException", "Internal service failure encoding records.");
+            return;
+        }
+        f = *cbor;
+    }
+    size_t len = evframe_len(f);
     if (p->qlen + 1 > PIPE_QUEUE_FRAMES_MAX - QUEUE_RESERVED ||
         p->qbytes + len > PIPE_QUEUE_BYTES_MAX) {
         /* The client does not read: stall alone, from our own position, later. */
@@ -351,7 +372,7 @@ static void hub_hand(struct pipe *p, const struct tailframe *tf)
     p->position = tf->to;
     p->last_arrival_ms = tf->last_arrival_ms;
     memcpy(p->seq, tf->seq, SEQNUM_BUF);
-    q_push(p, tf->f, tf->data_bytes);
+    q_push(p, f, tf->data_bytes);
     stat_add(&st_handed, 1);
 }
 
@@ -403,16 +424,19 @@ static int hub_build(void *arg, uint64_t from, struct tailframe *out)
     return rc;
 }
 
-/* Hands the frame of batch [tf->from, tf->to) to every tail pipe of this worker. */
+/* Hands the frame of batch [tf->from, tf->to) to every tail pipe of this worker; its CBOR twin,
+ * if a CBOR pipe needs it, is built once for all of them. */
 static void hub_deliver(struct hub *h, const struct tailframe *tf)
 {
     h->next_pos = tf->to;
+    struct evframe *cbor = NULL;
     struct pipe *p = h->tail;
     while (p != NULL) {
         struct pipe *next = p->tnext; /* hub_hand may unlink p */
-        hub_hand(p, tf);
+        hub_hand(p, tf, &cbor);
         p = next;
     }
+    evframe_decref(cbor);
 }
 
 /* Consumes one read result; returns true when the hub moved forward. */
@@ -546,9 +570,14 @@ static void pipe_on_read(void *arg, int err, struct shardlog_batch *b)
         struct evframe_event ev = {recs, b->count, seq, behind_ms(b), NULL,
                                    p->cfg.ops->encrypted(p->cfg.shard)};
         struct evframe *f;
-        int rc = evframe_create_event(&ev, &f);
-        ASSERT(rc == 0);
+        int rc = pipe_frame(p, &ev, &f);
         free(recs);
+        if (rc != 0) { /* reads stay far below 16 MiB: only a stored record CBOR cannot take */
+            shardlog_batch_free(b);
+            pipe_end(p, "InternalFailureException", "Internal service failure encoding records.");
+            pipe_decref(p);
+            return;
+        }
         p->position = b->next_position;
         p->last_arrival_ms = last->arrival_ms;
         memcpy(p->seq, seq, SEQNUM_BUF);
@@ -627,7 +656,7 @@ static void pipe_shard_end(struct pipe *p)
     char *child = p->cfg.ops->child_shards(p->cfg.arg);
     struct evframe_event ev = {NULL, 0, NULL, 0, child ? child : "[]", false};
     struct evframe *f;
-    int rc = evframe_create_event(&ev, &f);
+    int rc = pipe_frame(p, &ev, &f);
     free(child);
     tail_remove(p);
     p->ending = true;
@@ -648,7 +677,7 @@ void pipe_end(struct pipe *p, const char *type, const char *msg)
     q_drop_unstarted(p);
     if (type != NULL) {
         struct evframe *f;
-        if (evframe_create_exception(type, EVENTSTREAM_CODEC_JSON, msg ? msg : type, &f) == 0) {
+        if (evframe_create_exception(type, p->cfg.codec, msg ? msg : type, &f) == 0) {
             q_push(p, f, 0);
             evframe_decref(f);
         }
@@ -705,7 +734,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
             behind = (uint64_t)SC_MAX(shardlog_last_arrival_ms(p->cfg.log) - p->last_arrival_ms, 0);
         struct evframe_event ev = {NULL, 0, p->seq, behind, NULL, false};
         struct evframe *f;
-        ASSERT(evframe_create_event(&ev, &f) == 0);
+        ASSERT(pipe_frame(p, &ev, &f) == 0);
         q_push(p, f, 0);
         evframe_decref(f);
     }
@@ -775,7 +804,7 @@ struct pipe *pipe_create(const struct pipe_config *cfg)
 void pipe_start(struct pipe *p)
 {
     ASSERT(p->mode == PM_NEW && !p->closed);
-    struct evframe *f = evframe_create_initial_response(EVENTSTREAM_CODEC_JSON);
+    struct evframe *f = evframe_create_initial_response(p->cfg.codec);
     q_push(p, f, 0);
     evframe_decref(f);
     p->wake_wanted = true;

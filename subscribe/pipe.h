@@ -35,6 +35,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "subscribe/eventstream.h"
+
 struct evbuffer;
 struct event_base;
 struct shardlog;
@@ -74,6 +76,9 @@ struct pipe_config {
     uint32_t heartbeat_ms;     /* empty event on an idle pipe; also the liveness check period */
     uint32_t lifetime_ms;      /* then the pipe ends cleanly */
     uint64_t rate_bytes_per_s; /* record data bytes per second; 0 = unlimited */
+    /* The request's codec: CBOR pipes get every event in CBOR, in frames of their own (the
+     * shared tail frame is JSON; the hub transcodes it once per batch for its CBOR pipes). */
+    enum eventstream_codec codec;
     const struct pipe_ops *ops;
     void *arg; /* for ops */
 };

@@ -17,6 +17,7 @@
 #include "common/common.h"
 #include "common/crc32.h"
 #include "common/refbuf.h"
+#include "subscribe/awscbor.h"
 #include "test.h"
 
 #define SEQ "49590338271490256608559692538361571095921575989136588898"
@@ -580,6 +581,91 @@ static int dump(const char *dir)
     return rc ? 1 : 0;
 }
 
+/* The CBOR twin of a frame: one flat message, :content-type application/x-amz-cbor-1.1, payload
+ * = the JSON payload through awscbor_from_json. Golden bytes for the §6.5 record. */
+static void check_cbor_twin(const struct evframe_event *ev, const uint8_t *golden, size_t glen)
+{
+    struct evframe *f, *c;
+    CHECK_EQ_INT(evframe_create_event(ev, &f), 0);
+    CHECK_EQ_INT(evframe_to_cbor(f, &c), 0);
+    CHECK_EQ_INT(evframe_check(c), 0);
+    CHECK_EQ_INT(evframe_check(f), 0); /* untouched */
+    uint8_t *buf = sc_malloc(evframe_len(c));
+    evframe_flatten(c, buf);
+    struct eventstream_message m;
+    CHECK_EQ_INT(eventstream_parse(buf, evframe_len(c), 0, &m), 0);
+    CHECK(string_header_is(&m, ":message-type", "event"));
+    CHECK(string_header_is(&m, ":event-type", "SubscribeToShardEvent"));
+    CHECK(string_header_is(&m, ":content-type", "application/x-amz-cbor-1.1"));
+    char *json = expected_payload(ev);
+    uint8_t *want;
+    size_t wlen;
+    CHECK_EQ_INT(awscbor_from_json(json, strlen(json), &want, &wlen), 0);
+    CHECK(m.payload_len == wlen && memcmp(m.payload, want, wlen) == 0);
+    if (golden != NULL)
+        CHECK(m.payload_len == glen && memcmp(m.payload, golden, glen) == 0);
+    free(want);
+    free(json);
+    free(buf);
+    evframe_decref(c);
+    evframe_decref(f);
+}
+
+static void test_cbor_twin(void)
+{
+    static const char rec[] =
+        "{\"ApproximateArrivalTimestamp\":1700000000.123,\"Data\":"
+        "\"aGVsbG8=\",\"PartitionKey\":\"pk1\",\"SequenceNumber\":\"" SEQ "\"}";
+    uint8_t golden[400], *p = golden;
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        static const uint8_t b_[] = {__VA_ARGS__};                                                 \
+        memcpy(p, b_, sizeof(b_));                                                                 \
+        p += sizeof(b_);                                                                           \
+    } while (0)
+#define PUTS(str) (memcpy(p, str, strlen(str)), p += strlen(str))
+    PUT(0xa3, 0x78, 26);
+    PUTS("ContinuationSequenceNumber");
+    PUT(0x78, 56);
+    PUTS(SEQ);
+    PUT(0x72);
+    PUTS("MillisBehindLatest");
+    PUT(0x00, 0x67);
+    PUTS("Records");
+    PUT(0x81, 0xa4, 0x78, 27);
+    PUTS("ApproximateArrivalTimestamp");
+    PUT(0xc1, 0x1b, 0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x7b, 0x64); /* tag 1 + millis */
+    PUTS("Data");
+    PUT(0x45);
+    PUTS("hello"); /* a byte string, not base64 */
+    PUT(0x6c);
+    PUTS("PartitionKey");
+    PUT(0x63);
+    PUTS("pk1");
+    PUT(0x6e);
+    PUTS("SequenceNumber");
+    PUT(0x78, 56);
+    PUTS(SEQ);
+#undef PUT
+#undef PUTS
+    size_t len = strlen(rec);
+    const char *texts[] = {rec};
+    struct block b;
+    block_init(&b, 1, &len, texts);
+    struct evframe_event ev = {.records = b.recs, .n_records = 1, .continuation_seq = SEQ};
+    check_cbor_twin(&ev, golden, (size_t)(p - golden));
+    /* KMS, a heartbeat, the final event with ChildShards. */
+    ev.kms = true;
+    check_cbor_twin(&ev, NULL, 0);
+    struct evframe_event heartbeat = {.continuation_seq = SEQ, .millis_behind = 70000};
+    check_cbor_twin(&heartbeat, NULL, 0);
+    struct evframe_event end = {.child_shards_json =
+                                    "[{\"ShardId\":\"shardId-000000000001\","
+                                    "\"ParentShards\":[\"shardId-000000000000\"]}]"};
+    check_cbor_twin(&end, NULL, 0);
+    block_dispose(&b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--dump") == 0)
@@ -594,5 +680,6 @@ int main(int argc, char **argv)
     TEST_RUN(test_direct_references);
     TEST_RUN(test_limits_and_lies);
     TEST_RUN(test_message_frames);
+    TEST_RUN(test_cbor_twin);
     TEST_EXIT();
 }

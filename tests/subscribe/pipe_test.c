@@ -1,6 +1,6 @@
 /* pipe_test.c — pipes and hubs over a real shardlog (temp dir), a real sio and a real
  * event_base; no HTTP. The test plays the transport: it pulls with a DATA-frame-sized hint and
- * decodes what it got with the event-stream decoder. */
+ * decodes what it got with the event-stream decoder (CBOR pipes' payloads through awscbor). */
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
@@ -16,6 +16,7 @@
 
 #include "common/common.h"
 #include "shards/shardlog.h"
+#include "subscribe/awscbor.h"
 #include "subscribe/eventstream.h"
 #include "subscribe/pipe.h"
 #include "tests/test.h"
@@ -64,6 +65,7 @@ struct client {
     int wakes;
     bool eof, closed;
     int check_fail; /* make ops->check end the pipe */
+    enum eventstream_codec codec;
     /* decoded */
     int events, records, heartbeats, exceptions, kms_records;
     char last_exception[64];
@@ -133,10 +135,12 @@ static void run_loop(int rounds)
     }
 }
 
-static struct pipe *new_pipe(struct client *c, uint64_t start, int64_t t_ms, uint64_t rate)
+static struct pipe *new_pipe_codec(struct client *c, uint64_t start, int64_t t_ms, uint64_t rate,
+                                   enum eventstream_codec codec)
 {
     memset(c, 0, sizeof(*c));
     c->in = evbuffer_new();
+    c->codec = codec;
     struct pipe_config cfg = {.log = slog,
                               .shard = &shard_refs,
                               .shard_secs = SHARD_SECS,
@@ -149,6 +153,7 @@ static struct pipe *new_pipe(struct client *c, uint64_t start, int64_t t_ms, uin
                               .heartbeat_ms = 100,
                               .lifetime_ms = 60000,
                               .rate_bytes_per_s = rate,
+                              .codec = codec,
                               .ops = &ops,
                               .arg = c};
     c->p = pipe_create(&cfg);
@@ -156,11 +161,49 @@ static struct pipe *new_pipe(struct client *c, uint64_t start, int64_t t_ms, uin
     return c->p;
 }
 
+static struct pipe *new_pipe(struct client *c, uint64_t start, int64_t t_ms, uint64_t rate)
+{
+    return new_pipe_codec(c, start, t_ms, rate, EVENTSTREAM_CODEC_JSON);
+}
+
+/* A message's payload as JSON: itself, or for a CBOR pipe its transcoding (which must succeed:
+ * the payload must be one well-formed CBOR item). The caller frees *scratch. */
+static const char *payload_json(const struct client *c, const struct eventstream_message *m,
+                                size_t *len, char **scratch)
+{
+    struct eventstream_header h;
+    CHECK(eventstream_message_header(m, ":content-type", &h));
+    const char *want = eventstream_content_type(c->codec);
+    CHECK(h.v.bytes.len == strlen(want) && memcmp(h.v.bytes.ptr, want, h.v.bytes.len) == 0);
+    *scratch = NULL;
+    if (c->codec == EVENTSTREAM_CODEC_JSON) {
+        *len = m->payload_len;
+        return (const char *)m->payload;
+    }
+    CHECK_EQ_INT(awscbor_to_json(m->payload, m->payload_len, scratch, len, NULL), 0);
+    return *scratch ? *scratch : "";
+}
+
+/* Records' Data in a CBOR payload are byte strings: "Data" then the 4 bytes of "QUJDRA==". */
+static int cbor_data_members(const struct eventstream_message *m)
+{
+    static const uint8_t pat[] = {0x64, 'D', 'a', 't', 'a', 0x44, 'A', 'B', 'C', 'D'};
+    int n = 0;
+    for (size_t i = 0; i + sizeof(pat) <= m->payload_len; i++)
+        n += memcmp(m->payload + i, pat, sizeof(pat)) == 0;
+    return n;
+}
+
 static void decode_event(struct client *c, const struct eventstream_message *m)
 {
     struct eventstream_header h;
     CHECK(eventstream_message_header(m, ":message-type", &h));
+    char *scratch;
+    size_t plen;
+    const char *payload = payload_json(c, m, &plen, &scratch);
     if (h.v.bytes.len == 9 && memcmp(h.v.bytes.ptr, "exception", 9) == 0) {
+        CHECK(strncmp(payload, "{\"message\":\"", 12) == 0);
+        free(scratch);
         CHECK(eventstream_message_header(m, ":exception-type", &h));
         snprintf(c->last_exception, sizeof(c->last_exception), "%.*s", (int)h.v.bytes.len,
                  (const char *)h.v.bytes.ptr);
@@ -169,6 +212,8 @@ static void decode_event(struct client *c, const struct eventstream_message *m)
     }
     CHECK(eventstream_message_header(m, ":event-type", &h));
     if (h.v.bytes.len == 16 && memcmp(h.v.bytes.ptr, "initial-response", 16) == 0) {
+        CHECK(plen == 2 && memcmp(payload, "{}", 2) == 0); /* CBOR: A0, the empty map */
+        free(scratch);
         CHECK(c->events == 0);
         c->initial = true;
         c->events++;
@@ -176,12 +221,15 @@ static void decode_event(struct client *c, const struct eventstream_message *m)
     }
     c->events++;
     json_error_t je;
-    json_t *o = json_loadb((const char *)m->payload, m->payload_len, 0, &je);
+    json_t *o = json_loadb(payload, plen, 0, &je);
+    free(scratch);
     CHECK(o != NULL);
     if (o == NULL)
         return;
     json_t *recs = json_object_get(o, "Records");
     CHECK(json_is_array(recs));
+    if (c->codec == EVENTSTREAM_CODEC_CBOR)
+        CHECK_EQ_INT(cbor_data_members(m), json_array_size(recs));
     json_t *cs = json_object_get(o, "ContinuationSequenceNumber");
     if (json_object_get(o, "ChildShards")) {
         CHECK(cs == NULL);
@@ -198,6 +246,7 @@ static void decode_event(struct client *c, const struct eventstream_message *m)
         c->kms_records += enc != NULL && strcmp(enc, "KMS") == 0;
         const char *k = json_string_value(json_object_get(rec, "PartitionKey"));
         CHECK(k != NULL && c->records < 4096);
+        CHECK_EQ_STR(json_string_value(json_object_get(rec, "Data")), "QUJDRA==");
         snprintf(c->keys[c->records++], 16, "%s", k);
     }
     json_decref(o);
@@ -568,6 +617,105 @@ static void test_two_workers_share_frames(void)
     slog = first;
 }
 
+/* CBOR subscribers: every event, heartbeat, exception and the shard end in CBOR; a CBOR pipe
+ * on the tail takes the batch's shared JSON frame transcoded, once per delivery for all the
+ * worker's CBOR pipes, while JSON pipes keep the shared frame itself. */
+static void test_cbor_pipes(void)
+{
+    struct shardlog *first = slog;
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/shardId-000000000023", test_root);
+    struct shardlog_config cfg = {.dir = dir, .shard_secs = SHARD_SECS, .shard_index = SHARD_INDEX,
+                                  .durability = SHARDLOG_SYNC_NEVER, .block_bytes = 4096};
+    CHECK_EQ_INT(shardlog_open(&cfg, &slog), 0);
+    int from_key = key_no;
+    append(5);
+    static struct client j, c1, c2;
+    new_pipe(&j, 0, -1, 0);
+    new_pipe_codec(&c1, 0, -1, 0, EVENTSTREAM_CODEC_CBOR);
+    new_pipe_codec(&c2, 0, -1, 0, EVENTSTREAM_CODEC_CBOR);
+    run_loop(20);
+    drain(&j);
+    drain(&c1);
+    drain(&c2);
+    CHECK(c1.initial && c2.initial);
+    check_keys(&j, from_key, 5); /* catch-up */
+    check_keys(&c1, from_key, 5);
+    check_keys(&c2, from_key, 5);
+    CHECK(pipe_is_tail(c1.p) && pipe_is_tail(c2.p) && pipe_is_tail(j.p));
+
+    struct pipe_stats st0, st1;
+    pipe_stats_get(&st0);
+    append(3);
+    run_loop(10);
+    pipe_stats_get(&st1);
+    CHECK_EQ_INT(st1.tail_frames_built - st0.tail_frames_built, 1);
+    CHECK_EQ_INT(st1.tail_frames_handed - st0.tail_frames_handed, 3);
+    /* Both CBOR pipes pull the same CBOR frame; the JSON pipe the shared JSON one. */
+    struct evbuffer *o1 = evbuffer_new(), *o2 = evbuffer_new(), *oj = evbuffer_new();
+    CHECK(pipe_pull(c1.p, o1, 16384) > 0);
+    CHECK(pipe_pull(c2.p, o2, 16384) > 0);
+    CHECK(pipe_pull(j.p, oj, 16384) > 0);
+    struct evbuffer_iovec v1, v2, vj;
+    CHECK(evbuffer_peek(o1, -1, NULL, &v1, 1) >= 1 && evbuffer_peek(o2, -1, NULL, &v2, 1) >= 1 &&
+          evbuffer_peek(oj, -1, NULL, &vj, 1) >= 1);
+    CHECK(v1.iov_base == v2.iov_base && v1.iov_base != vj.iov_base);
+    CHECK(v1.iov_len < vj.iov_len); /* bytes instead of base64, tag 1 + millis */
+    evbuffer_add_buffer(c1.in, o1);
+    evbuffer_add_buffer(c2.in, o2);
+    evbuffer_add_buffer(j.in, oj);
+    evbuffer_free(o1);
+    evbuffer_free(o2);
+    evbuffer_free(oj);
+    drain(&j);
+    drain(&c1);
+    drain(&c2);
+    check_keys(&j, from_key, 8);
+    check_keys(&c1, from_key, 8);
+    check_keys(&c2, from_key, 8);
+
+    /* Heartbeats, KMS records, a late CBOR pipe's catch-up, a kick, the shard end. */
+    run_loop(200);
+    drain(&c1);
+    CHECK(c1.heartbeats >= 1);
+    atomic_store(&kms_stream, true);
+    append(2);
+    run_loop(10);
+    drain(&c1);
+    CHECK_EQ_INT(c1.kms_records, 2);
+    static struct client late;
+    new_pipe_codec(&late, 0, -1, 0, EVENTSTREAM_CODEC_CBOR);
+    for (int i = 0; i < 20 && late.records < 10; i++) {
+        run_loop(2);
+        drain(&late);
+    }
+    check_keys(&late, from_key, 10);
+    CHECK_EQ_INT(late.kms_records, 10);
+    atomic_store(&kms_stream, false);
+    pipe_kick(c2.p, "ResourceInUseException");
+    for (int i = 0; i < 50 && !c2.eof; i++) {
+        run_loop(2);
+        drain(&c2);
+    }
+    CHECK(c2.eof);
+    CHECK_EQ_STR(c2.last_exception, "ResourceInUseException");
+    uint64_t ending;
+    CHECK_EQ_INT(shardlog_seal(slog, &ending), 0);
+    for (int i = 0; i < 50 && !c1.eof; i++) {
+        run_loop(2);
+        drain(&c1);
+    }
+    CHECK(c1.shard_end && c1.eof);
+    check_keys(&c1, from_key, 10);
+    client_close(&j);
+    client_close(&c1);
+    client_close(&c2);
+    client_close(&late);
+    run_loop(20);
+    shardlog_close(slog);
+    slog = first;
+}
+
 int main(void)
 {
     char root[] = "/tmp/sc_pipe_test.XXXXXX";
@@ -590,6 +738,7 @@ int main(void)
     TEST_RUN(test_tail_sharing_and_positions);
     TEST_RUN(test_catchup_after_seal_and_timestamp);
     TEST_RUN(test_two_workers_share_frames);
+    TEST_RUN(test_cbor_pipes);
     run_loop(20);
     CHECK_EQ_INT(atomic_load(&shard_refs), 0);
     CHECK_EQ_INT(sio_drain(sio, 5000), 0);
