@@ -1,6 +1,8 @@
 /* api.c — the AWS JSON 1.1 front door: GET /health, then for POST the checks of
  * kinesis-protocol §1.1 in order (content type, target, auth, JSON object), then the operation
- * table (server/api_ops.c). Responses per §1.2/§1.3. */
+ * table (server/api_ops.c). Responses per §1.2/§1.3. CBOR requests (§1.5) are transcoded to JSON
+ * here and their responses back to CBOR in respond_buf (subscribe/awscbor.h), so handlers only
+ * ever see and write JSON. */
 #include "server/api.h"
 
 #include <errno.h>
@@ -27,6 +29,7 @@
 #include "shards/registry.h"
 #include "shards/shardtab.h"
 #include "shards/sio.h"
+#include "subscribe/awscbor.h"
 
 static const char CT_JSON11[] = "application/x-amz-json-1.1";
 static const char CT_JSON[] = "application/json";
@@ -199,11 +202,51 @@ static void hdr(struct http_header *h, const char *name, const char *value)
     h->value_len = strlen(value);
 }
 
+static void free_cleanup(const void *data, size_t len, void *arg)
+{
+    (void)len;
+    (void)arg;
+    free((void *)(uintptr_t)data);
+}
+
+/* Replaces the JSON text in b with its CBOR form. false when it is not JSON (a bug of ours:
+ * handlers write JSON), b then drained. */
+static bool body_to_cbor(struct evbuffer *b)
+{
+    size_t len = evbuffer_get_length(b);
+    const char *json = (const char *)evbuffer_pullup(b, -1);
+    uint8_t *cbor;
+    size_t clen;
+    int rc = awscbor_from_json(json, len, &cbor, &clen);
+    evbuffer_drain(b, len);
+    if (rc != 0) {
+        LOG_ERROR("api: response body is not JSON (%s); answering InternalFailure",
+                  awscbor_strerror(rc));
+        return false;
+    }
+    if (evbuffer_add_reference(b, cbor, clen, free_cleanup, NULL) != 0) {
+        free(cbor);
+        ASSERT(!"evbuffer_add_reference failed");
+    }
+    return true;
+}
+
 /* Sends status + the bytes of `b` (drained by the transport, references travel uncopied) with the
- * common headers; `type` adds x-amzn-ErrorType. The caller keeps and frees `b` itself. */
+ * common headers; `type` adds x-amzn-ErrorType. The caller keeps and frees `b` itself. A CBOR
+ * exchange's JSON body is transcoded here, the one place every reply passes (a copy per
+ * response: the JSON path keeps its references). */
 static void respond_buf(struct http_exchange *x, int status, const char *ctype, const char *type,
                         struct evbuffer *b)
 {
+    if (ctype == CT_CBOR && evbuffer_get_length(b) > 0 && !body_to_cbor(b)) {
+        /* {"__type":"InternalFailure"} in CBOR: no second transcoding that could fail too. */
+        static const uint8_t internal[] = {0xa1, 0x66, '_', '_', 't', 'y', 'p', 'e',
+                                           0x6f, 'I',  'n', 't', 'e', 'r', 'n', 'a',
+                                           'l',  'F',  'a', 'i', 'l', 'u', 'r', 'e'};
+        status = 500;
+        type = "InternalFailure";
+        evbuffer_add(b, internal, sizeof(internal));
+    }
     char rid[API_RID_LEN], id2[API_ID2_LEN];
     api_response_ids(rid, id2);
     struct http_header h[4];
@@ -240,9 +283,10 @@ static void respond_error(struct http_exchange *x, const char *ctype, int status
     free(s);
 }
 
-static void ctx_free(struct api_ctx *c)
+void api_ctx_end(struct api_ctx *c)
 {
     json_decref(c->in);
+    free(c->json_body);
     free(c);
 }
 
@@ -256,25 +300,25 @@ void api_reply_json(struct api_ctx *c, json_t *out)
         respond(c->x, 200, c->content_type, NULL, s, strlen(s));
         free(s);
     }
-    ctx_free(c);
+    api_ctx_end(c);
 }
 
 void api_reply_raw(struct api_ctx *c, const char *body, size_t len)
 {
     respond(c->x, 200, c->content_type, NULL, body, len);
-    ctx_free(c);
+    api_ctx_end(c);
 }
 
 void api_reply_evbuffer(struct api_ctx *c, struct evbuffer *body)
 {
     respond_buf(c->x, 200, c->content_type, NULL, body);
-    ctx_free(c);
+    api_ctx_end(c);
 }
 
 void api_reply_type(struct api_ctx *c, int status, const char *type, const char *msg)
 {
     respond_error(c->x, c->content_type, status, type, msg);
-    ctx_free(c);
+    api_ctx_end(c);
 }
 
 void api_reply_error(struct api_ctx *c, int kerr, const char *fmt, ...)
@@ -354,8 +398,7 @@ static const struct api_op *gate(struct http_exchange *x, const struct http_requ
     if (target && strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)) == 0)
         op = api_op_find(target + strlen(TARGET_PREFIX));
     if (op == NULL || op->fn == NULL) {
-        respond_error(x, *ctype == CT_CBOR ? CT_JSON11 : *ctype, 400, "UnknownOperationException",
-                      NULL);
+        respond_error(x, *ctype, 400, "UnknownOperationException", NULL);
         return NULL;
     }
     char msg[1024];
@@ -367,15 +410,27 @@ static const struct api_op *gate(struct http_exchange *x, const struct http_requ
                       msg);
         return NULL;
     }
-    if (*ctype == CT_CBOR) {
-        /* Java SDK clients: the header carries the type even though the body is JSON. */
-        respond_error(x, CT_JSON11, 400, "SerializationException",
-                      "CBOR (application/x-amz-cbor-1.1) is not supported yet; disable CBOR in "
-                      "the client (Java v2: -Daws.cborEnabled=false, Java v1: "
-                      "AWS_CBOR_DISABLE=1)");
-        return NULL;
-    }
     return op;
+}
+
+/* A CBOR body becomes the JSON text the handlers parse: c->req turns into a copy of the request
+ * whose body is that text (owned by c). false after replying SerializationException. */
+static bool request_from_cbor(struct api_ctx *c)
+{
+    size_t len, off;
+    int rc = awscbor_to_json(c->req->body, c->req->body_len, &c->json_body, &len, &off);
+    if (rc != 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "Invalid CBOR request body: %s at byte %zu",
+                 awscbor_strerror(rc), off);
+        api_reply_type(c, 400, "SerializationException", msg);
+        return false;
+    }
+    c->req_json = *c->req;
+    c->req_json.body = (const uint8_t *)c->json_body;
+    c->req_json.body_len = len;
+    c->req = &c->req_json;
+    return true;
 }
 
 void api_handle(struct http_exchange *x)
@@ -394,30 +449,32 @@ void api_handle(struct http_exchange *x)
     const struct api_op *op = gate(x, req, &ctype);
     if (op == NULL)
         return;
-    json_t *in = NULL;
-    if (op->fn == api_put_record || op->fn == api_put_records) {
-        /* The write path scans the raw body itself (server/jscan.h): no copy of the records. */
-    } else if (req->body_len == 0) {
-        in = json_object(); /* tolerate a missing body for ops without input */
-    } else {
-        json_error_t jerr;
-        in = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-        if (in != NULL && !json_is_object(in)) {
-            json_decref(in);
-            in = NULL;
-            snprintf(jerr.text, sizeof(jerr.text), "Request body must be a JSON object");
-        }
-        if (in == NULL) {
-            respond_error(x, ctype, 400, "SerializationException", jerr.text);
-            return;
-        }
-    }
     struct api_ctx *c = sc_calloc(1, sizeof(*c));
     c->x = x;
     c->req = req;
     c->content_type = ctype;
-    c->in = in;
+    c->cbor = ctype == CT_CBOR;
     c->op_name = op->name;
+    if (c->cbor && req->body_len > 0 && !request_from_cbor(c))
+        return;
+    if (op->fn == api_put_record || op->fn == api_put_records) {
+        /* The write path scans the raw body itself (server/jscan.h): no copy of the records. */
+    } else if (c->req->body_len == 0) {
+        c->in = json_object(); /* tolerate a missing body for ops without input */
+    } else {
+        json_error_t jerr;
+        c->in =
+            json_loadb((const char *)c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (c->in != NULL && !json_is_object(c->in)) {
+            json_decref(c->in);
+            c->in = NULL;
+            snprintf(jerr.text, sizeof(jerr.text), "Request body must be a JSON object");
+        }
+        if (c->in == NULL) {
+            api_reply_type(c, 400, "SerializationException", jerr.text);
+            return;
+        }
+    }
     validate_init(&c->v);
     op->fn(c);
 }

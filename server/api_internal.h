@@ -16,21 +16,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "server/http.h"
 #include "server/validate.h"
 
 struct config;
-struct http_exchange;
-struct http_request;
 struct registry;
 
 struct api_ctx {
     struct http_exchange *x;
+    /* The request. A CBOR request's points at req_json: the same with the body transcoded to
+     * JSON text (json_body, owned by ctx), so every handler reads JSON. */
     const struct http_request *req;
     const char *content_type; /* echoed in the response */
+    bool cbor;                /* application/x-amz-cbor-1.1: replies and events go out in CBOR */
     json_t *in;               /* the request object (owned by ctx); NULL for PutRecord(s), which
                                  scan req->body themselves */
     const char *op_name;
     struct validate v; /* scratch for the handler's model validation */
+    struct http_request req_json;
+    char *json_body;
 };
 
 typedef void (*api_op_fn)(struct api_ctx *c);
@@ -67,6 +71,9 @@ struct evbuffer;
 void api_reply_evbuffer(struct api_ctx *c, struct evbuffer *body);
 /* Finishes with an explicit AWS type (for types outside enum kerr). */
 void api_reply_type(struct api_ctx *c, int status, const char *type, const char *msg);
+/* Frees the ctx without a reply: the handler turned the exchange into a stream
+ * (SubscribeToShard), which answers from then on. */
+void api_ctx_end(struct api_ctx *c);
 
 /* Ends model validation: on error replies (Serialization/ValidationException) and returns
  * true, meaning the handler must return at once. */

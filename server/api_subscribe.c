@@ -1,7 +1,8 @@
 /* api_subscribe.c — SubscribeToShard (kinesis-protocol.md §6, §7.4; architecture.md §4).
  *
- * Pre-stream checks answer ordinary JSON errors; then the exchange becomes an event stream fed by
- * a subscribe/pipe (initial-response at once, SubscribeToShardEvents, exceptions mid-stream).
+ * Pre-stream checks answer ordinary errors (JSON or CBOR, as the request); then the exchange
+ * becomes an event stream fed by a subscribe/pipe (initial-response at once,
+ * SubscribeToShardEvents, exceptions mid-stream) whose payloads are in the request's codec.
  * This file is the glue: it resolves the consumer, shard and starting position, takes the
  * consumer x shard lease and adapts the pipe to http.h's pull/closed. */
 #include <errno.h>
@@ -308,8 +309,7 @@ static void start_stream(struct api_ctx *c, struct sub *s, struct pipe_config *p
         {"x-amz-id-2", id2, 10, strlen(id2)},
     };
     struct http_exchange *x = c->x;
-    json_decref(c->in); /* the handler's ctx ends here: the stream owns the exchange */
-    free(c);
+    api_ctx_end(c); /* the stream owns the exchange from here */
     s->x = x;
     if (http_exchange_stream(x, 200, h, SC_ARRAY_LEN(h), &sub_stream_ops, s) < 0) {
         sub_free(s, -ECONNRESET); /* closed() is not called when the start fails */
@@ -361,6 +361,7 @@ void api_subscribe_to_shard(struct api_ctx *c)
         .heartbeat_ms = cfg->heartbeat_ms,
         .lifetime_ms = cfg->subscription_lifetime_ms,
         .rate_bytes_per_s = cfg->limits == LIMITS_AWS ? SUB_RATE_BYTES_PER_S : 0,
+        .codec = c->cbor ? EVENTSTREAM_CODEC_CBOR : EVENTSTREAM_CODEC_JSON,
         .ops = &sub_pipe_ops,
         .arg = s,
     };

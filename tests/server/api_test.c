@@ -21,6 +21,7 @@ struct http_exchange {
     struct http_header hdrs[8];
     int status;
     char body[65536];
+    size_t body_len;
     char ctype[64], etype[64], rid[64];
     int responses;
 };
@@ -49,6 +50,7 @@ void http_exchange_respond(struct http_exchange *x, int status, const struct htt
     if (n)
         evbuffer_remove(body, x->body, n);
     x->body[n] = '\0';
+    x->body_len = n;
 }
 
 /* The rest of the transport boundary that the API layer links against. This binary drives only
@@ -176,8 +178,22 @@ static void test_gate(void)
     CHECK_EQ_STR(X.etype, "UnknownOperationException");
     raw("POST", NULL, "ListStreams", AUTH, "{}");
     CHECK_EQ_STR(X.etype, "UnknownOperationException");
+    /* CBOR: "{}" is no CBOR item (0x7b announces an 8-byte length); the error is CBOR too. */
     raw("POST", "application/x-amz-cbor-1.1", "ListStreams", AUTH, "{}");
     CHECK_EQ_STR(X.etype, "SerializationException");
+    CHECK_EQ_STR(X.ctype, "application/x-amz-cbor-1.1");
+    static const char ser[] = "\xa2\x66__type\x76SerializationException\x67message";
+    CHECK(X.body_len > sizeof(ser) && memcmp(X.body, ser, sizeof(ser) - 1) == 0);
+    CHECK(strstr(X.body, "Invalid CBOR request body: truncated at byte 0") != NULL);
+    raw("POST", "application/x-amz-cbor-1.1", "Nope", AUTH, "\xa0");
+    CHECK_EQ_STR(X.etype, "UnknownOperationException");
+    CHECK(X.body_len == 35 &&
+          memcmp(X.body, "\xa1\x66__type\x78\x19UnknownOperationException", 35) == 0);
+    /* An empty CBOR map is an empty request; the answer is a CBOR map. */
+    raw("POST", "application/x-amz-cbor-1.1", "ListStreams", AUTH, "\xa0");
+    CHECK_EQ_INT(X.status, 200);
+    CHECK_EQ_STR(X.ctype, "application/x-amz-cbor-1.1");
+    CHECK(X.body_len > 13 && memcmp(X.body, "\xa3\x6bStreamNames", 13) == 0);
     raw("POST", "application/x-amz-json-1.1", "ListStreams", NULL, "{}");
     CHECK_EQ_STR(X.etype, "MissingAuthenticationTokenException");
     CHECK(strstr(X.body, "Missing Authentication Token") != NULL);
