@@ -9,6 +9,8 @@ PKGS=(
     build-essential cmake ninja-build pkg-config git ca-certificates
     libnghttp2-dev libevent-dev libjansson-dev liburing-dev libssl-dev zlib1g-dev
     openssl awscli python3 python3-boto3 nghttp2-client
+    # CBOR tests (tests/integration/cbor_test.py): a CBOR codec and an HTTP/2 client for Python.
+    python3-cbor2 python3-h2
     # libFuzzer harnesses (tests/fuzz, clang builds only): clang + its fuzzer runtime.
     clang libclang-rt-14-dev
     # clang-format for .clang-format (style.md).

@@ -17,6 +17,7 @@ preflight() {
 }
 preflight "AWS CLI v2 (/usr/bin/aws)" /usr/bin/aws --version
 preflight "boto3 for /usr/bin/python3" /usr/bin/python3 -c 'import boto3, botocore'
+preflight "python3-cbor2 and python3-h2 (CBOR tests)" /usr/bin/python3 -c 'import cbor2, h2'
 preflight "@aws-sdk/client-kinesis (npm ci)" \
     node --input-type=module -e "await import('@aws-sdk/client-kinesis'); await import('@smithy/node-http-handler')"
 preflight "openssl" openssl version
