@@ -11,6 +11,7 @@
 #endif
 
 #include "common/common.h"
+#include "common/utf8.h"
 
 /* ---- validation ---------------------------------------------------------------------------- */
 
@@ -59,38 +60,6 @@ static int32_t hex4(const char *p)
         v = v * 16 + h;
     }
     return v;
-}
-
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0 (RFC 3629 table). */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    size_t n;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4;
-    else
-        return 0;
-    if ((size_t)(end - p) < n)
-        return 0;
-    if (c == 0xE0)
-        lo = 0xA0;
-    else if (c == 0xED)
-        hi = 0x9F;
-    else if (c == 0xF0)
-        lo = 0x90;
-    else if (c == 0xF4)
-        hi = 0x8F;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return n;
 }
 
 /* An escape after the backslash at s->p; advances past it. */
@@ -172,7 +141,7 @@ static int string(struct ps *s, struct jscan_val *out)
             return fail(s, "unpaired surrogate");
         if (c < 0x20)
             return fail(s, "control character in string");
-        size_t n = utf8_seq((const unsigned char *)s->p, (const unsigned char *)s->end);
+        size_t n = utf8_check((const uint8_t *)s->p, (const uint8_t *)s->end);
         if (n == 0)
             return fail(s, "invalid UTF-8");
         s->p += n;
@@ -427,30 +396,6 @@ bool jscan_next_elem(struct jscan_iter *it, struct jscan_val *val)
 
 /* ---- strings ------------------------------------------------------------------------------- */
 
-static size_t utf8_put(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 const char *jscan_string(const struct jscan_val *v, size_t *len, char **scratch)
 {
     ASSERT(v->type == JSCAN_STRING);
@@ -482,7 +427,7 @@ const char *jscan_string(const struct jscan_val *v, size_t *len, char **scratch)
                 p += 6;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             }
-            n += utf8_put(o + n, cp);
+            n += utf8_encode((uint8_t *)o + n, cp);
             break;
         }
         default: o[n++] = c; /* " \ / */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "common/utf8.h"
 
 /* RFC 8949 major types. */
 enum { MT_UINT, MT_NINT, MT_BYTES, MT_TEXT, MT_ARRAY, MT_MAP, MT_TAG, MT_SIMPLE };
@@ -95,6 +96,27 @@ static void obuf_udec(struct obuf *o, unsigned __int128 v)
         v /= 10;
     } while (v != 0);
     obuf_put(o, tmp + sizeof(tmp) - n, n);
+}
+
+/* ---- epoch milliseconds ------------------------------------------------------------------- */
+
+/* Times are kept to what a signed 64-bit count of milliseconds holds (Java's long): both
+ * directions treat the rest alike, so what one writes the other reads back. */
+#define MS_LIMIT 9223372036854775808.0 /* 2^63 */
+
+static bool millis_fit(bool neg, unsigned __int128 mag)
+{
+    return mag <= (unsigned __int128)INT64_MAX + neg;
+}
+
+/* A float count of milliseconds rounded half away from zero; false beyond int64 (or NaN). */
+static bool millis_round(double ms, bool *neg, uint64_t *mag)
+{
+    if (!(ms > -MS_LIMIT && ms < MS_LIMIT))
+        return false;
+    *neg = ms < 0;
+    *mag = (uint64_t)((*neg ? -ms : ms) + 0.5);
+    return true;
 }
 
 /* ---- base64 (RFC 4648 §4, padded) ---------------------------------------------------------- */
@@ -243,31 +265,6 @@ static const uint8_t *dec_take(struct dec *d, const struct head *h, uint64_t n)
     return s;
 }
 
-/* Length of the UTF-8 sequence at s (RFC 3629 §4: no overlongs, no surrogates, <= U+10FFFF),
- * or 0 when it is not one. */
-static size_t utf8_seq(const uint8_t *s, const uint8_t *end)
-{
-    uint8_t c = s[0];
-    size_t n = c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
-    if (n == 0 || (size_t)(end - s) < n)
-        return 0;
-    uint8_t lo = 0x80, hi = 0xbf;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return n;
-}
-
 /* The last bytes of a text string, for the "...Timestamp" member-name test across chunks. */
 struct suffix {
     char b[TS_SUFFIX_LEN];
@@ -310,7 +307,7 @@ static bool dec_text_chunk(struct dec *d, const struct head *h, struct suffix *s
         if (s == end)
             break;
         if (*s >= 0x80) {
-            size_t n = utf8_seq(s, end);
+            size_t n = utf8_check(s, end);
             if (n == 0)
                 return dec_fail(d, s, AWSCBOR_ERR_UTF8);
             obuf_put(&d->o, s, n);
@@ -374,7 +371,7 @@ static bool dec_string(struct dec *d, const struct head *h, struct suffix *sfx)
 }
 
 /* Epoch milliseconds (sign and magnitude) as JSON epoch seconds: "S" or "S.mmm". */
-static void put_millis(struct obuf *o, bool neg, unsigned __int128 mag)
+static void put_millis(struct obuf *o, bool neg, uint64_t mag)
 {
     if (neg && mag != 0)
         obuf_byte(o, '-');
@@ -442,16 +439,13 @@ static void put_double(struct obuf *o, double v)
 /* A number in a timestamp position: milliseconds (floats rounded) -> seconds. */
 static bool dec_time(struct dec *d, const struct head *h)
 {
-    if (h->major != MT_SIMPLE) {
-        put_millis(&d->o, h->major == MT_NINT, (unsigned __int128)h->arg + (h->major == MT_NINT));
-        return true;
-    }
-    double ms = float_of(h);
-    if (!(ms > -9.2e18 && ms < 9.2e18)) /* also NaN */
+    bool neg = h->major == MT_NINT;
+    uint64_t mag = h->arg + neg; /* wraps only for -2^64, which millis_fit refuses */
+    bool ok = h->major == MT_SIMPLE ? millis_round(float_of(h), &neg, &mag)
+                                    : millis_fit(neg, (unsigned __int128)h->arg + neg);
+    if (!ok)
         return dec_fail(d, h->at, AWSCBOR_ERR_VALUE);
-    long long r = (long long)(ms < 0 ? ms - 0.5 : ms + 0.5);
-    put_millis(&d->o, r < 0,
-               (unsigned __int128)(r < 0 ? -(unsigned long long)r : (unsigned long long)r));
+    put_millis(&d->o, neg, mag);
     return true;
 }
 
@@ -504,44 +498,38 @@ static bool dec_more(struct dec *d, const struct head *h, uint64_t i)
     return true;
 }
 
-static bool dec_array(struct dec *d, const struct head *h, unsigned depth)
+/* A map key (a text string, definite or chunked) and its colon; *ts when its name ends in
+ * "Timestamp". */
+static bool dec_key(struct dec *d, bool *ts)
 {
-    if (!dec_count_ok(d, h, 1))
+    struct head k;
+    if (!dec_head(d, &k))
         return false;
-    obuf_byte(&d->o, '[');
-    uint64_t i = 0;
-    for (; dec_more(d, h, i); i++) {
-        if (i > 0)
-            obuf_byte(&d->o, ',');
-        if (!dec_item(d, depth + 1, false))
-            return false;
-    }
-    obuf_byte(&d->o, ']');
-    return d->err == 0;
+    if (k.major != MT_TEXT)
+        return dec_fail(d, k.at, AWSCBOR_ERR_KEY);
+    struct suffix sfx = {.n = 0};
+    if (!dec_string(d, &k, &sfx))
+        return false;
+    obuf_byte(&d->o, ':');
+    *ts = suffix_is_timestamp(&sfx);
+    return true;
 }
 
-static bool dec_map(struct dec *d, const struct head *h, unsigned depth)
+/* An array or a map (items: key, value) whose head is h. */
+static bool dec_container(struct dec *d, const struct head *h, unsigned depth)
 {
-    if (!dec_count_ok(d, h, 2))
+    bool map = h->major == MT_MAP;
+    if (!dec_count_ok(d, h, map ? 2 : 1))
         return false;
-    obuf_byte(&d->o, '{');
-    uint64_t i = 0;
-    for (; dec_more(d, h, i); i++) {
+    obuf_byte(&d->o, map ? '{' : '[');
+    for (uint64_t i = 0; dec_more(d, h, i); i++) {
         if (i > 0)
             obuf_byte(&d->o, ',');
-        struct head k;
-        if (!dec_head(d, &k))
-            return false;
-        if (k.major != MT_TEXT)
-            return dec_fail(d, k.at, AWSCBOR_ERR_KEY);
-        struct suffix sfx = {.n = 0};
-        if (!dec_string(d, &k, &sfx))
-            return false;
-        obuf_byte(&d->o, ':');
-        if (!dec_item(d, depth + 1, suffix_is_timestamp(&sfx)))
+        bool ts = false;
+        if ((map && !dec_key(d, &ts)) || !dec_item(d, depth + 1, ts))
             return false;
     }
-    obuf_byte(&d->o, '}');
+    obuf_byte(&d->o, map ? '}' : ']');
     return d->err == 0;
 }
 
@@ -568,8 +556,8 @@ static bool dec_item(struct dec *d, unsigned depth, bool ts)
         return true;
     case MT_BYTES:
     case MT_TEXT: return dec_string(d, &h, NULL);
-    case MT_ARRAY: return dec_array(d, &h, depth);
-    case MT_MAP: return dec_map(d, &h, depth);
+    case MT_ARRAY:
+    case MT_MAP: return dec_container(d, &h, depth);
     case MT_TAG: return dec_item(d, depth + 1, ts || h.arg == TAG_EPOCH);
     default: return dec_simple(d, &h, ts);
     }
@@ -723,23 +711,6 @@ static bool unicode_escape(const char *s, const char *end, uint32_t *cp, size_t 
     return true;
 }
 
-static size_t utf8_len(uint32_t cp)
-{
-    return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-}
-
-static size_t utf8_put(uint8_t *w, uint32_t cp)
-{
-    size_t n = utf8_len(cp);
-    static const uint8_t lead[5] = {0, 0, 0xc0, 0xe0, 0xf0};
-    for (size_t i = n - 1; i > 0; i--) {
-        w[i] = (uint8_t)(0x80 | (cp & 0x3f));
-        cp >>= 6;
-    }
-    w[0] = (uint8_t)(lead[n] | cp);
-    return n;
-}
-
 /* Scans a JSON string's contents (e->p just after the opening quote): *close = its closing
  * quote, *dlen = the length of the decoded text, *escaped = whether it holds escapes. */
 static bool str_scan(struct enc *e, const char **close, size_t *dlen, bool *escaped)
@@ -760,7 +731,7 @@ static bool str_scan(struct enc *e, const char **close, size_t *dlen, bool *esca
         uint32_t cp;
         size_t used;
         if (k == 'u' && unicode_escape(s, e->end, &cp, &used)) {
-            n += utf8_len(cp);
+            n += utf8_encoded_len(cp);
             s += used;
         } else if (k != '\0' && strchr("\"\\/bfnrt", k) != NULL) {
             n++;
@@ -795,7 +766,7 @@ static size_t str_decode(uint8_t *w, const char *s, const char *close)
         case 't': *p++ = '\t'; break;
         case 'u':
             (void)unicode_escape(s, close, &cp, &used);
-            p += utf8_put(p, cp);
+            p += utf8_encode(p, cp);
             break;
         default: *p++ = (uint8_t)s[1]; break; /* " \ / */
         }
@@ -894,17 +865,21 @@ static void put_signed(struct obuf *o, bool neg, uint64_t mag)
         put_head(o, MT_UINT, mag);
 }
 
-/* Epoch seconds as JSON (int digits, up to 3 fraction digits exact, more rounded half away
- * from zero) -> milliseconds. false when the exact path does not apply. */
-static bool seconds_to_millis(const char *ip, size_t in, const char *fp, size_t fn, uint64_t *ms)
+/* Epoch seconds as JSON digits (int part, up to 3 fraction digits exact, more rounded half away
+ * from zero) -> milliseconds. false when they do not fit a signed 64-bit count. */
+static bool seconds_to_millis(bool neg, const char *ip, size_t in, const char *fp, size_t fn,
+                              uint64_t *ms)
 {
     uint64_t secs;
-    if (in > 15 || !digits_u64(ip, in, &secs))
+    if (!digits_u64(ip, in, &secs))
         return false;
-    uint64_t frac = 0;
+    unsigned frac = 0;
     for (size_t i = 0; i < 3; i++)
-        frac = frac * 10 + (i < fn ? (uint64_t)(fp[i] - '0') : 0);
-    *ms = secs * 1000 + frac + (fn > 3 && fp[3] >= '5');
+        frac = frac * 10 + (i < fn ? (unsigned)(fp[i] - '0') : 0);
+    unsigned __int128 v = (unsigned __int128)secs * 1000 + frac + (fn > 3 && fp[3] >= '5');
+    if (!millis_fit(neg, v))
+        return false;
+    *ms = (uint64_t)v;
     return true;
 }
 
@@ -945,17 +920,16 @@ static bool enc_number(struct enc *e, bool timestamp)
     uint64_t v;
     if (timestamp) {
         put_head(&e->o, MT_TAG, TAG_EPOCH);
-        if (!exponent && seconds_to_millis(ip, in, fp, fn, &v)) {
+        if (!exponent && seconds_to_millis(neg, ip, in, fp, fn, &v)) {
             put_signed(&e->o, neg, v);
             return true;
         }
         double ms = number_value(s, (size_t)(p - s)) * 1000.0;
-        if (ms > -9.2e18 && ms < 9.2e18) {
-            long long r = (long long)(ms < 0 ? ms - 0.5 : ms + 0.5);
-            put_signed(&e->o, r < 0, r < 0 ? -(unsigned long long)r : (unsigned long long)r);
-        } else {
-            put_float64(&e->o, ms);
-        }
+        bool rneg;
+        if (millis_round(ms, &rneg, &v))
+            put_signed(&e->o, rneg, v);
+        else
+            put_float64(&e->o, ms); /* beyond a long: the other side refuses it */
         return true;
     }
     if (fp == NULL && !exponent && digits_u64(ip, in, &v))
@@ -977,48 +951,38 @@ static bool enc_literal(struct enc *e, const char *word, uint8_t cbor)
 
 static bool enc_value(struct enc *e, unsigned depth, enum member_kind kind);
 
-static bool enc_array(struct enc *e, unsigned depth)
+/* A member name and its colon; *kind from the name. */
+static bool enc_member_name(struct enc *e, enum member_kind *kind)
 {
-    e->p++;
-    size_t at = e->o.len;
-    obuf_byte(&e->o, 0);
-    uint64_t count = 0;
-    if (!enc_eat(e, ']')) {
-        do {
-            if (!enc_value(e, depth + 1, MEMBER_PLAIN))
-                return false;
-            count++;
-        } while (enc_eat(e, ','));
-        if (!enc_eat(e, ']'))
-            return enc_fail(e, AWSCBOR_ERR_JSON);
-    }
-    container_close(&e->o, at, MT_ARRAY, count);
-    return true;
+    size_t off, n;
+    if (!enc_eat(e, '"'))
+        return enc_fail(e, AWSCBOR_ERR_JSON);
+    e->p--; /* enc_string starts at the quote */
+    if (!enc_string(e, false, &off, &n))
+        return false;
+    *kind = e->o.over ? MEMBER_PLAIN : member_kind(&e->o, off, n);
+    return enc_eat(e, ':') || enc_fail(e, AWSCBOR_ERR_JSON);
 }
 
-static bool enc_object(struct enc *e, unsigned depth)
+/* An array or an object (e->p at its bracket or brace) -> a definite array or map. */
+static bool enc_container(struct enc *e, unsigned depth)
 {
-    e->p++;
+    bool object = *e->p++ == '{';
+    char close = object ? '}' : ']';
     size_t at = e->o.len;
     obuf_byte(&e->o, 0);
     uint64_t count = 0;
-    if (!enc_eat(e, '}')) {
+    if (!enc_eat(e, close)) {
         do {
-            size_t off, n;
-            if (!enc_eat(e, '"'))
-                return enc_fail(e, AWSCBOR_ERR_JSON);
-            e->p--; /* enc_string starts at the quote */
-            if (!enc_string(e, false, &off, &n))
+            enum member_kind kind = MEMBER_PLAIN;
+            if ((object && !enc_member_name(e, &kind)) || !enc_value(e, depth + 1, kind))
                 return false;
-            enum member_kind kind = e->o.over ? MEMBER_PLAIN : member_kind(&e->o, off, n);
-            if (!enc_eat(e, ':') || !enc_value(e, depth + 1, kind))
-                return enc_fail(e, AWSCBOR_ERR_JSON);
             count++;
         } while (enc_eat(e, ','));
-        if (!enc_eat(e, '}'))
+        if (!enc_eat(e, close))
             return enc_fail(e, AWSCBOR_ERR_JSON);
     }
-    container_close(&e->o, at, MT_MAP, count);
+    container_close(&e->o, at, object ? MT_MAP : MT_ARRAY, count);
     return true;
 }
 
@@ -1031,8 +995,8 @@ static bool enc_value(struct enc *e, unsigned depth, enum member_kind kind)
     if (e->p == e->end)
         return enc_fail(e, AWSCBOR_ERR_JSON);
     switch (*e->p) {
-    case '{': return enc_object(e, depth);
-    case '[': return enc_array(e, depth);
+    case '{':
+    case '[': return enc_container(e, depth);
     case '"': return enc_string(e, kind == MEMBER_BLOB, NULL, NULL);
     case 't': return enc_literal(e, "true", 0xf5);
     case 'f': return enc_literal(e, "false", 0xf4);

@@ -5,6 +5,7 @@
 #include "common/common.h"
 #include "common/crc32.h"
 #include "common/refbuf.h"
+#include "subscribe/awscbor.h"
 
 static void put_u16(uint8_t *p, uint16_t v)
 {
@@ -244,32 +245,6 @@ static size_t json_escape(char *dst, const char *s)
     return (size_t)(p - dst);
 }
 
-/* CBOR {"message": <text>} (RFC 8949: map of 1, two text strings). */
-static size_t cbor_message(uint8_t *dst, const char *msg, size_t len)
-{
-    uint8_t *p = dst;
-    *p++ = 0xa1;
-    *p++ = 0x67;
-    memcpy(p, "message", 7);
-    p += 7;
-    if (len < 24) {
-        *p++ = (uint8_t)(0x60 | len);
-    } else if (len <= 0xff) {
-        *p++ = 0x78;
-        *p++ = (uint8_t)len;
-    } else if (len <= 0xffff) {
-        *p++ = 0x79;
-        put_u16(p, (uint16_t)len);
-        p += 2;
-    } else {
-        *p++ = 0x7a;
-        put_u32(p, (uint32_t)len);
-        p += 4;
-    }
-    memcpy(p, msg, len);
-    return (size_t)(p - dst) + len;
-}
-
 int eventstream_encode_exception(const char *exception_type, enum eventstream_codec codec,
                                  const char *message, struct refbuf **out)
 {
@@ -277,14 +252,16 @@ int eventstream_encode_exception(const char *exception_type, enum eventstream_co
     if (mlen > EVENTSTREAM_MAX_LEN / 8)
         return EVENTSTREAM_ERR_TOO_LONG;
     char *payload = sc_malloc(6 * mlen + 32);
-    size_t plen;
-    if (codec == EVENTSTREAM_CODEC_CBOR) {
-        plen = cbor_message((uint8_t *)payload, message, mlen);
-    } else {
-        memcpy(payload, "{\"message\":\"", 12);
-        plen = 12 + json_escape(payload + 12, message);
-        memcpy(payload + plen, "\"}", 2);
-        plen += 2;
+    memcpy(payload, "{\"message\":\"", 12);
+    size_t plen = 12 + json_escape(payload + 12, message);
+    memcpy(payload + plen, "\"}", 2);
+    plen += 2;
+    if (codec == EVENTSTREAM_CODEC_CBOR) { /* the same object in CBOR (RFC 8949) */
+        uint8_t *cbor;
+        int rc = awscbor_from_json(payload, plen, &cbor, &plen);
+        ASSERT(rc == 0); /* escaped text in a one-member object */
+        free(payload);
+        payload = (char *)cbor;
     }
     struct eventstream_header h[3] = {
         string_header(":message-type", "exception"),

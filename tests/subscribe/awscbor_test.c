@@ -6,7 +6,6 @@
 
 #include <inttypes.h>
 #include <stdbool.h>
-#include <time.h>
 
 #include "common/common.h"
 #include "test.h"
@@ -121,6 +120,14 @@ static void test_timestamps_in(void)
      * 1700000000123.0 and 1.5 ms. */
     JSON_IS("[1700000000.123,0.002]", 0x82, 0xc1, 0xfb, 0x42, 0x78, 0xbc, 0xfe, 0x56, 0x87, 0xb0,
             0x00, 0xc1, 0xf9, 0x3e, 0x00);
+    /* Times stop where a Java long of millis does, both ways (awscbor_fuzz found the edge). */
+    JSON_IS("[9223372036854775.807,-9223372036854775.808]", 0x82, 0xc1, 0x1b, 0x7f, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xc1, 0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff);
+    CBOR_BAD(AWSCBOR_ERR_VALUE, 2, 0x81, 0xc1, 0x1b, 0x80, 0, 0, 0, 0, 0, 0, 0);
+    CBOR_BAD(AWSCBOR_ERR_VALUE, 2, 0x81, 0xc1, 0x3b, 0x80, 0, 0, 0, 0, 0, 0, 0);
+    CBOR_BAD(AWSCBOR_ERR_VALUE, 11, 0xa1, 0x69, 'T', 'i', 'm', 'e', 's', 't', 'a', 'm', 'p', 0xfb,
+             0x43, 0xe0, 0, 0, 0, 0, 0, 0); /* 2^63 as a float */
     /* Tag 1 on a string keeps the string; unknown tags are skipped (2, 55799). */
     JSON_IS("[\"x\",\"AQ==\",5]", 0x83, 0xc1, 0x61, 'x', 0xc2, 0x41, 0x01, 0xd9, 0xd9, 0xf7, 0x05);
 }
@@ -296,6 +303,13 @@ static void test_from_json(void)
             'T', 'i', 'm', 'e', 's', 't', 'a', 'm', 'p', 0xc1, 0x19, 0x03, 0xe8);
     CBOR_IS("{\"Timestamp\":1.7e9}", 0xa1, 0x69, 'T', 'i', 'm', 'e', 's', 't', 'a', 'm', 'p', 0xc1,
             0x1b, 0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00);
+    CBOR_IS("[{\"Timestamp\":9223372036854775.807},{\"Timestamp\":-9223372036854775.808}]", 0x82,
+            0xa1, 0x69, 'T', 'i', 'm', 'e', 's', 't', 'a', 'm', 'p', 0xc1, 0x1b, 0x7f, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xa1, 0x69, 'T', 'i', 'm', 'e', 's', 't', 'a', 'm', 'p',
+            0xc1, 0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+    /* Beyond a long of millis: a float, which the CBOR -> JSON side refuses in turn. */
+    CBOR_IS("{\"Timestamp\":9223372036854775.808}", 0xa1, 0x69, 'T', 'i', 'm', 'e', 's', 't', 'a',
+            'm', 'p', 0xc1, 0xfb, 0x43, 0xe0, 0, 0, 0, 0, 0, 0);
     CBOR_IS("{\"Timestamp\":-1.5}", 0xa1, 0x69, 'T', 'i', 'm', 'e', 's', 't', 'a', 'm', 'p', 0xc1,
             0x39, 0x05, 0xdb);
     /* Only Data is a blob, and only when it is base64; other strings stay text. */
@@ -391,16 +405,6 @@ static void test_round_trip_json(void)
     }
 }
 
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
 /* A random JSON value in our canonical form, into buf at *n. */
 static void gen_value(char *buf, size_t *n, int depth, int kind)
 {
@@ -409,11 +413,11 @@ static void gen_value(char *buf, size_t *n, int depth, int kind)
     if (kind == 1) { /* Data: base64 of 0..7 random bytes */
         static const char b64[] =
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        size_t bytes = rng() % 8;
+        size_t bytes = test_rng() % 8;
         buf[(*n)++] = '"';
         for (size_t i = 0; i < bytes; i += 3) {
             size_t left = bytes - i;
-            unsigned v = (unsigned)(rng() & 0xffffff);
+            unsigned v = (unsigned)(test_rng() & 0xffffff);
             if (left == 1)
                 v &= 0xff0000;
             else if (left == 2)
@@ -427,20 +431,22 @@ static void gen_value(char *buf, size_t *n, int depth, int kind)
         return;
     }
     if (kind == 2) { /* timestamp: "S" or "S.mmm", ms not a multiple of 1000 */
-        uint64_t ms = rng() % 4000000000000ull;
+        uint64_t ms = test_rng() % 4000000000000ull;
         if (ms % 1000 == 0)
             *n += (size_t)sprintf(buf + *n, "%" PRIu64, ms / 1000);
         else
             *n += (size_t)sprintf(buf + *n, "%" PRIu64 ".%03u", ms / 1000, (unsigned)(ms % 1000));
         return;
     }
-    switch (depth > 3 ? rng() % 4 : rng() % 6) {
-    case 0: *n += (size_t)sprintf(buf + *n, "%" PRId64, (int64_t)rng() >> (rng() % 64)); break;
+    switch (depth > 3 ? test_rng() % 4 : test_rng() % 6) {
+    case 0:
+        *n += (size_t)sprintf(buf + *n, "%" PRId64, (int64_t)test_rng() >> (test_rng() % 64));
+        break;
     case 1: {
         buf[(*n)++] = '"';
-        size_t len = rng() % 6;
+        size_t len = test_rng() % 6;
         for (size_t i = 0; i < len; i++) {
-            unsigned c = (unsigned)(rng() % 40);
+            unsigned c = (unsigned)(test_rng() % 40);
             if (c < 3)
                 *n += (size_t)sprintf(buf + *n, "\\u%04x", c + 1);
             else if (c == 3)
@@ -455,13 +461,13 @@ static void gen_value(char *buf, size_t *n, int depth, int kind)
     }
     case 2:
         *n += (size_t)sprintf(buf + *n, "%s",
-                              rng() % 3 == 0 ? "null"
-                              : rng() % 2    ? "true"
-                                             : "false");
+                              test_rng() % 3 == 0 ? "null"
+                              : test_rng() % 2    ? "true"
+                                                  : "false");
         break;
-    case 3: *n += (size_t)sprintf(buf + *n, "%s", rng() % 2 ? "[]" : "{}"); break;
+    case 3: *n += (size_t)sprintf(buf + *n, "%s", test_rng() % 2 ? "[]" : "{}"); break;
     case 4: {
-        size_t count = rng() % (depth == 0 ? 30 : 6);
+        size_t count = test_rng() % (depth == 0 ? 30 : 6);
         buf[(*n)++] = '[';
         for (size_t i = 0; i < count; i++) {
             if (i)
@@ -472,12 +478,12 @@ static void gen_value(char *buf, size_t *n, int depth, int kind)
         break;
     }
     default: {
-        size_t count = rng() % (depth == 0 ? 30 : 6);
+        size_t count = test_rng() % (depth == 0 ? 30 : 6);
         buf[(*n)++] = '{';
         for (size_t i = 0; i < count; i++) {
             if (i)
                 buf[(*n)++] = ',';
-            size_t k = rng() % SC_ARRAY_LEN(keys);
+            size_t k = test_rng() % SC_ARRAY_LEN(keys);
             *n += (size_t)sprintf(buf + *n, "\"%s\":", keys[k]);
             gen_value(buf, n, depth + 1, k == 0 ? 1 : (k == 1 || k == 5) ? 2 : 0);
         }
@@ -491,10 +497,7 @@ static void gen_value(char *buf, size_t *n, int depth, int kind)
  * heads) -> JSON -> CBOR is the identity too. */
 static void test_round_trip_random(void)
 {
-    const char *env = getenv("AWSCBOR_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-    fprintf(stderr, "random round trips: AWSCBOR_SEED=%" PRIu64 "\n", seed);
-    rng_state = seed * 2654435761u + 1;
+    test_seed("random round trips", "AWSCBOR_SEED");
     size_t cap = 1u << 22;
     char *buf = sc_malloc(cap);
     for (int iter = 0; iter < 300; iter++) {

@@ -1,0 +1,46 @@
+#include "common/utf8.h"
+
+size_t utf8_check(const uint8_t *p, const uint8_t *end)
+{
+    uint8_t c = p[0];
+    size_t n = c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
+    if (n == 0 || (size_t)(end - p) < n)
+        return 0;
+    /* The second byte's range narrows where the table of RFC 3629 §4 says. */
+    uint8_t lo = 0x80, hi = 0xbf;
+    if (c == 0xe0)
+        lo = 0xa0; /* overlong 3-byte forms */
+    else if (c == 0xed)
+        hi = 0x9f; /* surrogates */
+    else if (c == 0xf0)
+        lo = 0x90; /* overlong 4-byte forms */
+    else if (c == 0xf4)
+        hi = 0x8f; /* beyond U+10FFFF */
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+size_t utf8_encoded_len(uint32_t cp)
+{
+    return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+size_t utf8_encode(uint8_t *dst, uint32_t cp)
+{
+    static const uint8_t lead[5] = {0, 0, 0xc0, 0xe0, 0xf0};
+    size_t n = utf8_encoded_len(cp);
+    if (n == 1) {
+        dst[0] = (uint8_t)cp;
+        return 1;
+    }
+    for (size_t i = n - 1; i > 0; i--) {
+        dst[i] = (uint8_t)(0x80 | (cp & 0x3f));
+        cp >>= 6;
+    }
+    dst[0] = (uint8_t)(lead[n] | cp);
+    return n;
+}
