@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int test_failures;
@@ -57,6 +58,26 @@ static int test_checks;
         fprintf(stderr, "%d checks, %d failed\n", test_checks, test_failures);                     \
         return test_failures ? 1 : 0;                                                              \
     } while (0)
+
+/* Seeded random tests: the seed comes from the environment variable `env_name` or the clock, and
+ * is printed so that a failing run can be replayed. test_rng() is xorshift64 over it. */
+__attribute__((unused)) static uint64_t test_rng_state;
+
+__attribute__((unused)) static void test_seed(const char *what, const char *env_name)
+{
+    const char *env = getenv(env_name);
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+    fprintf(stderr, "%s: %s=%" PRIu64 "\n", what, env_name, seed);
+    test_rng_state = seed * 2654435761u + 1;
+}
+
+__attribute__((unused)) static uint64_t test_rng(void)
+{
+    test_rng_state ^= test_rng_state << 13;
+    test_rng_state ^= test_rng_state >> 7;
+    test_rng_state ^= test_rng_state << 17;
+    return test_rng_state;
+}
 
 /* Removes a test's temp directory tree (no shell). Returns 0, or -1 if something stayed. */
 __attribute__((unused)) static int test_rm_entry(const char *path, const struct stat *sb, int flag,

@@ -402,21 +402,14 @@ static void test_bit_flips(void)
     refbuf_decref(b);
 }
 
-static uint64_t rng_state;
 static uint32_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 11);
+    return (uint32_t)(test_rng() >> 11);
 }
 
 static void test_random_messages(void)
 {
-    const char *env = getenv("EVENTSTREAM_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-    fprintf(stderr, "random messages: EVENTSTREAM_SEED=%" PRIu64 "\n", seed);
-    rng_state = seed * 2654435761u + 1;
+    test_seed("random messages", "EVENTSTREAM_SEED");
     enum { MSGS = 300 };
     struct eventstream_decoder d;
     eventstream_decoder_init(&d, 0);

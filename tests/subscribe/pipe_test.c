@@ -424,6 +424,26 @@ static void test_tail_sharing_and_positions(void)
     client_close(&r);
 }
 
+/* Tests of their own shard: a fresh log in dir `name` becomes slog; returns the one it
+ * replaced, for log_restore. */
+static struct shardlog *log_switch(const char *name)
+{
+    struct shardlog *prev = slog;
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/%s", test_root, name);
+    struct shardlog_config cfg = {.dir = dir, .shard_secs = SHARD_SECS, .shard_index = SHARD_INDEX,
+                                  .durability = SHARDLOG_SYNC_NEVER, .block_bytes = 4096};
+    CHECK_EQ_INT(shardlog_open(&cfg, &slog), 0);
+    return prev;
+}
+
+static void log_restore(struct shardlog *prev)
+{
+    run_loop(20); /* closed pipes' hubs let the log go */
+    shardlog_close(slog);
+    slog = prev;
+}
+
 static void test_catchup_after_seal_and_timestamp(void)
 {
     /* A new pipe from 0 on the sealed log reads everything then ends with ChildShards. */
@@ -539,12 +559,7 @@ static void w2(enum w2_cmd cmd, int arg)
  * record once, in order. */
 static void test_two_workers_share_frames(void)
 {
-    struct shardlog *first = slog;
-    char dir[300];
-    snprintf(dir, sizeof(dir), "%s/shardId-000000000013", test_root);
-    struct shardlog_config cfg = {.dir = dir, .shard_secs = SHARD_SECS, .shard_index = SHARD_INDEX,
-                                  .durability = SHARDLOG_SYNC_NEVER, .block_bytes = 4096};
-    CHECK_EQ_INT(shardlog_open(&cfg, &slog), 0);
+    struct shardlog *first = log_switch("shardId-000000000013");
     int from_key = key_no;
     pthread_t th;
     CHECK(pthread_create(&th, NULL, worker_two, NULL) == 0);
@@ -612,9 +627,7 @@ static void test_two_workers_share_frames(void)
     w2(W2_CLOSE, 0);
     w2(W2_EXIT, 0);
     pthread_join(th, NULL);
-    run_loop(20);
-    shardlog_close(slog);
-    slog = first;
+    log_restore(first);
 }
 
 /* CBOR subscribers: every event, heartbeat, exception and the shard end in CBOR; a CBOR pipe
@@ -622,12 +635,7 @@ static void test_two_workers_share_frames(void)
  * worker's CBOR pipes, while JSON pipes keep the shared frame itself. */
 static void test_cbor_pipes(void)
 {
-    struct shardlog *first = slog;
-    char dir[300];
-    snprintf(dir, sizeof(dir), "%s/shardId-000000000023", test_root);
-    struct shardlog_config cfg = {.dir = dir, .shard_secs = SHARD_SECS, .shard_index = SHARD_INDEX,
-                                  .durability = SHARDLOG_SYNC_NEVER, .block_bytes = 4096};
-    CHECK_EQ_INT(shardlog_open(&cfg, &slog), 0);
+    struct shardlog *first = log_switch("shardId-000000000023");
     int from_key = key_no;
     append(5);
     static struct client j, c1, c2;
@@ -711,9 +719,7 @@ static void test_cbor_pipes(void)
     client_close(&c1);
     client_close(&c2);
     client_close(&late);
-    run_loop(20);
-    shardlog_close(slog);
-    slog = first;
+    log_restore(first);
 }
 
 int main(void)
