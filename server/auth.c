@@ -5,18 +5,9 @@
 
 #include "server/http.h"
 
-/* Own lookup so this module needs nothing from the transport objects. */
-static const char *header(const struct http_request *req, const char *lname)
-{
-    for (size_t i = 0; i < req->header_count; i++)
-        if (strcmp(req->headers[i].name, lname) == 0)
-            return req->headers[i].value;
-    return NULL;
-}
-
 enum auth_result auth_check(const struct http_request *req, char *msg, size_t cap)
 {
-    const char *auth = header(req, "authorization");
+    const char *auth = http_request_header(req, "authorization");
     if (auth == NULL) {
         if (req->path != NULL && strstr(req->path, "X-Amz-Algorithm=") != NULL)
             return AUTH_OK; /* presigned query auth */
@@ -33,7 +24,8 @@ enum auth_result auth_check(const struct http_request *req, char *msg, size_t ca
             len += (size_t)snprintf(msg + len, cap - len,
                                     "Authorization header requires '%s' parameter. ", need[i]);
     }
-    if (header(req, "x-amz-date") == NULL && header(req, "date") == NULL && len < cap)
+    if (http_request_header(req, "x-amz-date") == NULL &&
+        http_request_header(req, "date") == NULL && len < cap)
         len += (size_t)snprintf(msg + len, cap - len,
                                 "Authorization header requires existence of either a "
                                 "'X-Amz-Date' or a 'Date' header. ");
