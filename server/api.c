@@ -352,9 +352,7 @@ static const struct api_op *gate(struct http_exchange *x, const struct http_requ
     enum auth_result ar = auth_check(req, msg, sizeof(msg));
     if (ar != AUTH_OK) {
         respond_error(x, *ctype == CT_CBOR ? CT_JSON11 : *ctype, 400,
-                      ar == AUTH_MISSING ? "MissingAuthenticationTokenException"
-                                         : "IncompleteSignatureException",
-                      msg);
+                      auth_result_type(ar), msg);
         return NULL;
     }
     if (*ctype == CT_CBOR) {
