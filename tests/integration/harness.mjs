@@ -143,11 +143,13 @@ export class Server {
     }
 
     /**
-     * A KinesisClient for this server. tls: use the https endpoint, trusting only our test cert.
+     * A KinesisClient for this server. tls: use the https endpoint, trusting only our test cert;
+     * credentials, region and config (more KinesisClient options) default to the test's own.
      * Returns { client, sessions }: sessions lists every HTTP/2 session the client opened, as
      * { authority, alpnProtocol } ('h2c' for cleartext prior knowledge, 'h2' for TLS ALPN).
      */
-    async client({ tls = false, maxAttempts = 1 } = {}) {
+    async client({ tls = false, maxAttempts = 1, credentials = CREDENTIALS, region = 'us-east-1',
+        config = {} } = {}) {
         const { KinesisClient } = await import('@aws-sdk/client-kinesis');
         const { NodeHttp2Handler } = await import('@smithy/node-http-handler');
         const endpoint = tls ? this.tlsEndpoint : this.endpoint;
@@ -174,10 +176,11 @@ export class Server {
         recordSessions();
         const client = new KinesisClient({
             endpoint,
-            region: 'us-east-1',
-            credentials: CREDENTIALS,
+            region,
+            credentials,
             maxAttempts,
             requestHandler: handler,
+            ...config,
         });
         return { client, sessions, handler };
     }
