@@ -330,6 +330,8 @@ static void test_incomplete(void)
                       "keyid/date/region/service/term, got 'AKIDEXAMPLE/20240101/us-east-1'");
     expect_incomplete("AWS4-HMAC-SHA256 Credential=" SCOPE ", SignedHeaders=host, Signature=00",
                       "2024-01-01T00:00:00Z", "Date must be in ISO-8601 'basic format'. Got '");
+    expect_incomplete("AWS4-HMAC-SHA256 Credential=" SCOPE ", SignedHeaders=host, Signature=00",
+                      "20230229T000000Z", "Date must be in ISO-8601 'basic format'. Got '");
     expect_incomplete("AWS4-HMAC-SHA512 Credential=" SCOPE ", SignedHeaders=host, Signature=00", d,
                       "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA512'.");
     expect_incomplete("AWS4-HMAC-SHA256 Credential=" SCOPE ", SignedHeaders=x-amz-date, "
