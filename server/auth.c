@@ -70,16 +70,6 @@ static bool span_is(struct span s, const char *lit)
     return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
 }
 
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* SHA-256 fetched once. Handing EVP_sha256() to every digest makes OpenSSL 3 look the
  * algorithm up again under a lock (implicit fetch); for a small request that cost more than the
  * hashing. The fetched digest lives as long as the process. */
@@ -108,7 +98,7 @@ static void sha256_hex(const void *p, size_t n, char out[65])
 {
     uint8_t md[32];
     sha256(p, n, md);
-    hex_encode(md, 32, out);
+    sc_hex_encode(md, 32, out);
 }
 
 static void digest2(EVP_MD_CTX *ctx, const void *a, size_t an, const void *b, size_t bn,
@@ -162,36 +152,32 @@ static bool digits(const char *s, size_t n, int *v)
     return true;
 }
 
-/* A real calendar date: X-Amz-Date is signed as received, so 20240230 must not pass as March. */
-static bool tm_valid(const struct tm *tm)
+/* A real calendar date and time, as epoch seconds. X-Amz-Date is signed as received, so
+ * 20230229 must not pass as March 1st. */
+static bool make_time(int y, int mo, int d, int h, int mi, int se, int64_t *t)
 {
     static const int days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y = tm->tm_year + 1900;
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return tm->tm_year >= 70 && tm->tm_mon >= 0 && tm->tm_mon < 12 && tm->tm_mday >= 1 &&
-           tm->tm_mday <= days[tm->tm_mon] - (tm->tm_mon == 1 && !leap) && tm->tm_hour < 24 &&
-           tm->tm_min < 60 && tm->tm_sec < 60;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days[mo - 1] - (mo == 2 && !leap) || h > 23 ||
+        mi > 59 || se > 59)
+        return false;
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = se};
+    *t = (int64_t)timegm(&tm);
+    return true;
 }
 
 /* "YYYYMMDD'T'HHMMSS'Z'" (ISO 8601 basic, what X-Amz-Date carries). */
 static bool parse_iso(const char *s, int64_t *t)
 {
-    struct tm tm = {0};
     int y, mo, d, h, mi, se;
-    if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z' || !digits(s, 4, &y) ||
-        !digits(s + 4, 2, &mo) || !digits(s + 6, 2, &d) || !digits(s + 9, 2, &h) ||
-        !digits(s + 11, 2, &mi) || !digits(s + 13, 2, &se))
-        return false;
-    tm = (struct tm){.tm_year = y - 1900,
-                     .tm_mon = mo - 1,
-                     .tm_mday = d,
-                     .tm_hour = h,
-                     .tm_min = mi,
-                     .tm_sec = se};
-    if (!tm_valid(&tm))
-        return false;
-    *t = (int64_t)timegm(&tm);
-    return true;
+    return strlen(s) == 16 && s[8] == 'T' && s[15] == 'Z' && digits(s, 4, &y) &&
+           digits(s + 4, 2, &mo) && digits(s + 6, 2, &d) && digits(s + 9, 2, &h) &&
+           digits(s + 11, 2, &mi) && digits(s + 13, 2, &se) && make_time(y, mo, d, h, mi, se, t);
 }
 
 /* "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 1123, the Date header). */
@@ -204,22 +190,10 @@ static bool parse_rfc1123(const char *s, int64_t *t)
         strcmp(s + 26, "GMT") != 0 || !digits(s + 5, 2, &d) || !digits(s + 12, 4, &y) ||
         !digits(s + 17, 2, &h) || !digits(s + 20, 2, &mi) || !digits(s + 23, 2, &se))
         return false;
-    const char *m = NULL;
-    for (int i = 0; i < 12 && m == NULL; i++)
-        if (memcmp(months + 3 * i, s + 8, 3) == 0)
-            m = months + 3 * i;
-    if (m == NULL)
-        return false;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = (int)((m - months) / 3),
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = se};
-    if (!tm_valid(&tm))
-        return false;
-    *t = (int64_t)timegm(&tm);
-    return true;
+    for (int m = 0; m < 12; m++)
+        if (memcmp(months + 3 * m, s + 8, 3) == 0)
+            return make_time(y, m + 1, d, h, mi, se, t);
+    return false;
 }
 
 /* ---- presence (the default mode's whole check) --------------------------------------------- */
@@ -592,7 +566,7 @@ static enum auth_result check_signature(const struct http_request *req,
     EVP_MD_CTX_free(ctx);
 
     char to_sign[64 + 17 + 256 + 65], canon_hex[65];
-    hex_encode(md, 32, canon_hex);
+    sc_hex_encode(md, 32, canon_hex);
     int n = snprintf(to_sign, sizeof(to_sign), ALGORITHM "\n%s\n%.*s\n%s", cl->amz_date,
                      (int)cl->scope.n, cl->scope.p, canon_hex);
     char date[9], region[64];
@@ -606,7 +580,7 @@ static enum auth_result check_signature(const struct http_request *req,
         uint8_t key[32], mac[32];
         signing_key(k, date, region, key);
         hmac(key, 32, to_sign, (size_t)n, mac);
-        hex_encode(mac, 32, sig);
+        sc_hex_encode(mac, 32, sig);
         OPENSSL_cleanse(key, sizeof(key));
     }
     if (!fits || cl->signature.n != 64 || CRYPTO_memcmp(sig, cl->signature.p, 64) != 0) {

@@ -32,24 +32,15 @@ static size_t uri_encode(char *dst, const char *src, size_t n)
     return k;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes src[0, n) to dst plus a NUL; returns the byte after the NUL. A '%' not followed by two
  * hex digits stays literal (it is re-encoded as %25). */
 static char *uri_decode(char *dst, const char *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (src[i] == '%' && i + 2 < n && hexval(src[i + 1]) >= 0 && hexval(src[i + 2]) >= 0) {
-            *dst++ = (char)(hexval(src[i + 1]) * 16 + hexval(src[i + 2]));
+        int hi = i + 2 < n ? sc_hex_value(src[i + 1]) : -1;
+        int lo = i + 2 < n ? sc_hex_value(src[i + 2]) : -1;
+        if (src[i] == '%' && hi >= 0 && lo >= 0) {
+            *dst++ = (char)(hi * 16 + lo);
             i += 2;
         } else {
             *dst++ = src[i];

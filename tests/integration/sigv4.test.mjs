@@ -19,7 +19,9 @@ import {
 import { SignatureV4 } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { startServer, waitFor, stopServerAndClient, CREDENTIALS } from './harness.mjs';
+import {
+    startServer, waitFor, stopServerAndClient, expectError, CREDENTIALS,
+} from './harness.mjs';
 
 const SESSION = { accessKeyId: 'ASIASHARDCASTJS', secretAccessKey: 'js-session-secret',
     sessionToken: 'IQoJb3JpZ2luX2VjE+js/token==' };
@@ -28,16 +30,6 @@ const MISMATCH = 'The request signature we calculated does not match the signatu
     + 'documentation for details.';
 const INVALID_TOKEN = 'The security token included in the request is invalid.';
 const SHARD0 = 'shardId-000000000000';
-
-async function expectError(promise, name, message) {
-    await assert.rejects(promise, (err) => {
-        assert.equal(err.name, name, `expected ${name}, got ${err.name}: ${err.message}`);
-        assert.equal(err.$metadata?.httpStatusCode, 400);
-        if (typeof message === 'string') assert.equal(err.message, message);
-        else if (message) assert.match(err.message, message);
-        return true;
-    });
-}
 
 async function waitActive(client, name) {
     return waitFor(async () => {
