@@ -224,8 +224,7 @@ static enum auth_result check_shape(const struct http_request *req, const char *
     return AUTH_INCOMPLETE;
 }
 
-/* ---- signing keys -----------------------------------------------------------------------------
- */
+/* ---- signing keys ------------------------------------------------------------------------- */
 
 void auth_signing_key(const char *secret, const char *date, const char *region, uint8_t out[32])
 {
@@ -297,8 +296,6 @@ static bool is_sep(char c)
     return c == ',' || c == ' ' || c == '\t';
 }
 
-/* "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..." with any run of spaces
- * and commas between the parts. */
 /* X-Amz-Date (header or query): the string to sign carries it as received. */
 static enum auth_result parse_amz_date(const char *date, struct claim *cl, char *msg, size_t cap)
 {
