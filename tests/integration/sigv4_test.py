@@ -119,11 +119,20 @@ class VerifyingServerTest(ServerTestCase):
         cls.keydir = tempfile.mkdtemp(prefix="shardcast-keys-")
         cls.server_args = ("--credentials", write_credentials(cls.keydir), "--limits", "off",
                            "--heartbeat-ms", "300")
-        cls.server = Server(*cls.server_args, tls=True)
-        k = client(cls.server)
-        k.create_stream(StreamName="v1", ShardCount=1)
-        wait_for(lambda: k.describe_stream_summary(StreamName="v1")["StreamDescriptionSummary"]
-                 ["StreamStatus"] == "ACTIVE", what="stream ACTIVE")
+        try:
+            cls.server = Server(*cls.server_args, tls=True)
+            k = client(cls.server)
+            k.create_stream(StreamName="v1", ShardCount=1)
+            wait_for(lambda: k.describe_stream_summary(StreamName="v1")
+                     ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE",
+                     what="stream ACTIVE")
+        except BaseException:
+            # unittest skips tearDownClass when setUpClass fails: stop what was started.
+            close_clients()
+            if getattr(cls, "server", None) is not None:
+                cls.server.cleanup()
+            shutil.rmtree(cls.keydir, ignore_errors=True)
+            raise
 
     @classmethod
     def tearDownClass(cls):
