@@ -56,4 +56,9 @@ void *sc_realloc(void *p, size_t n);
 char *sc_strdup(const char *s);
 char *sc_strndup(const char *s, size_t n);
 
+/* Lowercase hex of in[0, n) into out (2n + 1 bytes, NUL-terminated). */
+void sc_hex_encode(const uint8_t *in, size_t n, char *out);
+/* The value of one hex digit (either case), or -1. */
+int sc_hex_value(char c);
+
 #endif

@@ -10,22 +10,14 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
+#include "common/common.h"
 
 void sigv4_sha256_hex(const void *data, size_t len, char out[65])
 {
     uint8_t md[32];
     unsigned int md_len = 0;
     EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL);
-    hex_encode(md, 32, out);
+    sc_hex_encode(md, 32, out);
 }
 
 static void hmac(const void *key, size_t key_len, const char *msg, uint8_t out[32])
@@ -82,7 +74,7 @@ int sigv4_authorization(const struct sigv4_creds *creds, const struct sigv4_requ
     hmac(k2, 32, "kinesis", k3);
     hmac(k3, 32, "aws4_request", k4);
     hmac(k4, 32, to_sign, s);
-    hex_encode(s, 32, sig);
+    sc_hex_encode(s, 32, sig);
     n = snprintf(out, out_len,
                  "AWS4-HMAC-SHA256 Credential=%s/%s/%s/kinesis/aws4_request, SignedHeaders=%s, "
                  "Signature=%s",

@@ -347,14 +347,6 @@ bool api_invalid(struct api_ctx *c)
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-static const char *header(const struct http_request *req, const char *lname)
-{
-    for (size_t i = 0; i < req->header_count; i++)
-        if (strcmp(req->headers[i].name, lname) == 0)
-            return req->headers[i].value;
-    return NULL;
-}
-
 /* Media type without parameters ("application/json; charset=utf-8"). */
 static const char *content_type_known(const char *ct)
 {
@@ -386,9 +378,9 @@ static void handle_health(struct http_exchange *x)
 static const struct api_op *gate(struct http_exchange *x, const struct http_request *req,
                                  const char **ctype)
 {
-    const char *raw_ct = header(req, "content-type");
+    const char *raw_ct = http_request_header(req, "content-type");
     *ctype = content_type_known(raw_ct);
-    const char *target = header(req, "x-amz-target");
+    const char *target = http_request_header(req, "x-amz-target");
     if (*ctype == NULL) {
         /* Without a known codec there is no Kinesis operation to talk to. */
         respond_error(x, CT_JSON11, 400, "UnknownOperationException", NULL);
@@ -404,10 +396,7 @@ static const struct api_op *gate(struct http_exchange *x, const struct http_requ
     char msg[1024];
     enum auth_result ar = auth_check(req, msg, sizeof(msg));
     if (ar != AUTH_OK) {
-        respond_error(x, *ctype == CT_CBOR ? CT_JSON11 : *ctype, 400,
-                      ar == AUTH_MISSING ? "MissingAuthenticationTokenException"
-                                         : "IncompleteSignatureException",
-                      msg);
+        respond_error(x, *ctype, 400, auth_result_type(ar), msg);
         return NULL;
     }
     return op;

@@ -29,10 +29,15 @@ static void usage(FILE *out)
           "                  [--data-dir DIR] [--fsync always|interval|never] "
           "[--limits aws|off]\n"
           "                  [--max-consumers N] [--workers N] [--region R] [--account-id ID]\n"
+          "                  [--credentials FILE]\n"
           "tuning: [--fsync-interval-ms N] [--stream-transition-ms N] "
           "[--consumer-transition-ms N]\n"
           "        [--subscription-lifetime-ms N] [--heartbeat-ms N] [--shard-limit N] "
-          "[--body-max-bytes N]\n",
+          "[--body-max-bytes N]\n"
+          "  --credentials FILE  verify SigV4 signatures against the keys in FILE, one\n"
+          "                      'ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN]' a line ('#'\n"
+          "                      comments); the credential scope's region must be --region.\n"
+          "                      Without it any access key and secret are accepted.\n",
           out);
 }
 
@@ -113,7 +118,7 @@ enum {
     OPT_LISTEN = 256, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_DATA_DIR, OPT_FSYNC,
     OPT_FSYNC_INTERVAL, OPT_LIMITS, OPT_MAX_CONSUMERS, OPT_WORKERS, OPT_REGION, OPT_ACCOUNT,
     OPT_STREAM_TRANSITION, OPT_CONSUMER_TRANSITION, OPT_SUB_LIFETIME, OPT_HEARTBEAT,
-    OPT_SHARD_LIMIT, OPT_BODY_MAX, OPT_HELP, OPT_VERSION,
+    OPT_SHARD_LIMIT, OPT_BODY_MAX, OPT_CREDENTIALS, OPT_HELP, OPT_VERSION,
 };
 
 static int apply(struct config *cfg, int opt, const char *arg)
@@ -164,6 +169,7 @@ static int apply(struct config *cfg, int opt, const char *arg)
             return -1;
         cfg->body_max_bytes = v;
         return 0;
+    case OPT_CREDENTIALS: return copy_str(cfg->credentials, sizeof(cfg->credentials), arg);
     default: return -1;
     }
 }
@@ -189,6 +195,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
         {"shard-limit", required_argument, NULL, OPT_SHARD_LIMIT},
         {"body-max-bytes", required_argument, NULL, OPT_BODY_MAX},
+        {"credentials", required_argument, NULL, OPT_CREDENTIALS},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},

@@ -25,6 +25,7 @@ struct config {
     uint32_t workers;
     char region[64];
     char account_id[16]; /* 12 digits */
+    char credentials[1024]; /* --credentials FILE: verify SigV4 against its keys; "" = don't */
     /* Knobs beyond the contract, mostly so tests run fast. */
     uint32_t stream_transition_ms;   /* CREATING->ACTIVE, UPDATING->ACTIVE, DELETING->gone */
     uint32_t consumer_transition_ms; /* consumer CREATING->ACTIVE, DELETING->gone */

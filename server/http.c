@@ -13,14 +13,6 @@
 #include "server/server.h"
 #include "server/worker.h"
 
-const char *http_request_header(const struct http_request *req, const char *lname)
-{
-    for (size_t i = 0; i < req->header_count; i++)
-        if (strcmp(req->headers[i].name, lname) == 0)
-            return req->headers[i].value;
-    return NULL;
-}
-
 const struct http_request *http_exchange_request(const struct http_exchange *x)
 {
     return &x->req;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 struct evbuffer;
@@ -37,8 +38,15 @@ struct http_request {
     bool tls;
 };
 
-/* First value of header `lname` (lowercase) or NULL. */
-const char *http_request_header(const struct http_request *req, const char *lname);
+/* First value of header `lname` (lowercase) or NULL. Inline so that code which only reads a
+ * request (auth.c, api.c, their tests) does not link the exchange machinery of http.c. */
+static inline const char *http_request_header(const struct http_request *req, const char *lname)
+{
+    for (size_t i = 0; i < req->header_count; i++)
+        if (strcmp(req->headers[i].name, lname) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
 
 const struct http_request *http_exchange_request(const struct http_exchange *x);
 struct worker *http_exchange_worker(const struct http_exchange *x);

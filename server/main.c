@@ -9,7 +9,9 @@
 
 #include "common/common.h"
 #include "server/api.h"
+#include "server/auth.h"
 #include "server/config.h"
+#include "server/creds.h"
 #include "server/server.h"
 
 /* glibc's defaults mmap every block of 128 KiB or more and give freed memory back to the kernel
@@ -39,6 +41,18 @@ int main(int argc, char **argv)
         return rc < 0 ? 2 : 0;
     config_set(&cfg);
     tune_malloc();
+    struct creds *keys = NULL;
+    if (cfg.credentials[0] != '\0') {
+        char err[1200];
+        if (creds_load(cfg.credentials, &keys, err, sizeof(err)) != 0) {
+            fprintf(stderr, "shardcastd: --credentials %s\n", err);
+            return 2;
+        }
+        /* AWS rejects a scope naming another region than the endpoint's: ours is --region. */
+        auth_configure(keys, config_get()->region);
+        LOG_INFO("SigV4 verification on: %zu access key(s) from %s, region %s", creds_count(keys),
+                 cfg.credentials, cfg.region);
+    }
 
     /* Workers inherit this mask; only the main thread takes the stop signals, in sigwait. */
     signal(SIGPIPE, SIG_IGN);
@@ -51,6 +65,7 @@ int main(int argc, char **argv)
     rc = api_init(&cfg);
     if (rc != 0) {
         LOG_ERROR("cannot initialise the API layer: %s", strerror(-rc));
+        creds_free(keys);
         return 1;
     }
     struct server_opts o = {
@@ -72,6 +87,7 @@ int main(int argc, char **argv)
     if (rc != 0) {
         LOG_ERROR("cannot start the server: %s", strerror(-rc));
         api_shutdown();
+        creds_free(keys);
         return 1;
     }
     print_ready("http", cfg.listen_host, server_port(srv));
@@ -85,5 +101,7 @@ int main(int argc, char **argv)
     LOG_INFO("signal %d: stopping", sig);
     server_stop(srv);
     api_shutdown();
+    auth_configure(NULL, NULL);
+    creds_free(keys);
     return 0;
 }

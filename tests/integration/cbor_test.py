@@ -355,6 +355,13 @@ class CborTest(ServerTestCase):
         # Model validation still speaks in JSON paths and answers in CBOR.
         self.err("CreateStream", jackson({"StreamName": "a b", "ShardCount": 1}),
                  "ValidationException")
+        # So do the auth checks before any operation: an unsigned CBOR request.
+        status, headers, data = self.server.raw(jackson({}), target="ListStreams",
+                                                content_type=CT_CBOR,
+                                                headers={"Authorization": None})
+        self.assertEqual((status, headers.get("x-amzn-errortype"), headers["content-type"]),
+                         (400, "MissingAuthenticationTokenException", CT_CBOR), data)
+        self.assertEqual(cbor_loads(data)["__type"], "MissingAuthenticationTokenException")
 
     def test_malformed_cbor(self):
         cases = [

@@ -9,7 +9,7 @@ import {
     DecreaseStreamRetentionPeriodCommand, DescribeLimitsCommand, DeleteStreamCommand,
     waitUntilStreamExists, waitUntilStreamNotExists,
 } from '@aws-sdk/client-kinesis';
-import { startServer, waitFor, stopServerAndClient } from './harness.mjs';
+import { startServer, waitFor, stopServerAndClient, expectError } from './harness.mjs';
 
 const MAX = (1n << 128n) - 1n;
 
@@ -22,15 +22,6 @@ function expectedRanges(n) {
         out.push({ StartingHashKey: String(i * step), EndingHashKey: String(end) });
     }
     return out;
-}
-
-async function expectError(promise, name, status = 400) {
-    await assert.rejects(promise, (err) => {
-        assert.equal(err.name, name, `expected ${name}, got ${err.name}: ${err.message}`);
-        assert.equal(err.$metadata?.httpStatusCode, status);
-        assert.ok(err.message && err.message.length > 0, 'error carries a message');
-        return true;
-    });
 }
 
 async function waitActive(client, name) {

@@ -6,6 +6,7 @@
 // http2.connect() speaks h2c with prior knowledge; with https:// it is TLS + ALPN h2. We build the
 // handler ourselves (same options as the SDK default, plus the test CA for TLS) so that the tests
 // can record every HTTP/2 session the client opens and assert its protocol.
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, openSync, closeSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -143,11 +144,13 @@ export class Server {
     }
 
     /**
-     * A KinesisClient for this server. tls: use the https endpoint, trusting only our test cert.
+     * A KinesisClient for this server. tls: use the https endpoint, trusting only our test cert;
+     * credentials, region and config (more KinesisClient options) default to the test's own.
      * Returns { client, sessions }: sessions lists every HTTP/2 session the client opened, as
      * { authority, alpnProtocol } ('h2c' for cleartext prior knowledge, 'h2' for TLS ALPN).
      */
-    async client({ tls = false, maxAttempts = 1 } = {}) {
+    async client({ tls = false, maxAttempts = 1, credentials = CREDENTIALS, region = 'us-east-1',
+        config = {} } = {}) {
         const { KinesisClient } = await import('@aws-sdk/client-kinesis');
         const { NodeHttp2Handler } = await import('@smithy/node-http-handler');
         const endpoint = tls ? this.tlsEndpoint : this.endpoint;
@@ -174,10 +177,11 @@ export class Server {
         recordSessions();
         const client = new KinesisClient({
             endpoint,
-            region: 'us-east-1',
-            credentials: CREDENTIALS,
+            region,
+            credentials,
             maxAttempts,
             requestHandler: handler,
+            ...config,
         });
         return { client, sessions, handler };
     }
@@ -210,4 +214,17 @@ export async function waitFor(fn, { timeoutMs = 10000, intervalMs = 20, what = '
         if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
         await new Promise((r) => setTimeout(r, intervalMs));
     }
+}
+
+/** Expects `promise` to reject with the AWS error `name` and status 400. `message`: a string
+ * (exact), a RegExp, or undefined (any non-empty message). */
+export async function expectError(promise, name, message) {
+    await assert.rejects(promise, (err) => {
+        assert.equal(err.name, name, `expected ${name}, got ${err.name}: ${err.message}`);
+        assert.equal(err.$metadata?.httpStatusCode, 400);
+        if (typeof message === 'string') assert.equal(err.message, message);
+        else if (message) assert.match(err.message, message);
+        else assert.ok(err.message && err.message.length > 0, 'error carries a message');
+        return true;
+    });
 }

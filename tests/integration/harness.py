@@ -211,7 +211,8 @@ class Server:
         if target is not None:
             h["X-Amz-Target"] = target if "." in target else "Kinesis_20131202." + target
         if headers:
-            h.update(headers)
+            h.update(headers)  # a value None removes the header
+            h = {k: v for k, v in h.items() if v is not None}
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
         elif isinstance(body, str):

@@ -1,0 +1,51 @@
+/* The --credentials file (server/creds.c): format, lookups, every refusal with its line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/creds.h"
+#include "tests/test.h"
+
+static void expect_creds_error(const char *text, const char *want)
+{
+    struct creds *c = NULL;
+    char err[256];
+    CHECK_EQ_INT(creds_parse(text, strlen(text), "f", &c, err, sizeof(err)), -1);
+    CHECK(c == NULL);
+    CHECK_EQ_STR(err, want);
+}
+
+static void test_creds_file(void)
+{
+    static const char text[] = "# keys for the test\n"
+                               "\n"
+                               "AKID1  secret1\n"
+                               "\tAKID2\tsecret2\tTOKEN2   # a session key\n"
+                               "AKID0 s0 # comment\r\n"
+                               "   \n";
+    struct creds *c = NULL;
+    char err[256];
+    CHECK_EQ_INT(creds_parse(text, strlen(text), "f", &c, err, sizeof(err)), 0);
+    CHECK_EQ_INT(creds_count(c), 3);
+    const struct cred *k = creds_find(c, "AKID2", 5);
+    CHECK(k != NULL && strcmp(k->secret, "secret2") == 0 && strcmp(k->token, "TOKEN2") == 0);
+    k = creds_find(c, "AKID1x", 5);
+    CHECK(k != NULL && strcmp(k->secret, "secret1") == 0 && k->token == NULL);
+    CHECK(creds_find(c, "AKID0", 5) != NULL && creds_find(c, "AKID9", 5) == NULL);
+    CHECK(creds_find(c, "AKID", 4) == NULL);
+    creds_free(c);
+    expect_creds_error("AKID1 s1\nAKID2\n", "f:2: expected ACCESS_KEY_ID SECRET_ACCESS_KEY "
+                                            "[SESSION_TOKEN]");
+    expect_creds_error("A B C D\n", "f:1: more than three fields (ACCESS_KEY_ID "
+                                    "SECRET_ACCESS_KEY [SESSION_TOKEN])");
+    expect_creds_error("A s\nB s\nA t\n", "f: an access key id appears twice");
+    expect_creds_error("# nothing\n", "f: no keys");
+    expect_creds_error("A/B s\n", "f:1: access key id with a '/' or a non-printable character");
+    CHECK_EQ_INT(creds_load("/nonexistent/creds", &c, err, sizeof(err)), -1);
+    CHECK_EQ_STR(err, "/nonexistent/creds: No such file or directory");
+}
+
+int main(void)
+{
+    TEST_RUN(test_creds_file);
+    TEST_EXIT();
+}
