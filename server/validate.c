@@ -192,8 +192,15 @@ bool validate_timestamp(struct validate *v, json_t *obj, const char *name, const
     json_t *val = member(v, obj, name, path, required);
     if (val == NULL)
         return false;
+    /* Seconds beyond +-1e14 (3 million years) would overflow the milliseconds: a client's
+     * -2^63 did, found by tests/integration/wire_fuzz_test.py. */
     if (json_is_integer(val)) {
-        *out_ms = (int64_t)json_integer_value(val) * 1000;
+        json_int_t secs = json_integer_value(val);
+        if (secs <= -100000000000000 || secs >= 100000000000000) {
+            ser_fail(v, "Timestamp out of range");
+            return false;
+        }
+        *out_ms = (int64_t)secs * 1000;
         return true;
     }
     if (json_is_real(val)) {

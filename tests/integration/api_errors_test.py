@@ -120,6 +120,15 @@ class ApiErrorsTest(ServerTestCase):
         self.err("IncreaseStreamRetentionPeriod", {"StreamName": "s"}, "ValidationException",
                  "1 validation error detected: Value null at 'retentionPeriodHours' failed to "
                  "satisfy constraint: Member must not be null")
+        # JSON null is no value (found by wire_fuzz_test: it reached the registry as 0).
+        self.err("CreateStream", {"StreamName": "n", "ShardCount": None}, "ValidationException",
+                 "1 validation error detected: Value null at 'shardCount' failed to satisfy "
+                 "constraint: Member must not be null")
+        # Seconds whose milliseconds overflow 64 bits (found by wire_fuzz_test: UBSan abort).
+        self.err("GetShardIterator", {"StreamName": "n", "ShardId": "shardId-000000000000",
+                                      "ShardIteratorType": "AT_TIMESTAMP",
+                                      "Timestamp": -9223372036854775808},
+                 "SerializationException", "Timestamp out of range")
 
     def test_unknown_and_duplicate_stream(self):
         self.err("DescribeStream", {"StreamName": "ghost"}, "ResourceNotFoundException",

@@ -93,6 +93,22 @@ static void test_serialization(void)
     CHECK(!validate_int(&v, o, "D", "d", true, 0, 9, &x));
     CHECK_EQ_INT(validate_finish(&v, &msg), KERR_SERIALIZATION);
     json_decref(o);
+
+    /* Timestamps whose milliseconds do not fit: refused, never multiplied (UBSan aborts). */
+    o = J("{\"Min\":-9223372036854775808,\"Max\":9223372036854775807,\"Big\":1e14,"
+          "\"Edge\":99999999999999}");
+    int64_t ms = 0;
+    static const char *const huge[] = {"Min", "Max", "Big"};
+    for (size_t i = 0; i < 3; i++) {
+        validate_init(&v);
+        CHECK(!validate_timestamp(&v, o, huge[i], "t", true, &ms));
+        CHECK_EQ_INT(validate_finish(&v, &msg), KERR_SERIALIZATION);
+        CHECK_EQ_STR(msg, "Timestamp out of range");
+    }
+    validate_init(&v);
+    CHECK(validate_timestamp(&v, o, "Edge", "t", true, &ms));
+    CHECK_EQ_INT(ms, 99999999999999000LL);
+    json_decref(o);
 }
 
 int main(void)
