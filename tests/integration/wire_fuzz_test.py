@@ -15,6 +15,8 @@ in the environment replay or widen a run).
    resets, window updates, bad headers and random frames mixed in. A PING afterwards must be
    answered, or the connection closed (GOAWAY).
 
+4. The Kinesis calls again as CBOR (`application/x-amz-cbor-1.1`), mutated in structure and bytes.
+
 The server must stay up throughout, and exit cleanly (ASan leak check) when the class stops it.
 """
 import base64
@@ -241,13 +243,14 @@ class WireFuzzTest(ServerTestCase):
                                   "StreamModeDetails": {"StreamMode": "PROVISIONED"}}),
         ]
 
-    def send(self, op, body):
+    def send(self, op, body, ctype="application/x-amz-json-1.1"):
         """One request on a fresh connection. Returns (status, headers, body), or None when the
         server closed without an answer we could read (allowed only past the body limit)."""
         import http.client
-        head = ("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\n"
+        head = ("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
                 "X-Amz-Target: Kinesis_20131202.%s\r\nAuthorization: %s\r\nX-Amz-Date: %s\r\n"
-                "Content-Length: %d\r\n\r\n" % (op, AUTH, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+                "Content-Length: %d\r\n\r\n" % (ctype, op, AUTH,
+                                                 time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
                                                  len(body))).encode()
         s = socket.create_connection(("127.0.0.1", self.server.port), timeout=20)
         try:
@@ -523,7 +526,66 @@ class WireFuzzTest(ServerTestCase):
             off += 9 + n
         return False
 
-    def test_4_still_serving(self):
+    def test_4_cbor_requests(self):
+        """The same calls as CBOR (the Java SDKs' codec): Data as byte strings, timestamps as
+        tag 1 + epoch milliseconds, then structure and byte mutations. Answers: 200, or 400
+        with a CBOR error map whose __type matches the header (413 past the body limit)."""
+        import cbor2
+        from cbor_test import cbor_loads  # tag 1 kept as a tag: it carries milliseconds
+        rng = random.Random(SEED + 3)
+        mut = Mutator(rng)
+        seeds = self.seeds()
+
+        def to_cbor(v, key=None):
+            if isinstance(v, dict):
+                return {k: to_cbor(x, k) for k, x in v.items()}
+            if isinstance(v, list):
+                return [to_cbor(x) for x in v]
+            if key == "Data" and isinstance(v, str):
+                try:
+                    return base64.b64decode(v, validate=True)
+                except ValueError:
+                    return v
+            if key == "Timestamp" and isinstance(v, (int, float)) and abs(v) < 1e15:
+                return cbor2.CBORTag(1, int(v * 1000))
+            return v
+
+        statuses = {}
+        for i in range(N_JSON // 2):
+            if self.left() < 20:
+                break
+            op, body = rng.choice(seeds)
+            for _ in range(rng.randrange(0, 3)):
+                body = mut.mutate(body)
+            try:
+                data = cbor2.dumps(to_cbor(body))
+            except (ValueError, OverflowError, cbor2.CBOREncodeError):
+                continue
+            if rng.randrange(4) == 0:
+                data = mut.bytes_of(data)
+            got = self.send(op, data, ctype="application/x-amz-cbor-1.1")
+            if got is None:
+                self.assertGreater(len(data), BODY_MAX, "closed without an answer: %r" % data[:300])
+                continue
+            status, headers, resp = got
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 413:
+                self.assertGreater(len(data), BODY_MAX, data[:300])
+                continue
+            self.assertIn(status, (200, 400), (op, data[:300], resp[:300]))
+            if resp:
+                self.assertEqual(headers["content-type"], "application/x-amz-cbor-1.1")
+                out = cbor_loads(resp)
+                self.assertIsInstance(out, dict)
+                if status == 400:
+                    self.assertEqual(headers.get("x-amzn-errortype", "").split(":")[0],
+                                     out["__type"])
+            if i % 100 == 0:
+                self.assertTrue(self.server.alive(), "shardcastd died at CBOR request %d" % i)
+        sys.stderr.write("cbor requests: answers %s\n" % sorted(statuses.items()))
+        self.assertGreater(statuses.get(200, 0), 20, statuses)
+
+    def test_5_still_serving(self):
         st, out = self.server.call("DescribeStreamSummary", {"StreamName": STREAM})
         self.assertEqual(st, 200, out)
         st, _, data = self.server.raw(b"", method="GET", path="/health", content_type=None)
