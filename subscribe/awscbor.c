@@ -166,43 +166,53 @@ static void b64_finish(struct b64 *b, struct obuf *o)
     b->n = 0;
 }
 
-static int b64_value(uint8_t c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
+/* Base64 digit values plus one; 0 = not a digit. A table, because a Data string is most of
+ * every record: the branchy per-character decode was a third of the server's time on a CBOR
+ * fan-out (docs/benchmarks.md). */
+static const uint8_t b64_digit[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23,
+    ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30,
+    ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37,
+    ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44,
+    ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50, ['y'] = 51,
+    ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57, ['5'] = 58,
+    ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64};
 
-/* Decoded length of strict padded base64 s[0..n), or -1 when it is not that. */
-static long b64_decoded_len(const uint8_t *s, size_t n)
+/* Strict padded base64 s[0..n) decoded into dst (room for n / 4 * 3 bytes) in one pass.
+ * Returns the byte count, or -1 when s is not that (dst then holds garbage). */
+static long b64_decode(uint8_t *dst, const uint8_t *s, size_t n)
 {
     if (n % 4 != 0)
         return -1;
-    size_t pad = n > 0 && s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
-    for (size_t i = 0; i < n - pad; i++)
-        if (b64_value(s[i]) < 0)
-            return -1;
-    return (long)(n / 4 * 3 - pad);
-}
-
-/* Decodes base64 that b64_decoded_len() accepted. */
-static void b64_decode(uint8_t *dst, const uint8_t *s, size_t n)
-{
-    for (size_t i = 0; i < n; i += 4) {
-        uint32_t v = 0;
-        unsigned k = 0;
-        for (; k < 4 && s[i + k] != '='; k++)
-            v |= (uint32_t)b64_value(s[i + k]) << (18 - 6 * k);
-        *dst++ = (uint8_t)(v >> 16);
-        if (k > 2)
-            *dst++ = (uint8_t)(v >> 8);
-        if (k > 3)
-            *dst++ = (uint8_t)v;
+    if (n == 0)
+        return 0;
+    size_t pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
+    size_t full = n - (pad ? 4 : 0);
+    uint8_t *w = dst;
+    uint32_t bad = 0;
+    for (size_t i = 0; i < full; i += 4) {
+        uint32_t a = b64_digit[s[i]], b = b64_digit[s[i + 1]], c = b64_digit[s[i + 2]],
+                 d = b64_digit[s[i + 3]];
+        bad |= (uint32_t)(a == 0) | (uint32_t)(b == 0) | (uint32_t)(c == 0) | (uint32_t)(d == 0);
+        uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+        w[0] = (uint8_t)(v >> 16);
+        w[1] = (uint8_t)(v >> 8);
+        w[2] = (uint8_t)v;
+        w += 3;
     }
+    if (pad) {
+        const uint8_t *q = s + full;
+        uint32_t a = b64_digit[q[0]], b = b64_digit[q[1]];
+        uint32_t c = pad == 1 ? b64_digit[q[2]] : 1;
+        bad |= (uint32_t)(a == 0) | (uint32_t)(b == 0) | (uint32_t)(c == 0);
+        uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6;
+        *w++ = (uint8_t)(v >> 16);
+        if (pad == 1)
+            *w++ = (uint8_t)(v >> 8);
+    }
+    return bad ? -1 : (long)(w - dst);
 }
 
 /* ---- CBOR -> JSON -------------------------------------------------------------------------- */
@@ -718,14 +728,16 @@ static bool str_scan(struct enc *e, const char **close, size_t *dlen, bool *esca
     const char *s = e->p;
     size_t n = 0;
     *escaped = false;
-    while (s < e->end && *s != '"') {
+    for (;;) {
+        /* Runs of plain characters (base64 Data is all plain) without a branch per kind. */
+        const char *run = s;
+        while (s < e->end && ((unsigned char)*s >= 0x20) & (*s != '"') & (*s != '\\'))
+            s++;
+        n += (size_t)(s - run);
+        if (s == e->end || *s == '"')
+            break;
         if ((unsigned char)*s < 0x20)
             return enc_fail(e, AWSCBOR_ERR_JSON);
-        if (*s != '\\') {
-            s++;
-            n++;
-            continue;
-        }
         *escaped = true;
         char k = e->end - s >= 2 ? s[1] : '\0';
         uint32_t cp;
@@ -775,43 +787,70 @@ static size_t str_decode(uint8_t *w, const char *s, const char *close)
     return (size_t)(p - w);
 }
 
+/* base64 text[0..n) as a byte string; false, with nothing written, when it is not base64. The
+ * head announces n / 4 * 3 - pad bytes and the decode goes straight behind it. */
+static bool put_blob(struct enc *e, const uint8_t *text, size_t n)
+{
+    size_t mark = e->o.len;
+    size_t pad = n >= 4 && text[n - 1] == '=' ? (text[n - 2] == '=' ? 2u : 1u) : 0u;
+    size_t want = n / 4 * 3 - pad;
+    put_head(&e->o, MT_BYTES, want);
+    uint8_t *w = obuf_room(&e->o, n / 4 * 3);
+    if (w == NULL)
+        return true; /* over the bound: the whole conversion fails with TOO_LONG */
+    long got = b64_decode(w, text, n);
+    if (got < 0 || (size_t)got != want) {
+        e->o.len = mark;
+        return false;
+    }
+    e->o.len += want;
+    return true;
+}
+
 /* A JSON string (e->p at its opening quote) -> a text string, or for a blob member a byte
  * string of its base64. *name_off (may be NULL) gets where the text landed in the output. */
 static bool enc_string(struct enc *e, bool blob, size_t *name_off, size_t *name_len)
 {
     e->p++;
+    if (blob) {
+        /* Fast path for Data, most of every record: up to the next quote, and if that is all
+         * base64 digits, it held no escape or control character either: no scan needed. */
+        const char *q = memchr(e->p, '"', (size_t)(e->end - e->p));
+        if (q != NULL && put_blob(e, (const uint8_t *)e->p, (size_t)(q - e->p))) {
+            e->p = q + 1;
+            return true;
+        }
+    }
     const char *close;
     size_t n;
     bool escaped;
     if (!str_scan(e, &close, &n, &escaped))
         return false;
-    const uint8_t *text = (const uint8_t *)e->p;
-    uint8_t *tmp = NULL;
-    if (escaped && blob) {
-        tmp = sc_malloc(n + 1);
+    if (blob && escaped) { /* e.g. "\/" inside base64 */
+        uint8_t *tmp = sc_malloc(n + 1);
         str_decode(tmp, e->p, close);
-        text = tmp;
+        bool ok = put_blob(e, tmp, n);
+        free(tmp);
+        if (ok) {
+            e->p = close + 1;
+            return true;
+        }
     }
-    long bytes = blob ? b64_decoded_len(text, n) : -1;
-    put_head(&e->o, bytes >= 0 ? MT_BYTES : MT_TEXT, bytes >= 0 ? (uint64_t)bytes : n);
-    size_t out_n = bytes >= 0 ? (size_t)bytes : n;
-    uint8_t *w = obuf_room(&e->o, out_n);
+    put_head(&e->o, MT_TEXT, n);
+    uint8_t *w = obuf_room(&e->o, n);
     if (w != NULL) {
-        if (bytes >= 0)
-            b64_decode(w, text, n);
-        else if (escaped && !blob)
+        if (escaped)
             str_decode(w, e->p, close);
         else
-            memcpy(w, text, n);
+            memcpy(w, e->p, n);
         if (name_off != NULL) {
             *name_off = e->o.len;
-            *name_len = out_n;
+            *name_len = n;
         }
-        e->o.len += out_n;
+        e->o.len += n;
     } else if (name_off != NULL) {
         *name_off = *name_len = 0;
     }
-    free(tmp);
     e->p = close + 1;
     return true;
 }

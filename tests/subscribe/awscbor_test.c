@@ -319,6 +319,18 @@ static void test_from_json(void)
     CBOR_IS("{\"Records\":[{\"Data\":\"AQ==\"},{\"Data\":\"Ag\\/A\"}]}", 0xa1, 0x67, 'R', 'e', 'c',
             'o', 'r', 'd', 's', 0x82, 0xa1, 0x64, 'D', 'a', 't', 'a', 0x41, 0x01, 0xa1, 0x64, 'D',
             'a', 't', 'a', 0x43, 0x02, 0x0f, 0xc0);
+    /* Almost base64 stays text, whole: '=' inside, three '=', a character outside the
+     * alphabet in a full quad or in the padded one, a length that is not a multiple of 4. */
+    CBOR_IS("[{\"Data\":\"QU=C\"},{\"Data\":\"Q===\"},{\"Data\":\"QU@D\"},{\"Data\":\"Q@==\"},"
+            "{\"Data\":\"QUJDQ\"}]",
+            0x85, 0xa1, 0x64, 'D', 'a', 't', 'a', 0x64, 'Q', 'U', '=', 'C', 0xa1, 0x64, 'D', 'a', 't',
+            'a', 0x64, 'Q', '=', '=', '=', 0xa1, 0x64, 'D', 'a', 't', 'a', 0x64, 'Q', 'U', '@', 'D',
+            0xa1, 0x64, 'D', 'a', 't', 'a', 0x64, 'Q', '@', '=', '=', 0xa1, 0x64, 'D', 'a', 't', 'a',
+            0x65, 'Q', 'U', 'J', 'D', 'Q');
+    /* One and two padding characters, and a long run (the table-driven quads). */
+    CBOR_IS("[{\"Data\":\"QUI=\"},{\"Data\":\"QUJDREVGR0hJSktMTU5PUA==\"}]", 0x82, 0xa1, 0x64,
+            'D', 'a', 't', 'a', 0x42, 'A', 'B', 0xa1, 0x64, 'D', 'a', 't', 'a', 0x50, 'A', 'B', 'C',
+            'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', 'P');
     /* Integers in their shortest head; beyond 64 bits and non-integers as float64. */
     CBOR_IS("[0,23,24,255,256,65535,65536,4294967295,4294967296]", 0x89, 0x00, 0x17, 0x18, 0x18,
             0x18, 0xff, 0x19, 0x01, 0x00, 0x19, 0xff, 0xff, 0x1a, 0x00, 0x01, 0x00, 0x00, 0x1a,
