@@ -19,14 +19,16 @@ struct kapi_call_ctx {
     void *arg;
 };
 
-size_t kapi_headers(struct kapi *k, const char *op, const char *body, size_t body_len,
-                    struct hheader *hdrs, char *storage, size_t storage_len)
+size_t kapi_headers(struct kapi *k, const char *op, const char *ctype, const char *body,
+                    size_t body_len, struct hheader *hdrs, char *storage, size_t storage_len)
 {
+    if (ctype == NULL)
+        ctype = KAPI_CONTENT_TYPE;
     char *target = storage, *date = storage + 96, *auth = storage + 128;
     ASSERT(storage_len >= 1024);
     snprintf(target, 96, "Kinesis_20131202.%s", op);
     size_t n = 0;
-    hdrs[n++] = (struct hheader){"content-type", KAPI_CONTENT_TYPE};
+    hdrs[n++] = (struct hheader){"content-type", ctype};
     hdrs[n++] = (struct hheader){"x-amz-target", target};
     if (!k->sign)
         return n;
@@ -35,7 +37,7 @@ size_t kapi_headers(struct kapi *k, const char *op, const char *body, size_t bod
     sigv4_format_date(ts.tv_sec, date);
     struct sigv4_request sr = {.host = k->ep->authority,
                                .amz_date = date,
-                               .content_type = KAPI_CONTENT_TYPE,
+                               .content_type = ctype,
                                .target = target,
                                .body = (const uint8_t *)body,
                                .body_len = body_len};
@@ -112,7 +114,7 @@ static int send_call(struct kapi *k, struct hconn *c, const char *op, const char
     LOG_DEBUG("-> %s %.*s", op, (int)SC_MIN(len, 300u), body);
     struct hheader hdrs[8];
     char storage[1024];
-    size_t n = kapi_headers(k, op, body, len, hdrs, storage, sizeof(storage));
+    size_t n = kapi_headers(k, op, NULL, body, len, hdrs, storage, sizeof(storage));
     struct kapi_call_ctx *ctx = sc_malloc(sizeof(*ctx));
     *ctx = how;
     int rv = hconn_request(c, hdrs, n, body, len, false, &kapi_hreq_cbs, ctx);

@@ -46,10 +46,11 @@ int kapi_call_body(struct kapi *k, struct hconn *c, const char *op, const char *
 int kapi_call_sync(struct kapi *k, struct hconn *c, const char *op, json_t *req, json_t **resp,
                    char err_type[64]);
 
-/* Builds the request headers for op over body into hdrs (>= 6 entries) using storage (>= 1024
- * bytes). Returns the number of headers. Exposed for SubscribeToShard streaming. */
-size_t kapi_headers(struct kapi *k, const char *op, const char *body, size_t body_len,
-                    struct hheader *hdrs, char *storage, size_t storage_len);
+/* Builds the request headers for op over body (content type ctype; NULL = AWS JSON 1.1) into
+ * hdrs (>= 6 entries) using storage (>= 1024 bytes). Returns the number of headers. Exposed for
+ * SubscribeToShard streaming. */
+size_t kapi_headers(struct kapi *k, const char *op, const char *ctype, const char *body,
+                    size_t body_len, struct hheader *hdrs, char *storage, size_t storage_len);
 
 /* Extracts the AWS error code from a JSON error body ("" when absent) into out (64 bytes). */
 void kapi_error_type(const json_t *body, char out[64]);

@@ -31,6 +31,8 @@ static void usage(FILE *f)
             "  --timeout-ms N        per request (default 10000)\n"
             "  --mode efo|classic|both  (default both)\n"
             "  --stress              fan-out stress: report per-pipe MiB/s and total egress\n"
+            "  --cbor                subscribe in CBOR (application/x-amz-cbor-1.1), as the Java\n"
+            "                        SDKs and KCL do; events are decoded from CBOR\n"
             "  --consumer-prefix P   enhanced consumer names P-0.. (default shardcast-lt)\n"
             "  --cleanup             delete at the end what this run created: the stream (with\n"
             "                        its consumers) or else the consumers it registered\n"
@@ -56,7 +58,8 @@ static bool parse_num(const char *s, double lo, double hi, double *out)
     return true;
 }
 
-enum { O_POLL = 256, O_SIZE, O_DRAIN, O_TIMEOUT, O_PREFIX, O_H1, O_INSECURE, O_STRESS, O_CLEANUP };
+enum { O_POLL = 256, O_SIZE, O_DRAIN, O_TIMEOUT, O_PREFIX, O_H1, O_INSECURE, O_STRESS, O_CLEANUP,
+       O_CBOR };
 
 static const struct option lt_options[] = {{"endpoint", 1, 0, 'e'},
                                            {"stream", 1, 0, 's'},
@@ -76,6 +79,7 @@ static const struct option lt_options[] = {{"endpoint", 1, 0, 'e'},
                                            {"h1", 0, 0, O_H1},
                                            {"insecure", 0, 0, O_INSECURE},
                                            {"stress", 0, 0, O_STRESS},
+                                           {"cbor", 0, 0, O_CBOR},
                                            {"cleanup", 0, 0, O_CLEANUP},
                                            {"quiet", 0, 0, 'q'},
                                            {"help", 0, 0, 'h'},
@@ -130,6 +134,7 @@ static bool apply_option(int o, const char *arg, struct lt_config *cfg)
     case O_H1: cfg->h1 = true; break;
     case O_INSECURE: cfg->insecure = true; break;
     case O_STRESS: cfg->stress = true; break;
+    case O_CBOR: cfg->cbor = true; break;
     case O_CLEANUP: cfg->cleanup = true; break;
     case 'q': cfg->quiet = true; break;
     case 'm':

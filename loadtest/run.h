@@ -51,6 +51,7 @@ struct lt_config {
     bool h1;
     bool insecure;
     bool stress;
+    bool cbor; /* SubscribeToShard in application/x-amz-cbor-1.1, as the Java SDKs and KCL */
     bool quiet;
     bool cleanup; /* delete what this run created (stream, consumers) at the end */
 };

@@ -15,7 +15,8 @@
 # env:   STEPS ("25 50 100 150") CONSUMERS (5) RATE_PER_SHARD (950) SIZE (1024) DURATION (10)
 #        WARMUP (2) SHARDCASTD (build-rel/server/shardcastd) LOADTEST
 #        (build-rel/loadtest/shardcast-loadtest) SERVER_ARGS (extra shardcastd flags, after the defaults,
-#        so "--limits off" replaces --limits aws)
+#        so "--limits off" replaces --limits aws) LOADTEST_ARGS (extra load generator flags,
+#        e.g. "--cbor": subscribe in CBOR as the Java SDKs do)
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SHARDCASTD:-$root/build-rel/server/shardcastd}
@@ -50,7 +51,7 @@ for n in $steps; do
     load0=$(cut -d' ' -f1 /proc/loadavg)
     set -- "$lt" --endpoint "$ep" --stream fanout --shards "$shards" --consumers "$consumers" \
         --stress --rate "$rate" --record-size "$size" --duration "${DURATION:-10}" \
-        --warmup "${WARMUP:-2}" --drain-ms 3000 --quiet --cleanup --out "$dir"
+        --warmup "${WARMUP:-2}" --drain-ms 3000 --quiet --cleanup --out "$dir" ${LOADTEST_ARGS:-}
     echo "$*" > "$dir/command.txt"
     rc=0
     timeout 180 "$@" > "$dir/stdout.txt" 2> "$dir/stderr.txt" || rc=$?

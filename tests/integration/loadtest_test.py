@@ -80,6 +80,18 @@ class LoadtestSmoke(unittest.TestCase):
                      srv.aws("list-stream-consumers", "--stream-arn", arn)["Consumers"]}
             self.assertEqual(names, {"shardcast-lt-0", "shardcast-lt-1"})
 
+    def test_cbor_subscriptions(self):
+        # --cbor: SubscribeToShard in application/x-amz-cbor-1.1 as KCL sends it; every event is
+        # decoded from CBOR (a JSON payload fails the run), so a record arriving means its CBOR
+        # bytes and times were right.
+        with Server() as srv:
+            code, out, err, res, _ = loadtest(
+                srv.endpoint, "--mode", "efo", "--cbor", "--shards", 2, "--consumers", 2,
+                "--rate", 200, "--duration", 2, "--warmup", 0.5, "--stream", "lt-cbor")
+            self.assertEqual(code, 0, out + err)
+            self.assertTrue(res["config"]["cbor"])
+            self.check_path(res, "enhanced", 2)
+
     def test_throttled_entries_are_counted(self):
         # 2500 records/s into one shard under --limits aws (1000 records/s): PutRecords answers
         # with per-entry throttles, which the report counts; only acknowledged records are
