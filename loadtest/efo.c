@@ -260,8 +260,12 @@ static void sub_on_done(void *arg, int err, int status, const uint8_t *body, siz
         size_t n = evbuffer_get_length(p->es);
         const char *text = (const char *)evbuffer_pullup(p->es, -1);
         char *conv = NULL;
-        if (r->cfg.cbor && n > 0 && awscbor_to_json((const uint8_t *)text, n, &conv, &n, NULL) == 0)
+        size_t conv_len;
+        if (r->cfg.cbor && n > 0 &&
+            awscbor_to_json((const uint8_t *)text, n, &conv, &conv_len, NULL) == 0) {
             text = conv;
+            n = conv_len;
+        }
         json_t *j = json_loadb(text, n, 0, NULL);
         free(conv);
         char type[64];
