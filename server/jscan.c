@@ -6,9 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "common/common.h"
 #include "common/utf8.h"
@@ -38,19 +35,6 @@ static void ws(struct ps *s)
         s->p++;
 }
 
-/* Four hex digits at p (p + 4 <= end checked by the caller), or -1. */
-static int32_t hex4(const char *p)
-{
-    int32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = sc_hex_value(p[i]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    return v;
-}
-
 /* An escape after the backslash at s->p; advances past it. */
 static int escape(struct ps *s, bool *pending_high)
 {
@@ -66,7 +50,7 @@ static int escape(struct ps *s, bool *pending_high)
     }
     if (s->end - s->p < 5)
         return fail(s, "invalid \\u escape");
-    int32_t cp = hex4(s->p + 1);
+    int32_t cp = utf8_hex4(s->p + 1);
     if (cp < 0)
         return fail(s, "invalid \\u escape");
     if (cp == 0)
@@ -79,39 +63,12 @@ static int escape(struct ps *s, bool *pending_high)
     return 0;
 }
 
-/* The first byte at or after p that is not plain printable ASCII (< 0x20, >= 0x80, '"' or
- * '\\'), or end. Base64 Data is all plain: this loop is where a PutRecords body's scan goes,
- * so it looks at 16 bytes per step where SSE2 is there (every x86-64). */
-static const char *plain_end(const char *p, const char *end)
-{
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
-        __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, space),
-                                    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-        unsigned mask = (unsigned)_mm_movemask_epi8(stop);
-        if (mask != 0)
-            return p + __builtin_ctz(mask);
-        p += 16;
-    }
-#endif
-    for (; p < end; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
-            break;
-    }
-    return p;
-}
-
 static int string(struct ps *s, struct jscan_val *out)
 {
     const char *start = ++s->p; /* past the quote */
     bool escaped = false, pending_high = false;
     for (;;) {
-        const char *q = plain_end(s->p, s->end);
+        const char *q = utf8_json_plain_end(s->p, s->end);
         if (q != s->p && pending_high)
             return fail(s, "unpaired surrogate");
         s->p = q;
@@ -409,10 +366,10 @@ const char *jscan_string(const struct jscan_val *v, size_t *len, char **scratch)
         case 'r': o[n++] = '\r'; break;
         case 't': o[n++] = '\t'; break;
         case 'u': {
-            uint32_t cp = (uint32_t)hex4(p);
+            uint32_t cp = (uint32_t)utf8_hex4(p);
             p += 4;
             if (cp >= 0xD800 && cp <= 0xDBFF) { /* validated: a low surrogate follows */
-                uint32_t lo = (uint32_t)hex4(p + 2);
+                uint32_t lo = (uint32_t)utf8_hex4(p + 2);
                 p += 6;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             }

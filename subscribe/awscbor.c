@@ -682,38 +682,18 @@ static bool enc_eat(struct enc *e, char c)
     return false;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static long hex4(const char *s)
-{
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hex_digit(s[i]);
-        if (h < 0)
-            return -1;
-        v = v << 4 | h;
-    }
-    return v;
-}
-
 /* The code point of the \uXXXX escape at s (a surrogate pair is two escapes); *used gets its
  * length. false for a bad escape or a lone surrogate. */
 static bool unicode_escape(const char *s, const char *end, uint32_t *cp, size_t *used)
 {
-    long hi = end - s >= 6 ? hex4(s + 2) : -1;
+    long hi = end - s >= 6 ? utf8_hex4(s + 2) : -1;
     if (hi < 0 || (hi >= 0xdc00 && hi <= 0xdfff))
         return false;
     *cp = (uint32_t)hi;
     *used = 6;
     if (hi < 0xd800 || hi > 0xdbff)
         return true;
-    long lo = end - s >= 12 && s[6] == '\\' && s[7] == 'u' ? hex4(s + 8) : -1;
+    long lo = end - s >= 12 && s[6] == '\\' && s[7] == 'u' ? utf8_hex4(s + 8) : -1;
     if (lo < 0xdc00 || lo > 0xdfff)
         return false;
     *cp = 0x10000 + ((uint32_t)(hi - 0xd800) << 10) + (uint32_t)(lo - 0xdc00);
@@ -729,13 +709,16 @@ static bool str_scan(struct enc *e, const char **close, size_t *dlen, bool *esca
     size_t n = 0;
     *escaped = false;
     for (;;) {
-        /* Runs of plain characters (base64 Data is all plain) without a branch per kind. */
         const char *run = s;
-        while (s < e->end && ((unsigned char)*s >= 0x20) & (*s != '"') & (*s != '\\'))
-            s++;
+        s = utf8_json_plain_end(s, e->end);
         n += (size_t)(s - run);
         if (s == e->end || *s == '"')
             break;
+        if ((unsigned char)*s >= 0x80) { /* our JSON's UTF-8 is not re-checked (awscbor.h) */
+            s++;
+            n++;
+            continue;
+        }
         if ((unsigned char)*s < 0x20)
             return enc_fail(e, AWSCBOR_ERR_JSON);
         *escaped = true;
