@@ -1,9 +1,5 @@
 #include "common/utf8.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "common/common.h"
 
 size_t utf8_check(const uint8_t *p, const uint8_t *end)
@@ -49,30 +45,6 @@ size_t utf8_encode(uint8_t *dst, uint32_t cp)
     }
     dst[0] = (uint8_t)(lead[n] | cp);
     return n;
-}
-
-const char *utf8_json_plain_end(const char *p, const char *end)
-{
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
-        __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, space),
-                                    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-        unsigned mask = (unsigned)_mm_movemask_epi8(stop);
-        if (mask != 0)
-            return p + __builtin_ctz(mask);
-        p += 16;
-    }
-#endif
-    for (; p < end; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
-            break;
-    }
-    return p;
 }
 
 int32_t utf8_hex4(const char *p)

@@ -6,6 +6,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Length (2..4) of the well-formed sequence starting at p, whose lead byte is >= 0x80 and which
  * must end by `end`; 0 when it is not one (overlong forms, surrogates, > U+10FFFF, a bad or
@@ -20,8 +23,30 @@ size_t utf8_encode(uint8_t *dst, uint32_t cp);
 
 /* The first byte at or after p that is not plain printable ASCII inside a JSON string (< 0x20,
  * >= 0x80, '"' or '\\'), or end. 16 bytes per step where SSE2 is there: base64 Data is all
- * plain, so a record's scan is this loop. */
-const char *utf8_json_plain_end(const char *p, const char *end);
+ * plain, so a record's scan is this loop — inline, as it was inside jscan before it was shared. */
+static inline const char *utf8_json_plain_end(const char *p, const char *end)
+{
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
+        __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, space),
+                                    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(stop);
+        if (mask != 0)
+            return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#endif
+    for (; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            break;
+    }
+    return p;
+}
 
 /* The four hex digits at p (of a \uXXXX escape) as a value, or -1. */
 int32_t utf8_hex4(const char *p);
