@@ -31,10 +31,11 @@ void stats_json(struct evbuffer *out)
         ",\"pipes_open\":%" PRIu64 ",\"tail_frames_built\":%" PRIu64
         ",\"tail_frames_handed\":%" PRIu64 ",\"tail_bytes_flattened\":%" PRIu64
         ",\"catchup_frames\":%" PRIu64 ",\"pulled_bytes\":%" PRIu64 ",\"pulled_chains\":%" PRIu64
-        ",\"tail_drops\":%" PRIu64 ",\"rate_waits\":%" PRIu64 ",\"leases\":%zu",
+        ",\"tail_drops\":%" PRIu64 ",\"rate_waits\":%" PRIu64 ",\"tail_cbor_twins\":%" PRIu64
+        ",\"leases\":%zu",
         atomic_load(&g_ref_bytes), atomic_load(&g_copied_bytes), p.pipes_open, p.tail_frames_built,
         p.tail_frames_handed, p.tail_bytes_flattened, p.catchup_frames, p.pulled_bytes,
-        p.pulled_chains, p.tail_drops, p.rate_waits, leases_count());
+        p.pulled_chains, p.tail_drops, p.rate_waits, p.tail_cbor_twins, leases_count());
     void (*workers)(struct evbuffer *) = atomic_load(&g_workers_json);
     if (workers != NULL) {
         evbuffer_add_printf(out, ",\"worker_connections\":");

@@ -190,6 +190,9 @@ struct evframe {
     struct evframe_part *parts;
     struct refbuf **owners; /* one reference each; consecutive duplicates collapsed */
     uint8_t *small;         /* head and tail bytes */
+    /* The CBOR twin, built by the first evframe_cbor_twin() and kept with one reference until
+     * this frame goes: a tail frame is shared by every worker's hub, so its twin is too. */
+    _Atomic(struct evframe *) twin;
 };
 
 /* One allocation: the struct, then parts[], owners[], small bytes. */
@@ -205,6 +208,7 @@ static struct evframe *frame_alloc(size_t n_parts, size_t n_owners, size_t small
     f->n_parts = 0;
     f->n_owners = 0;
     f->n_held_parts = 0;
+    atomic_init(&f->twin, NULL);
     return f;
 }
 
@@ -317,6 +321,28 @@ int evframe_to_cbor(const struct evframe *f, struct evframe **out)
     return 0;
 }
 
+int evframe_cbor_twin(struct evframe *f, struct evframe **out)
+{
+    int built = 0;
+    struct evframe *t = atomic_load_explicit(&f->twin, memory_order_acquire);
+    if (t == NULL) {
+        int rc = evframe_to_cbor(f, &t);
+        if (rc != 0)
+            return rc;
+        built = 1;
+        /* Two workers may race to the first twin: one publishes, the other drops its copy. */
+        struct evframe *none = NULL;
+        if (!atomic_compare_exchange_strong_explicit(&f->twin, &none, t, memory_order_acq_rel,
+                                                     memory_order_acquire)) {
+            evframe_decref(t);
+            t = none;
+        }
+    }
+    evframe_incref(t);
+    *out = t;
+    return built;
+}
+
 void evframe_incref(struct evframe *f)
 {
     unsigned prev = atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
@@ -333,6 +359,7 @@ void evframe_decref(struct evframe *f)
         return;
     for (size_t i = 0; i < f->n_owners; i++)
         refbuf_decref(f->owners[i]);
+    evframe_decref(atomic_load_explicit(&f->twin, memory_order_acquire));
     free(f);
 }
 

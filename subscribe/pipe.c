@@ -30,7 +30,7 @@
 /* ---- stats --------------------------------------------------------------------------------- */
 
 static _Atomic uint64_t st_open, st_built, st_handed, st_flat, st_catchup, st_pulled, st_chains,
-    st_drops, st_waits;
+    st_drops, st_waits, st_twins;
 
 static void stat_add(_Atomic uint64_t *c, uint64_t n)
 {
@@ -48,6 +48,7 @@ void pipe_stats_get(struct pipe_stats *o)
     o->pulled_chains = atomic_load(&st_chains);
     o->tail_drops = atomic_load(&st_drops);
     o->rate_waits = atomic_load(&st_waits);
+    o->tail_cbor_twins = atomic_load(&st_twins);
 }
 
 /* ---- types --------------------------------------------------------------------------------- */
@@ -341,7 +342,8 @@ static void tail_remove(struct pipe *p)
 }
 
 /* A tail pipe takes the shared frame of batch [from, to), or falls back to catch-up. A CBOR
- * pipe takes *cbor, the frame's CBOR twin, built here by the first CBOR pipe of the delivery. */
+ * pipe takes *cbor, the frame's CBOR twin, fetched by the first CBOR pipe of the delivery (and
+ * built by the first of any worker's). */
 static void hub_hand(struct pipe *p, const struct tailframe *tf, struct evframe **cbor)
 {
     if (p->position >= tf->to)
@@ -353,9 +355,14 @@ static void hub_hand(struct pipe *p, const struct tailframe *tf, struct evframe 
     }
     struct evframe *f = tf->f;
     if (p->cfg.codec == EVENTSTREAM_CODEC_CBOR) {
-        if (*cbor == NULL && evframe_to_cbor(tf->f, cbor) != 0) {
-            pipe_end(p, "InternalFailureException", "Internal service failure encoding records.");
-            return;
+        if (*cbor == NULL) {
+            int rc = evframe_cbor_twin(tf->f, cbor);
+            if (rc < 0) {
+                pipe_end(p, "InternalFailureException",
+                         "Internal service failure encoding records.");
+                return;
+            }
+            stat_add(&st_twins, (uint64_t)rc);
         }
         f = *cbor;
     }
@@ -425,7 +432,7 @@ static int hub_build(void *arg, uint64_t from, struct tailframe *out)
 }
 
 /* Hands the frame of batch [tf->from, tf->to) to every tail pipe of this worker; its CBOR twin,
- * if a CBOR pipe needs it, is built once for all of them. */
+ * if a CBOR pipe needs it, is built once for all of them and for the other workers' hubs. */
 static void hub_deliver(struct hub *h, const struct tailframe *tf)
 {
     h->next_pos = tf->to;

@@ -137,6 +137,8 @@ struct pipe_stats {
     uint64_t pulled_chains;        /* evbuffer_add_reference calls made by pulls */
     uint64_t tail_drops;           /* tail pipes that overflowed and fell back to catch-up */
     uint64_t rate_waits;           /* pulls that found the bucket empty */
+    uint64_t tail_cbor_twins;      /* CBOR twins of shared frames transcoded (one per frame a
+                                      CBOR pipe took, whatever the workers) */
 };
 void pipe_stats_get(struct pipe_stats *out);
 

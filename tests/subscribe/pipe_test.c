@@ -659,6 +659,7 @@ static void test_cbor_pipes(void)
     pipe_stats_get(&st1);
     CHECK_EQ_INT(st1.tail_frames_built - st0.tail_frames_built, 1);
     CHECK_EQ_INT(st1.tail_frames_handed - st0.tail_frames_handed, 3);
+    CHECK_EQ_INT(st1.tail_cbor_twins - st0.tail_cbor_twins, 1);
     /* Both CBOR pipes pull the same CBOR frame; the JSON pipe the shared JSON one. */
     struct evbuffer *o1 = evbuffer_new(), *o2 = evbuffer_new(), *oj = evbuffer_new();
     CHECK(pipe_pull(c1.p, o1, 16384) > 0);
