@@ -172,6 +172,14 @@ int creds_load(const char *path, struct creds **out, char *err, size_t err_cap)
         rc = creds_parse(buf, len, path, out, err, err_cap);
     OPENSSL_cleanse(buf, len);
     free(buf);
+    if (rc == 0) {
+        /* Secrets others can read are worth a word (as ssh says of keys), not a refusal: the AWS
+         * CLI reads ~/.aws/credentials whatever its mode. */
+        err[0] = '\0';
+        if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+            snprintf(err, err_cap, "%s is accessible by group or others (mode %04o); chmod 600 it",
+                     path, (unsigned)(st.st_mode & 07777));
+    }
     return rc;
 }
 

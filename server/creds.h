@@ -28,8 +28,9 @@ struct cred {
 
 struct creds;
 
-/* Reads and parses `path`. Returns 0 with *out set (free with creds_free), or -1 with a one-line
- * reason (file, line) in err. Synchronous; main thread. */
+/* Reads and parses `path`. Returns 0 with *out set (free with creds_free) and in err a warning
+ * when the file is accessible by group or others, else ""; or -1 with a one-line reason (file,
+ * line) in err. Synchronous; main thread. */
 int creds_load(const char *path, struct creds **out, char *err, size_t err_cap);
 
 /* The same from text already in memory (tests). `where` names the source in messages. */

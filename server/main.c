@@ -48,6 +48,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "shardcastd: --credentials %s\n", err);
             return 2;
         }
+        if (err[0] != '\0')
+            LOG_WARN("--credentials: %s", err);
         /* AWS rejects a scope naming another region than the endpoint's: ours is --region. */
         auth_configure(keys, config_get()->region);
         LOG_INFO("SigV4 verification on: %zu access key(s) from %s, region %s", creds_count(keys),

@@ -35,6 +35,7 @@ def write_credentials(directory):
     with open(path, "w") as f:
         f.write("# test keys\n\n%s %s\n%s %s %s   # a session key\n"
                 % (KEY, SECRET, SESSION_KEY, SESSION_SECRET, TOKEN))
+    os.chmod(path, 0o600)
     return path
 
 
@@ -342,6 +343,24 @@ class BadCredentialsFileTest(unittest.TestCase):
                 self.assertEqual(p.returncode, 2)
                 self.assertIn(text, p.stderr)
                 self.assertEqual(p.stdout, "")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_exposed_file_warns(self):
+        """A key file others can read is used, with a warning in the log; a 0600 one quietly."""
+        d = tempfile.mkdtemp(prefix="shardcast-keys-")
+        try:
+            path = write_credentials(d)
+            for mode, warned in ((0o644, True), (0o600, False)):
+                os.chmod(path, mode)
+                with Server("--credentials", path) as srv:
+                    self.assertEqual(client(srv).list_streams()["StreamNames"], [])
+                    log = srv.read_log()
+                close_clients()
+                self.assertEqual("accessible by group or others (mode %04o); chmod 600 it"
+                                 % mode in log, warned, log)
+                if not warned:
+                    self.assertNotIn("accessible by group or others", log)
         finally:
             shutil.rmtree(d, ignore_errors=True)
 

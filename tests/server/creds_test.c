@@ -1,6 +1,9 @@
 /* The --credentials file (server/creds.c): format, lookups, every refusal with its line. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "server/creds.h"
 #include "tests/test.h"
@@ -44,8 +47,38 @@ static void test_creds_file(void)
     CHECK_EQ_STR(err, "/nonexistent/creds: No such file or directory");
 }
 
+/* A key file others may read loads, with a warning in err; a 0600 one without. */
+static void test_creds_file_mode(void)
+{
+    char path[] = "/tmp/shardcast-creds-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    static const char text[] = "AKID1 secret1\n";
+    CHECK(write(fd, text, sizeof(text) - 1) == (ssize_t)sizeof(text) - 1);
+    close(fd);
+    struct creds *c = NULL;
+    char err[512], want[600];
+    CHECK_EQ_INT(chmod(path, 0600), 0);
+    CHECK_EQ_INT(creds_load(path, &c, err, sizeof(err)), 0);
+    CHECK_EQ_STR(err, "");
+    creds_free(c);
+    CHECK_EQ_INT(chmod(path, 0644), 0);
+    CHECK_EQ_INT(creds_load(path, &c, err, sizeof(err)), 0);
+    snprintf(want, sizeof(want), "%s is accessible by group or others (mode 0644); chmod 600 it",
+             path);
+    CHECK_EQ_STR(err, want);
+    CHECK(creds_find(c, "AKID1", 5) != NULL);
+    creds_free(c);
+    CHECK_EQ_INT(chmod(path, 0640), 0);
+    CHECK_EQ_INT(creds_load(path, &c, err, sizeof(err)), 0);
+    CHECK(strstr(err, "(mode 0640)") != NULL);
+    creds_free(c);
+    unlink(path);
+}
+
 int main(void)
 {
     TEST_RUN(test_creds_file);
+    TEST_RUN(test_creds_file_mode);
     TEST_EXIT();
 }
