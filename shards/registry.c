@@ -844,7 +844,20 @@ static int open_by_hash(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Applies the splits/merges of an UpdateShardCount to clone c. */
+/* The start of target range t (1 <= t < target) as CreateStream draws them. */
+static u128 uniform_start(uint32_t t, uint32_t target)
+{
+    u128 start, end;
+    u128_split(t, target, &start, &end);
+    return start;
+}
+
+/* Applies an UpdateShardCount (UNIFORM_SCALING) to clone c: the open shards end as `target`
+ * shards with exactly the ranges CreateStream(target) draws, as AWS leaves them. A child has at
+ * most two parents, so it is a series of splits and merges: every open shard is split at each
+ * target boundary inside it, then the pieces of each target range are merged left to right.
+ * Pieces split off and merged again live for no time (closed at once, no record); AWS documents
+ * such short-lived shards too. Doubling and halving need no piece of that kind. */
 static int rescale(const struct registry *reg, struct reg_stream *c, uint32_t open, uint32_t target,
                    int64_t now)
 {
@@ -855,31 +868,45 @@ static int rescale(const struct registry *reg, struct reg_stream *c, uint32_t op
             hi[k++] = (struct hash_idx){c->shards[i].start_hash, c->shards[i].index};
     ASSERT(k == open);
     qsort(hi, open, sizeof(*hi), open_by_hash);
-    uint32_t *idx = sc_malloc(open * sizeof(*idx));
-    for (uint32_t i = 0; i < open; i++)
-        idx[i] = hi[i].index;
-    free(hi);
+    /* Pieces in hash order, each inside one target range: at most open + target - 1. */
+    uint32_t *piece = sc_malloc(((size_t)open + target) * sizeof(*piece));
+    uint32_t np = 0, t = 1;
     int rc = 0;
-    for (uint32_t i = 0; target > open && i < target - open && rc == 0; i++)
-        if (c->shards[idx[i]].end_hash - c->shards[idx[i]].start_hash < 3)
-            rc = KERR_INVALID_ARGUMENT; /* checked first: nothing sealed on a refusal */
-    for (uint32_t i = 0; target > open && i < target - open && rc == 0; i++) {
-        struct reg_shard p = c->shards[idx[i]]; /* copy: shard_add may move the array */
-        u128 mid = p.start_hash + (p.end_hash - p.start_hash) / 2 + 1;
-        if ((rc = shard_close(reg, c, idx[i], now)) != 0)
-            break;
-        shard_add(c, p.start_hash, mid - 1, p.index, REG_NO_SHARD, now);
-        shard_add(c, mid, p.end_hash, p.index, REG_NO_SHARD, now);
+    for (uint32_t i = 0; i < open && rc == 0; i++) {
+        uint32_t cur = hi[i].index;
+        for (;;) {
+            struct reg_shard p = c->shards[cur]; /* a copy: shard_add may move the array */
+            while (t < target && uniform_start(t, target) <= p.start_hash)
+                t++;
+            if (t == target || uniform_start(t, target) > p.end_hash)
+                break;
+            u128 at = uniform_start(t, target);
+            if ((rc = shard_close(reg, c, cur, now)) != 0)
+                break;
+            piece[np++] = shard_add(c, p.start_hash, at - 1, cur, REG_NO_SHARD, now)->index;
+            cur = shard_add(c, at, p.end_hash, cur, REG_NO_SHARD, now)->index;
+        }
+        piece[np++] = cur;
     }
-    for (uint32_t j = 0; target < open && j < open - target && rc == 0; j++) {
-        struct reg_shard a = c->shards[idx[2 * j]], b = c->shards[idx[2 * j + 1]];
-        ASSERT(a.end_hash + 1 == b.start_hash);
-        if ((rc = shard_close(reg, c, a.index, now)) != 0 ||
-            (rc = shard_close(reg, c, b.index, now)) != 0)
-            break;
-        shard_add(c, a.start_hash, b.end_hash, a.index, b.index, now);
+    free(hi);
+    ASSERT(rc != 0 || np <= open + target - 1);
+    for (uint32_t j = 0, p = 0; j < target && rc == 0; j++) {
+        u128 start, end;
+        u128_split(j, target, &start, &end);
+        ASSERT(p < np && c->shards[piece[p]].start_hash == start);
+        uint32_t cur = piece[p++];
+        while (c->shards[cur].end_hash != end) {
+            ASSERT(p < np);
+            uint32_t next = piece[p++];
+            struct reg_shard a = c->shards[cur], b = c->shards[next];
+            ASSERT(a.end_hash + 1 == b.start_hash);
+            if ((rc = shard_close(reg, c, cur, now)) != 0 ||
+                (rc = shard_close(reg, c, next, now)) != 0)
+                break;
+            cur = shard_add(c, a.start_hash, b.end_hash, cur, next, now)->index;
+        }
     }
-    free(idx);
+    free(piece);
     return rc;
 }
 

@@ -341,6 +341,49 @@ class ApiErrorsTest(ServerTestCase):
                  "Could not find shard shardId-000000000099 in stream rs under account %s."
                  % ACCOUNT)
 
+    def test_update_shard_count_uniform(self):
+        """UNIFORM_SCALING leaves the ranges CreateStream draws for that count, whatever the
+        steps (3 -> 5 -> 4 -> 7, after a lopsided split); lineage stays whole (every parent
+        listed and closed, a merge child's parents adjacent)."""
+        k = self.server.boto3()
+
+        def ranges(shards):
+            return sorted((int(s["HashKeyRange"]["StartingHashKey"]),
+                           int(s["HashKeyRange"]["EndingHashKey"])) for s in shards)
+
+        def open_shards(name):
+            return [s for s in k.list_shards(StreamName=name)["Shards"]
+                    if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
+
+        def settle(name):
+            wait_for(lambda: k.describe_stream_summary(StreamName=name)
+                     ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
+
+        self.create_active("uni", 3)
+        first = open_shards("uni")[0]
+        lo, hi = (int(first["HashKeyRange"][x]) for x in ("StartingHashKey", "EndingHashKey"))
+        k.split_shard(StreamName="uni", ShardToSplit=first["ShardId"],
+                      NewStartingHashKey=str(lo + (hi - lo) // 7))
+        settle("uni")
+        for target in (5, 4, 7):
+            self.create_active("ref%d" % target, target)
+            cur = len(open_shards("uni"))
+            out = k.update_shard_count(StreamName="uni", TargetShardCount=target,
+                                       ScalingType="UNIFORM_SCALING")
+            self.assertEqual((out["CurrentShardCount"], out["TargetShardCount"]), (cur, target))
+            settle("uni")
+            self.assertEqual(ranges(open_shards("uni")), ranges(open_shards("ref%d" % target)))
+        every = {s["ShardId"]: s for s in k.list_shards(StreamName="uni")["Shards"]}
+        for s in every.values():
+            for key in ("ParentShardId", "AdjacentParentShardId"):
+                if key in s:
+                    self.assertIn("EndingSequenceNumber",
+                                  every[s[key]]["SequenceNumberRange"], s)
+            if "AdjacentParentShardId" in s:
+                a, b = every[s["ParentShardId"]], every[s["AdjacentParentShardId"]]
+                self.assertEqual(int(a["HashKeyRange"]["EndingHashKey"]) + 1,
+                                 int(b["HashKeyRange"]["StartingHashKey"]))
+
     def test_consumers(self):
         self.create_active("efo")
         k = self.server.boto3()

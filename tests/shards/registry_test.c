@@ -208,6 +208,70 @@ static void check_cover(struct registry *reg, const char *name, uint32_t want_op
     free(sh);
 }
 
+/* The open shards are exactly CreateStream(want)'s ranges; every shard's parents are closed, and
+ * a merge child's two parents are adjacent and make up its range. */
+static void check_uniform(struct registry *reg, const char *name, uint32_t want)
+{
+    check_cover(reg, name, want);
+    struct reg_shard *sh;
+    size_t n;
+    CHECK_EQ_INT(registry_shards(reg, name, NULL, &sh, &n), 0);
+    uint32_t matched = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sh[i].parent != REG_NO_SHARD) {
+            CHECK(sh[sh[i].parent].closed);
+            if (sh[i].adjacent_parent != REG_NO_SHARD) {
+                const struct reg_shard *a = &sh[sh[i].parent], *b = &sh[sh[i].adjacent_parent];
+                CHECK(b->closed && a->end_hash + 1 == b->start_hash);
+                CHECK(sh[i].start_hash == a->start_hash && sh[i].end_hash == b->end_hash);
+            } else {
+                const struct reg_shard *a = &sh[sh[i].parent];
+                CHECK(sh[i].start_hash >= a->start_hash && sh[i].end_hash <= a->end_hash);
+            }
+        }
+        if (sh[i].closed)
+            continue;
+        for (uint32_t t = 0; t < want; t++) {
+            u128 start, end;
+            u128_split(t, want, &start, &end);
+            if (sh[i].start_hash == start && sh[i].end_hash == end)
+                matched++;
+        }
+    }
+    CHECK_EQ_INT(matched, want);
+    free(sh);
+}
+
+/* Uniform from any count to any allowed one, including after a lopsided SplitShard. */
+static void test_update_shard_count_uniform(void)
+{
+    struct registry_opts o = opts(NULL);
+    o.shard_limit = 1000;
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "v", 3, REG_PROVISIONED, NULL, 0), 0);
+    clock_advance_ms(600);
+    static const uint32_t steps[] = {4, 7, 13, 7, 4, 2, 1, 2, 3, 5, 9, 17, 34, 17, 12, 24, 23};
+    uint32_t cur;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        CHECK_EQ_INT(registry_shard_count_update(reg, "v", steps[i], &cur), 0);
+        clock_advance_ms(600);
+        check_uniform(reg, "v", steps[i]);
+    }
+    /* A lopsided split first (one shard's range split near its start), then back to uniform. */
+    struct reg_shard one;
+    enum reg_status st;
+    CHECK_EQ_INT(registry_shard_route(reg, "v", 0, &one, &st), 0);
+    CHECK_EQ_INT(registry_shard_split(reg, "v", one.index, one.start_hash + 2), 0);
+    clock_advance_ms(600);
+    check_cover(reg, "v", 24);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "v", 30, &cur), 0);
+    CHECK_EQ_INT(cur, 24);
+    clock_advance_ms(600);
+    check_uniform(reg, "v", 30);
+    registry_destroy(reg);
+}
+
 static void test_update_shard_count(void)
 {
     struct registry_opts o = opts(NULL);
@@ -223,10 +287,10 @@ static void test_update_shard_count(void)
     CHECK_EQ_INT(cur, 3);
     CHECK_EQ_INT(registry_shard_count_update(reg, "u", 4, &cur), KERR_RESOURCE_IN_USE);
     clock_advance_ms(600);
-    check_cover(reg, "u", 5);
+    check_uniform(reg, "u", 5);
     CHECK_EQ_INT(registry_shard_count_update(reg, "u", 3, &cur), 0);
     clock_advance_ms(600);
-    check_cover(reg, "u", 3);
+    check_uniform(reg, "u", 3);
     CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_count_update(reg, "od", 5, &cur), KERR_VALIDATION);
@@ -398,6 +462,7 @@ int main(void)
     TEST_RUN(test_tags_retention);
     TEST_RUN(test_reshard_consumers);
     TEST_RUN(test_update_shard_count);
+    TEST_RUN(test_update_shard_count_uniform);
     TEST_RUN(test_seal_hook);
     TEST_RUN(test_persistence);
     TEST_RUN(test_shard_ids);
