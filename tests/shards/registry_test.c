@@ -242,15 +242,22 @@ static void check_uniform(struct registry *reg, const char *name, uint32_t want)
     free(sh);
 }
 
+/* An in-memory registry with one ACTIVE provisioned stream of 3 shards. */
+static struct registry *registry_with_stream(const char *name, uint32_t shard_limit)
+{
+    struct registry_opts o = opts(NULL);
+    o.shard_limit = shard_limit;
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, name, 3, REG_PROVISIONED, NULL, 0), 0);
+    clock_advance_ms(600);
+    return reg;
+}
+
 /* Uniform from any count to any allowed one, including after a lopsided SplitShard. */
 static void test_update_shard_count_uniform(void)
 {
-    struct registry_opts o = opts(NULL);
-    o.shard_limit = 1000;
-    struct registry *reg;
-    CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "v", 3, REG_PROVISIONED, NULL, 0), 0);
-    clock_advance_ms(600);
+    struct registry *reg = registry_with_stream("v", 1000);
     static const uint32_t steps[] = {4, 7, 13, 7, 4, 2, 1, 2, 3, 5, 9, 17, 34, 17, 12, 24, 23};
     uint32_t cur;
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -274,12 +281,7 @@ static void test_update_shard_count_uniform(void)
 
 static void test_update_shard_count(void)
 {
-    struct registry_opts o = opts(NULL);
-    o.shard_limit = 100;
-    struct registry *reg;
-    CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "u", 3, REG_PROVISIONED, NULL, 0), 0);
-    clock_advance_ms(600);
+    struct registry *reg = registry_with_stream("u", 100);
     uint32_t cur;
     CHECK_EQ_INT(registry_shard_count_update(reg, "u", 7, &cur), KERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(registry_shard_count_update(reg, "u", 1, &cur), KERR_INVALID_ARGUMENT);
