@@ -99,10 +99,11 @@ int evframe_create_exception(const char *exception_type, enum eventstream_codec 
  * reference, the caller's); f is untouched. Returns 0, an AWSCBOR_ERR_* (a stored record that
  * is not JSON), or EVENTSTREAM_ERR_TOO_LONG. */
 int evframe_to_cbor(const struct evframe *f, struct evframe **out);
-/* The same twin, built once per frame and cached in it (lock-free; a lost race builds one
- * extra that is dropped): every CBOR pipe of every worker handed a shared tail frame takes this
- * one. *out gets a reference. Returns 1 when this call transcoded, 0 when the twin was there,
- * or evframe_to_cbor()'s error. The twin lives as long as f, so holding f holds both. */
+/* The same twin, built once per frame and cached in it (the first caller builds it under a
+ * lock that callers asking for the same frame meanwhile wait on; later ones take it without a
+ * lock): every CBOR pipe of every worker handed a shared tail frame takes this one. *out gets a
+ * reference. Returns 1 when this call transcoded, 0 when the twin was there, or
+ * evframe_to_cbor()'s error. The twin lives as long as f, so holding f holds both. */
 int evframe_cbor_twin(struct evframe *f, struct evframe **out);
 
 void evframe_incref(struct evframe *f);
