@@ -4,7 +4,8 @@ Every server runs on 127.0.0.1 with an ephemeral port (--listen 127.0.0.1:0) in 
 dir, and is stopped by PID when the test ends. The ready line on stdout (architecture.md §7) tells
 us the port. stderr goes to a log file that is printed when a test fails.
 
-Clients: the Debian AWS CLI v2 (/usr/bin/aws), Debian's boto3, and raw HTTP via http.client.
+Clients: the Debian AWS CLI v2 (/usr/bin/aws), Debian's boto3, raw HTTP via http.client, and the
+Go SDK test binaries (GoSdkTestCase, at the end).
 """
 import json
 import os
