@@ -23,9 +23,10 @@ preflight "@aws-sdk/client-kinesis (npm ci)" \
 preflight "openssl" openssl version
 preflight "nghttp2-client (nghttp, h2load)" sh -c 'command -v nghttp && command -v h2load'
 preflight "Go toolchain (golang-go)" go version
+gosdk=/usr/share/gocode/src/github.com/aws
 preflight "AWS SDK for Go v1 and v2 service/kinesis (golang-github-aws-aws-sdk-go{,-v2}-dev)" \
-    test -f /usr/share/gocode/src/github.com/aws/aws-sdk-go/service/kinesis/api.go \
-    -a -f /usr/share/gocode/src/github.com/aws/aws-sdk-go-v2/service/kinesis/api_op_SubscribeToShard.go
+    test -f $gosdk/aws-sdk-go/service/kinesis/api.go \
+    -a -f $gosdk/aws-sdk-go-v2/service/kinesis/api_op_SubscribeToShard.go
 
 JOBS=${SHARDCAST_JOBS:-2}
 cmake -S . -B build-ci -G Ninja -DCMAKE_BUILD_TYPE=Debug \
