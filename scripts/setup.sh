@@ -15,6 +15,9 @@ PKGS=(
     clang libclang-rt-14-dev
     # clang-format for .clang-format (style.md).
     clang-format
+    # Go SDK tests (tests/integration/go, go_sdk_v*_test.py): the Go toolchain and Debian's AWS
+    # SDK for Go v1 and v2 sources, built offline in GOPATH mode (no module proxy needed).
+    golang-go golang-github-aws-aws-sdk-go-dev golang-github-aws-aws-sdk-go-v2-dev
 )
 # Node: the JS SDK tests need node >= 18 and npm. A machine that already has Node (e.g. from
 # nodesource, which bundles npm) keeps it; otherwise Debian 12's nodejs (18.x) + npm.
@@ -54,4 +57,5 @@ if [ "$(cat node_modules/.shardcast-lock-sha256 2>/dev/null || true)" != "$lock_
     npm ci --no-audit --no-fund --loglevel=error
     echo "$lock_sum" > node_modules/.shardcast-lock-sha256
 fi
-echo "setup.sh: ok (node $(node --version), $(/usr/bin/aws --version 2>&1 | cut -d' ' -f1))"
+echo "setup.sh: ok (node $(node --version), $(/usr/bin/aws --version 2>&1 | cut -d' ' -f1)," \
+    "$(go version | cut -d' ' -f3))"

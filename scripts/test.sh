@@ -22,6 +22,11 @@ preflight "@aws-sdk/client-kinesis (npm ci)" \
     node --input-type=module -e "await import('@aws-sdk/client-kinesis'); await import('@smithy/node-http-handler')"
 preflight "openssl" openssl version
 preflight "nghttp2-client (nghttp, h2load)" sh -c 'command -v nghttp && command -v h2load'
+preflight "Go toolchain (golang-go)" go version
+gosdk=/usr/share/gocode/src/github.com/aws
+preflight "AWS SDK for Go v1 and v2 service/kinesis (golang-github-aws-aws-sdk-go{,-v2}-dev)" \
+    test -f $gosdk/aws-sdk-go/service/kinesis/api.go \
+    -a -f $gosdk/aws-sdk-go-v2/service/kinesis/api_op_SubscribeToShard.go
 
 JOBS=${SHARDCAST_JOBS:-2}
 cmake -S . -B build-ci -G Ninja -DCMAKE_BUILD_TYPE=Debug \

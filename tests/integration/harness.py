@@ -4,7 +4,8 @@ Every server runs on 127.0.0.1 with an ephemeral port (--listen 127.0.0.1:0) in 
 dir, and is stopped by PID when the test ends. The ready line on stdout (architecture.md §7) tells
 us the port. stderr goes to a log file that is printed when a test fails.
 
-Clients: the Debian AWS CLI v2 (/usr/bin/aws), Debian's boto3, and raw HTTP via http.client.
+Clients: the Debian AWS CLI v2 (/usr/bin/aws), Debian's boto3, raw HTTP via http.client, and the
+Go SDK test binaries (GoSdkTestCase, at the end).
 """
 import json
 import os
@@ -281,3 +282,65 @@ class ServerTestCase(unittest.TestCase):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# -- Go SDK tests ----------------------------------------------------------------------------------
+# tests/integration/go/build.sh compiles the Go tests (ctest fixture integration/go_build) into
+# GO_TESTS_DIR; go_sdk_v*_test.py start a server here and run every Go test in the binary against
+# it. A missing binary is a failure, never a skip.
+GO_TESTS_DIR = os.environ.get("SHARDCAST_GO_TESTS_DIR") or os.path.join(
+    os.environ.get("SHARDCAST_BUILD_DIR", "build"), "gotests")
+# Host settings an SDK would pick up from the environment (a session loads AWS_CA_BUNDLE over the
+# test's own CA, for one): the Go tests configure their clients completely themselves.
+GO_ENV_DROP = ("AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE",
+               "AWS_SHARED_CREDENTIALS_FILE", "AWS_SDK_LOAD_CONFIG", "AWS_SESSION_TOKEN",
+               "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS")
+
+
+class GoSdkTestCase(ServerTestCase):
+    """Runs each Go test of `binary` (a `go test -c` executable) in its own process against the
+    class's server (plain port and TLS port). Subclasses set binary and expected (test names
+    that must be present, so a renamed test cannot silently drop out) and call run_go_tests()
+    from a test method (none here: this class is imported into the test modules)."""
+    binary = None
+    expected = ()
+    go_select = r"Test"  # re.match against each Go test name: the ones this class runs
+    server_args = ("--limits", "off", "--heartbeat-ms", "300")
+    server_tls = True
+
+    def go(self, *args, timeout=240):
+        path = os.path.join(GO_TESTS_DIR, self.binary)
+        if not os.access(path, os.X_OK):
+            self.fail("%s missing: run ctest (fixture integration/go_build) or "
+                      "tests/integration/go/build.sh %s" % (path, GO_TESTS_DIR))
+        env = {k: v for k, v in os.environ.items() if k not in GO_ENV_DROP}
+        env["GOTRACEBACK"] = "all"
+        return subprocess.run([path] + list(args), capture_output=True, text=True, env=env,
+                              timeout=timeout)
+
+    def run_go_tests(self):
+        p = self.go("-test.list", ".")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        names = [n for n in p.stdout.split() if re.match(self.go_select, n)]
+        self.assertTrue(set(self.expected) <= set(names), "Go tests %s, expected %s"
+                        % (names, self.expected))
+        srv = self.server
+        for name in names:
+            with self.subTest(go=name):
+                # -test.timeout panics with every goroutine's stack if a reader hangs.
+                p = self.go("-test.run", "^%s$" % name, "-test.v", "-test.count", "1",
+                            "-test.timeout", "180s", "-endpoint", srv.endpoint,
+                            "-tls-endpoint", srv.tls_endpoint, "-ca", srv.cert)
+                sys.stdout.write(p.stdout[-6000:])
+                self.assertEqual(p.returncode, 0, "%s failed:\n%s%s" % (name, p.stdout[-6000:],
+                                                                         p.stderr[-6000:]))
+                self.assertIn("--- PASS: %s" % name, p.stdout)
+
+
+def write_test_keys(directory):
+    """A --credentials file holding the key pair every test client signs with."""
+    path = os.path.join(directory, "keys")
+    with open(path, "w") as f:
+        f.write("# shardcast test keys\nAKIDSHARDCASTTEST shardcast-test-secret\n")
+    os.chmod(path, 0o600)
+    return path

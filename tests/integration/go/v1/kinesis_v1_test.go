@@ -1,0 +1,518 @@
+// The AWS SDK for Go v1 (Debian's golang-github-aws-aws-sdk-go-dev, 1.44.133) against a real
+// shardcastd started by go_sdk_v1_test.py (harness.py). Clients as a user configures them: a
+// session with endpoint, region and static credentials; for TLS an http.Client that trusts the
+// test certificate (ForceAttemptHTTP2, as http.DefaultTransport has, so ALPN picks h2). The
+// driver clears AWS_CA_BUNDLE and friends: a session would otherwise load the host's bundle
+// over our RootCAs.
+//
+// v1 reads SubscribeToShard with its own event-stream reader and, like v2, waits for the
+// initial-response event before SubscribeToShard returns.
+package gosdkv1
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go/aws"
+	"github.com/aws/aws-sdk-go/aws/awserr"
+	"github.com/aws/aws-sdk-go/aws/credentials"
+	"github.com/aws/aws-sdk-go/aws/request"
+	"github.com/aws/aws-sdk-go/aws/session"
+	"github.com/aws/aws-sdk-go/service/kinesis"
+)
+
+var (
+	flagEndpoint    = flag.String("endpoint", "", "shardcastd http:// endpoint")
+	flagTLSEndpoint = flag.String("tls-endpoint", "", "shardcastd https:// endpoint")
+	flagCA          = flag.String("ca", "", "PEM certificate the TLS endpoint presents")
+)
+
+const shard0 = "shardId-000000000000"
+
+// recorder remembers each operation's response protocol, from a Complete handler.
+type recorder struct {
+	mu    sync.Mutex
+	proto map[string]string
+}
+
+func (r *recorder) onComplete(req *request.Request) {
+	if req.HTTPResponse != nil {
+		r.mu.Lock()
+		r.proto[req.Operation.Name] = req.HTTPResponse.Proto
+		r.mu.Unlock()
+	}
+}
+
+func (r *recorder) protos() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]string, len(r.proto))
+	for k, v := range r.proto {
+		out[k] = v
+	}
+	return out
+}
+
+func newClient(t *testing.T, useTLS bool) (*kinesis.Kinesis, *recorder) {
+	t.Helper()
+	return newClientKeys(t, useTLS, "AKIDSHARDCASTTEST", "shardcast-test-secret")
+}
+
+func newClientKeys(t *testing.T, useTLS bool, key, secret string) (*kinesis.Kinesis, *recorder) {
+	t.Helper()
+	endpoint := *flagEndpoint
+	tr := http.DefaultTransport.(*http.Transport).Clone() // v1's default client uses this one
+	if useTLS {
+		endpoint = *flagTLSEndpoint
+		pem, err := os.ReadFile(*flagCA)
+		if err != nil {
+			t.Fatalf("read CA: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			t.Fatalf("no certificate in %s", *flagCA)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	}
+	if endpoint == "" {
+		t.Fatal("-endpoint / -tls-endpoint not given (run through go_sdk_v1_test.py)")
+	}
+	sess, err := session.NewSession(&aws.Config{
+		Endpoint:    aws.String(endpoint),
+		Region:      aws.String("us-east-1"),
+		Credentials: credentials.NewStaticCredentials(key, secret, ""),
+		HTTPClient:  &http.Client{Transport: tr},
+	})
+	if err != nil {
+		t.Fatalf("session: %v", err)
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	kin := kinesis.New(sess)
+	rec := &recorder{proto: map[string]string{}}
+	kin.Handlers.Complete.PushBack(rec.onComplete)
+	return kin, rec
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// createActive creates a stream and waits with the SDK's own StreamExists waiter; returns the ARN.
+func createActive(t *testing.T, ctx context.Context, kin *kinesis.Kinesis, name string, shards int64) string {
+	t.Helper()
+	if _, err := kin.CreateStreamWithContext(ctx, &kinesis.CreateStreamInput{
+		StreamName: aws.String(name), ShardCount: aws.Int64(shards)}); err != nil {
+		t.Fatalf("CreateStream %s: %v", name, err)
+	}
+	if err := kin.WaitUntilStreamExistsWithContext(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)},
+		request.WithWaiterDelay(request.ConstantWaiterDelay(50*time.Millisecond)), request.WithWaiterMaxAttempts(200)); err != nil {
+		t.Fatalf("WaitUntilStreamExists %s: %v", name, err)
+	}
+	out, err := kin.DescribeStreamSummaryWithContext(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("DescribeStreamSummary %s: %v", name, err)
+	}
+	if aws.StringValue(out.StreamDescriptionSummary.StreamStatus) != kinesis.StreamStatusActive ||
+		aws.Int64Value(out.StreamDescriptionSummary.OpenShardCount) != shards {
+		t.Fatalf("summary of %s: %v", name, out)
+	}
+	return aws.StringValue(out.StreamDescriptionSummary.StreamARN)
+}
+
+func registerActive(t *testing.T, ctx context.Context, kin *kinesis.Kinesis, streamARN string, n int) []string {
+	t.Helper()
+	var arns []string
+	for i := 0; i < n; i++ {
+		out, err := kin.RegisterStreamConsumerWithContext(ctx, &kinesis.RegisterStreamConsumerInput{
+			StreamARN: aws.String(streamARN), ConsumerName: aws.String(fmt.Sprintf("c%d", i))})
+		if err != nil {
+			t.Fatalf("RegisterStreamConsumer: %v", err)
+		}
+		arns = append(arns, aws.StringValue(out.Consumer.ConsumerARN))
+	}
+	for _, arn := range arns {
+		arn := arn
+		waitFor(t, "consumer ACTIVE", 10*time.Second, func() bool {
+			out, err := kin.DescribeStreamConsumerWithContext(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: aws.String(arn)})
+			if err != nil {
+				t.Fatalf("DescribeStreamConsumer: %v", err)
+			}
+			return aws.StringValue(out.ConsumerDescription.ConsumerStatus) == kinesis.ConsumerStatusActive
+		})
+	}
+	return arns
+}
+
+func payload(i int) []byte {
+	b := make([]byte, i*97+1)
+	for j := range b {
+		b[j] = byte(i*31 + j*7)
+	}
+	return b
+}
+
+func readAll(t *testing.T, ctx context.Context, kin *kinesis.Kinesis, it *string, want int) []*kinesis.Record {
+	t.Helper()
+	var out []*kinesis.Record
+	for i := 0; i < 200 && it != nil; i++ {
+		r, err := kin.GetRecordsWithContext(ctx, &kinesis.GetRecordsInput{ShardIterator: it, Limit: aws.Int64(7)})
+		if err != nil {
+			t.Fatalf("GetRecords (call %d): %v", i, err)
+		}
+		out = append(out, r.Records...)
+		if r.NextShardIterator == nil {
+			t.Fatal("GetRecords on an open shard returned no NextShardIterator")
+		}
+		it = r.NextShardIterator
+		if len(out) >= want && len(r.Records) == 0 && aws.Int64Value(r.MillisBehindLatest) == 0 {
+			break
+		}
+	}
+	return out
+}
+
+func TestControlPlane(t *testing.T) {
+	ctx := testContext(t)
+	kin, rec := newClient(t, false)
+	createActive(t, ctx, kin, "go1-ctl", 3)
+
+	var ids []string
+	in := &kinesis.ListShardsInput{StreamName: aws.String("go1-ctl"), MaxResults: aws.Int64(1)}
+	for page := 0; page < 10; page++ {
+		out, err := kin.ListShardsWithContext(ctx, in)
+		if err != nil {
+			t.Fatalf("ListShards: %v", err)
+		}
+		for _, s := range out.Shards {
+			ids = append(ids, aws.StringValue(s.ShardId))
+		}
+		if out.NextToken == nil {
+			break
+		}
+		in = &kinesis.ListShardsInput{NextToken: out.NextToken, MaxResults: aws.Int64(1)}
+	}
+	if fmt.Sprint(ids) != "[shardId-000000000000 shardId-000000000001 shardId-000000000002]" {
+		t.Fatalf("ListShards ids %v", ids)
+	}
+
+	// ListStreamsPages follows HasMoreStreams / ExclusiveStartStreamName itself.
+	for i := 0; i < 3; i++ {
+		createActive(t, ctx, kin, fmt.Sprintf("go1-list-%d", i), 1)
+	}
+	var names []string
+	pages := 0
+	if err := kin.ListStreamsPagesWithContext(ctx, &kinesis.ListStreamsInput{Limit: aws.Int64(2)},
+		func(p *kinesis.ListStreamsOutput, last bool) bool {
+			pages++
+			names = append(names, aws.StringValueSlice(p.StreamNames)...)
+			return pages < 20
+		}); err != nil {
+		t.Fatalf("ListStreamsPages: %v", err)
+	}
+	if fmt.Sprint(names) != "[go1-ctl go1-list-0 go1-list-1 go1-list-2]" || pages != 2 {
+		t.Fatalf("ListStreamsPages: %d pages %v", pages, names)
+	}
+	if p := rec.protos()["ListShards"]; p != "HTTP/1.1" {
+		t.Fatalf("ListShards over %q", p)
+	}
+}
+
+func TestPutGetRoundTrip(t *testing.T) {
+	ctx := testContext(t)
+	kin, _ := newClient(t, false)
+	createActive(t, ctx, kin, "go1-data", 1)
+
+	before := time.Now()
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	one, err := kin.PutRecordWithContext(ctx, &kinesis.PutRecordInput{StreamName: aws.String("go1-data"),
+		Data: all, PartitionKey: aws.String("pk-all")})
+	if err != nil || aws.StringValue(one.ShardId) != shard0 {
+		t.Fatalf("PutRecord: %v %v", one, err)
+	}
+	var entries []*kinesis.PutRecordsRequestEntry
+	for i := 0; i < 60; i++ {
+		entries = append(entries, &kinesis.PutRecordsRequestEntry{Data: payload(i), PartitionKey: aws.String(fmt.Sprintf("pk-%d", i))})
+	}
+	many, err := kin.PutRecordsWithContext(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("go1-data"), Records: entries})
+	if err != nil || aws.Int64Value(many.FailedRecordCount) != 0 || len(many.Records) != 60 {
+		t.Fatalf("PutRecords: %v", err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	mid := time.Now()
+	time.Sleep(60 * time.Millisecond)
+	last, err := kin.PutRecordWithContext(ctx, &kinesis.PutRecordInput{StreamName: aws.String("go1-data"),
+		Data: []byte{0}, PartitionKey: aws.String("last")})
+	if err != nil {
+		t.Fatalf("PutRecord: %v", err)
+	}
+	after := time.Now()
+
+	it, err := kin.GetShardIteratorWithContext(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("go1-data"),
+		ShardId: aws.String(shard0), ShardIteratorType: aws.String(kinesis.ShardIteratorTypeTrimHorizon)})
+	if err != nil {
+		t.Fatalf("GetShardIterator: %v", err)
+	}
+	recs := readAll(t, ctx, kin, it.ShardIterator, 62)
+	if len(recs) != 62 {
+		t.Fatalf("read %d records, want 62", len(recs))
+	}
+	for i, r := range recs {
+		want, seq := all, aws.StringValue(one.SequenceNumber)
+		switch {
+		case i == 61:
+			want, seq = []byte{0}, aws.StringValue(last.SequenceNumber)
+		case i > 0:
+			want, seq = payload(i-1), aws.StringValue(many.Records[i-1].SequenceNumber)
+		}
+		ts := r.ApproximateArrivalTimestamp
+		if !bytes.Equal(r.Data, want) || aws.StringValue(r.SequenceNumber) != seq || ts == nil ||
+			ts.Before(before.Add(-2*time.Second)) || ts.After(after.Add(2*time.Second)) {
+			t.Fatalf("record %d: seq %q len %d ts %v", i, aws.StringValue(r.SequenceNumber), len(r.Data), ts)
+		}
+	}
+
+	// AT_TIMESTAMP: v1 sends epoch seconds with millisecond decimals.
+	itT, err := kin.GetShardIteratorWithContext(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("go1-data"),
+		ShardId: aws.String(shard0), ShardIteratorType: aws.String(kinesis.ShardIteratorTypeAtTimestamp), Timestamp: aws.Time(mid)})
+	if err != nil {
+		t.Fatalf("GetShardIterator AT_TIMESTAMP: %v", err)
+	}
+	recsT := readAll(t, ctx, kin, itT.ShardIterator, 1)
+	if len(recsT) != 1 || aws.StringValue(recsT[0].SequenceNumber) != aws.StringValue(last.SequenceNumber) {
+		t.Fatalf("AT_TIMESTAMP read %d records", len(recsT))
+	}
+}
+
+func TestTypedErrors(t *testing.T) {
+	ctx := testContext(t)
+	kin, _ := newClient(t, false)
+	_, err := kin.DescribeStreamSummaryWithContext(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("go1-nope")})
+	var rnf *kinesis.ResourceNotFoundException
+	if !errors.As(err, &rnf) || rnf.Message() == "" {
+		t.Fatalf("DescribeStreamSummary of a missing stream: %T %v", err, err)
+	}
+	var rf awserr.RequestFailure
+	if !errors.As(err, &rf) || rf.Code() != kinesis.ErrCodeResourceNotFoundException || rf.StatusCode() != 400 || rf.RequestID() == "" {
+		t.Fatalf("awserr.RequestFailure: %v", err)
+	}
+	createActive(t, ctx, kin, "go1-err", 1)
+	_, err = kin.CreateStreamWithContext(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("go1-err"), ShardCount: aws.Int64(1)})
+	var inUse *kinesis.ResourceInUseException
+	if !errors.As(err, &inUse) {
+		t.Fatalf("CreateStream of an existing stream: %T %v", err, err)
+	}
+	_, err = kin.GetRecordsWithContext(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String("bm90IGFuIGl0ZXJhdG9y")})
+	var invalid *kinesis.InvalidArgumentException
+	if !errors.As(err, &invalid) {
+		t.Fatalf("GetRecords with a bad iterator: %T %v", err, err)
+	}
+	_, err = kin.SubscribeToShardWithContext(ctx, &kinesis.SubscribeToShardInput{
+		ConsumerARN: aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/go1-err/consumer/none:1"),
+		ShardId:     aws.String(shard0), StartingPosition: &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeLatest)}})
+	if !errors.As(err, &rnf) {
+		t.Fatalf("SubscribeToShard of an unknown consumer: %T %v", err, err)
+	}
+}
+
+// sub reads a subscription's events with the SDK's reader in a goroutine.
+type sub struct {
+	stream     *kinesis.SubscribeToShardEventStream
+	mu         sync.Mutex
+	records    []*kinesis.Record
+	events     int
+	heartbeats int
+	cont       string
+	done       bool
+	err        error
+}
+
+func subscribe(t *testing.T, ctx context.Context, kin *kinesis.Kinesis, arn string, pos *kinesis.StartingPosition) *sub {
+	t.Helper()
+	out, err := kin.SubscribeToShardWithContext(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(arn),
+		ShardId: aws.String(shard0), StartingPosition: pos})
+	if err != nil {
+		t.Fatalf("SubscribeToShard: %v", err)
+	}
+	s := &sub{stream: out.GetStream()}
+	go func() {
+		for ev := range s.stream.Events() {
+			e, ok := ev.(*kinesis.SubscribeToShardEvent)
+			s.mu.Lock()
+			if !ok {
+				s.err = fmt.Errorf("unexpected event %T", ev)
+			} else {
+				s.events++
+				if len(e.Records) == 0 {
+					s.heartbeats++
+				}
+				s.records = append(s.records, e.Records...)
+				if e.ContinuationSequenceNumber != nil {
+					s.cont = *e.ContinuationSequenceNumber
+				}
+			}
+			s.mu.Unlock()
+		}
+		err := s.stream.Err()
+		s.mu.Lock()
+		s.done, s.err = true, err
+		s.mu.Unlock()
+	}()
+	t.Cleanup(func() { s.stream.Close() })
+	return s
+}
+
+func (s *sub) check(f func(s *sub) bool) func() bool {
+	return func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return f(s)
+	}
+}
+
+func TestSubscribeHTTP1(t *testing.T) { testSubscribe(t, false, "go1-sub-h1", "HTTP/1.1") }
+func TestSubscribeTLSH2(t *testing.T) { testSubscribe(t, true, "go1-sub-h2", "HTTP/2.0") }
+
+func testSubscribe(t *testing.T, useTLS bool, name, proto string) {
+	ctx := testContext(t)
+	kin, rec := newClient(t, useTLS)
+	streamARN := createActive(t, ctx, kin, name, 1)
+	arns := registerActive(t, ctx, kin, streamARN, 3)
+
+	var consumers []string
+	if err := kin.ListStreamConsumersPagesWithContext(ctx, &kinesis.ListStreamConsumersInput{
+		StreamARN: aws.String(streamARN), MaxResults: aws.Int64(2)}, func(p *kinesis.ListStreamConsumersOutput, last bool) bool {
+		for _, c := range p.Consumers {
+			consumers = append(consumers, aws.StringValue(c.ConsumerName))
+		}
+		return len(consumers) < 10
+	}); err != nil || fmt.Sprint(consumers) != "[c0 c1 c2]" {
+		t.Fatalf("ListStreamConsumersPages: %v %v", consumers, err)
+	}
+
+	var entries []*kinesis.PutRecordsRequestEntry
+	for i := 0; i < 20; i++ {
+		entries = append(entries, &kinesis.PutRecordsRequestEntry{Data: payload(i), PartitionKey: aws.String(fmt.Sprintf("k%d", i))})
+	}
+	put, err := kin.PutRecordsWithContext(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: entries})
+	if err != nil || aws.Int64Value(put.FailedRecordCount) != 0 {
+		t.Fatalf("PutRecords: %v", err)
+	}
+	a := subscribe(t, ctx, kin, arns[0], &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeTrimHorizon)})
+	last := aws.StringValue(put.Records[19].SequenceNumber)
+	waitFor(t, "20 records and the continuation", 20*time.Second, a.check(func(s *sub) bool {
+		return len(s.records) >= 20 && s.cont == last || s.done
+	}))
+	a.mu.Lock()
+	if a.err != nil || a.done || len(a.records) != 20 {
+		a.mu.Unlock()
+		t.Fatalf("subscription: %d records, done %v, err %v", len(a.records), a.done, a.err)
+	}
+	for i, r := range a.records {
+		if !bytes.Equal(r.Data, payload(i)) || aws.StringValue(r.SequenceNumber) != aws.StringValue(put.Records[i].SequenceNumber) ||
+			aws.StringValue(r.PartitionKey) != fmt.Sprintf("k%d", i) || r.ApproximateArrivalTimestamp == nil ||
+			time.Since(*r.ApproximateArrivalTimestamp) > time.Minute {
+			a.mu.Unlock()
+			t.Fatalf("pushed record %d: %v", i, r)
+		}
+	}
+	a.mu.Unlock()
+
+	b := subscribe(t, ctx, kin, arns[1], &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeAfterSequenceNumber),
+		SequenceNumber: aws.String(last)})
+	waitFor(t, "a heartbeat", 10*time.Second, b.check(func(s *sub) bool { return s.heartbeats >= 1 || s.done }))
+	next, err := kin.PutRecordWithContext(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), Data: []byte("next"), PartitionKey: aws.String("n")})
+	if err != nil {
+		t.Fatalf("PutRecord: %v", err)
+	}
+	waitFor(t, "the next record", 10*time.Second, b.check(func(s *sub) bool { return len(s.records) >= 1 || s.done }))
+	b.mu.Lock()
+	if b.err != nil || len(b.records) != 1 || aws.StringValue(b.records[0].SequenceNumber) != aws.StringValue(next.SequenceNumber) {
+		b.mu.Unlock()
+		t.Fatalf("resumed subscription: %d records, err %v", len(b.records), b.err)
+	}
+	b.mu.Unlock()
+
+	// A deregistered consumer's pipe ends with the typed ResourceInUseException.
+	c := subscribe(t, ctx, kin, arns[2], &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeLatest)})
+	waitFor(t, "pipe live", 10*time.Second, c.check(func(s *sub) bool { return s.events >= 1 || s.done }))
+	if _, err := kin.DeregisterStreamConsumerWithContext(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: aws.String(arns[2])}); err != nil {
+		t.Fatalf("DeregisterStreamConsumer: %v", err)
+	}
+	waitFor(t, "pipe end", 10*time.Second, c.check(func(s *sub) bool { return s.done }))
+	var inUse *kinesis.ResourceInUseException
+	if !errors.As(c.err, &inUse) {
+		t.Fatalf("after deregistration: %T %v", c.err, c.err)
+	}
+
+	for op, p := range rec.protos() {
+		if p != proto {
+			t.Fatalf("%s answered over %s, want %s", op, p, proto)
+		}
+	}
+}
+
+// TestSigned runs against a server with --credentials (go_sdk_v1_test.py's signed class): v1's
+// SigV4 verifies over HTTP/1.1 and h2, a subscription included; a wrong secret is
+// InvalidSignatureException, an unknown key UnrecognizedClientException.
+func TestSigned(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		useTLS := useTLS
+		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
+			ctx := testContext(t)
+			kin, _ := newClient(t, useTLS)
+			name := fmt.Sprintf("go1-signed-%v", useTLS)
+			arn := createActive(t, ctx, kin, name, 1)
+			cs := registerActive(t, ctx, kin, arn, 1)
+			s := subscribe(t, ctx, kin, cs[0], &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeLatest)})
+			waitFor(t, "pipe live", 10*time.Second, s.check(func(s *sub) bool { return s.events >= 1 || s.done }))
+			if _, err := kin.PutRecordWithContext(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name),
+				Data: payload(40), PartitionKey: aws.String("p")}); err != nil {
+				t.Fatalf("PutRecord: %v", err)
+			}
+			waitFor(t, "record", 10*time.Second, s.check(func(s *sub) bool { return len(s.records) >= 1 || s.done }))
+			s.mu.Lock()
+			if s.err != nil || !bytes.Equal(s.records[0].Data, payload(40)) {
+				s.mu.Unlock()
+				t.Fatalf("signed subscription: err %v", s.err)
+			}
+			s.mu.Unlock()
+			for _, c := range []struct{ key, secret, code string }{
+				{"AKIDSHARDCASTTEST", "wrong-secret", "InvalidSignatureException"},
+				{"AKIDUNKNOWN", "shardcast-test-secret", "UnrecognizedClientException"},
+			} {
+				bad, _ := newClientKeys(t, useTLS, c.key, c.secret)
+				_, err := bad.ListStreamsWithContext(ctx, &kinesis.ListStreamsInput{})
+				var rf awserr.RequestFailure
+				if !errors.As(err, &rf) || rf.Code() != c.code || rf.StatusCode() != 400 {
+					t.Fatalf("%s/%s: %T %v, want %s", c.key, c.secret, err, err, c.code)
+				}
+			}
+		})
+	}
+}
