@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/common.h"
 #include "common/errors.h"
+#include "common/utf8.h"
 #include "server/api_internal.h"
 #include "server/arn.h"
 #include "server/config.h"
@@ -118,10 +119,11 @@ static const char *str_of(struct put_req *r, const struct jscan_val *v, size_t *
     return s;
 }
 
-/* NUL-terminated copy for messages and small fields (truncated to cap - 1). */
+/* NUL-terminated copy for messages and small fields (truncated to cap - 1, never inside a UTF-8
+ * sequence: the message quoting it would not be UTF-8). */
 static void cstr(char *out, size_t cap, const char *s, size_t len)
 {
-    size_t n = SC_MIN(len, cap - 1);
+    size_t n = len < cap ? len : utf8_cut_len(s, cap - 1);
     memcpy(out, s, n);
     out[n] = '\0';
 }

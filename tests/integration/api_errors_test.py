@@ -130,6 +130,20 @@ class ApiErrorsTest(ServerTestCase):
                                       "Timestamp": -9223372036854775808},
                  "SerializationException", "Timestamp out of range")
 
+    def test_messages_quoting_client_text(self):
+        # A message quotes what the client sent. Cut to a buffer inside a UTF-8 sequence (a
+        # PutRecord stream name shown in 299 bytes, an ARN in a 2 KiB message) or not UTF-8 at all
+        # (header bytes), jansson refused it and the answer went out without "message".
+        obj = self.err("PutRecord", {"StreamName": "a" * 298 + "\u00e9", "Data": "AAAA",
+                                     "PartitionKey": "k"}, "ValidationException")
+        self.assertIn("Value '%s' at 'streamName'" % ("a" * 298), obj.get("message", ""))
+        obj = self.err("DescribeStreamConsumer", {"ConsumerARN": "\u00e9" * 2000},
+                       "InvalidArgumentException")
+        self.assertTrue(obj.get("message", "").startswith("Invalid ConsumerARN \u00e9\u00e9"), obj)
+        obj = self.err("ListStreams", {}, "IncompleteSignatureException",
+                       headers={"Authorization": b"AWS4-HMAC-SHA256 Credential=\xe9t\xe9"})
+        self.assertIn("Authorization=AWS4-HMAC-SHA256 Credential=\ufffdt", obj.get("message", ""))
+
     def test_unknown_and_duplicate_stream(self):
         self.err("DescribeStream", {"StreamName": "ghost"}, "ResourceNotFoundException",
                  "Stream ghost under account %s not found." % ACCOUNT)
