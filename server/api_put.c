@@ -361,12 +361,19 @@ static void sel_parse(struct put_req *r, const struct jscan_val *sn, const struc
     if (sa->type != JSCAN_NULL && type_ok(r, sa, JSCAN_STRING, "a String")) {
         size_t len;
         const char *s = str_of(r, sa, &len);
+        char shown[300];
+        cstr(shown, sizeof(shown), s, len);
         if (len < 1 || utf16_len(s, len) > ARN_MAX) {
-            char shown[300];
-            cstr(shown, sizeof(shown), s, len);
             validate_fail(v, shown, "streamARN",
                           len < 1 ? "Member must have length greater than or equal to 1"
                                   : "Member must have length less than or equal to 2048");
+        } else if (len > ARN_MAX) {
+            /* 2048 characters of UTF-8 need not fit the 2048 bytes arn_parse_stream takes; cut
+             * to fit, "arn:aws<1000 accented letters>:kinesis:...:stream/fz<more of them>" named
+             * stream fz. An ARN that long is not one (api_sel_resolve answers the same). */
+            validate_fail(v, shown, "streamARN",
+                          "Member must satisfy regular expression pattern: "
+                          "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+");
         } else {
             cstr(arn, ARN_MAX + 1, s, len);
             sel->arn = arn;

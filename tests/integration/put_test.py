@@ -284,6 +284,14 @@ class PutTest(ServerTestCase):
         self.assertEqual((status, r["FailedRecordCount"]), (200, 0))
         self.err("PutRecord", {"StreamARN": arn, "StreamName": "other", "Data": "YQ==",
                                "PartitionKey": "a"}, "InvalidArgumentException")
+        # 2048 characters but more bytes: cut to 2048 bytes, this ARN of stream "p4" + accented
+        # letters was written to p4. Refused as DescribeStreamSummary refuses it.
+        long_arn = arn.replace("arn:aws:", "arn:aws" + "\u00e9" * ((2048 - len(arn)) // 2) + ":")
+        self.assertEqual(len(long_arn.encode()), 2048 - len(arn) % 2)
+        for op, body in (("PutRecord", {"Data": "YQ==", "PartitionKey": "a"}),
+                         ("PutRecords", {"Records": [{"Data": "YQ==", "PartitionKey": "a"}]})):
+            body["StreamARN"] = long_arn + "\u00e9" * 10
+            self.err(op, body, "ValidationException")
 
     def test_sequence_number_for_ordering(self):
         k = self.server.boto3()
