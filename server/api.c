@@ -574,6 +574,12 @@ void api_reply_registry_error(struct api_ctx *c, int err, const char *stream)
     } else if (err == KERR_LIMIT_EXCEEDED) {
         api_reply_error(c, err, "Limit exceeded for stream %s under account %s.", stream,
                         g_cfg->account_id);
+    } else if (err == -EAGAIN) {
+        /* shardtab: the new incarnation of a re-created stream waits until the old one's logs
+         * are closed (a housekeeping turn). Retryable, as PutRecord(s) answer it; it was a 500
+         * InternalFailure on the read path. */
+        api_reply_error(c, KERR_SERVICE_UNAVAILABLE, "Stream %s is being re-created; retry.",
+                        stream);
     } else {
         api_reply_error(c, err < -4095 ? err : KERR_INTERNAL, "Internal service failure: %s",
                         kerr_name(err));
