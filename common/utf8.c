@@ -1,5 +1,7 @@
 #include "common/utf8.h"
 
+#include <string.h>
+
 #include "common/common.h"
 
 size_t utf8_check(const uint8_t *p, const uint8_t *end)
@@ -57,4 +59,38 @@ int32_t utf8_hex4(const char *p)
         v = v * 16 + h;
     }
     return v;
+}
+
+size_t utf8_cut_len(const char *s, size_t len)
+{
+    size_t i = len, tail = 0;
+    while (i > 0 && tail < 3 && ((uint8_t)s[i - 1] & 0xc0) == 0x80) {
+        i--;
+        tail++;
+    }
+    if (i == 0)
+        return len;
+    uint8_t lead = (uint8_t)s[i - 1];
+    size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    /* A complete sequence, or not one at all (utf8_scrub's business): keep everything. */
+    return need > tail + 1 ? i - 1 : len;
+}
+
+size_t utf8_scrub(char *dst, const char *s, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)s, *end = p + len;
+    uint8_t *w = (uint8_t *)dst;
+    while (p < end) {
+        size_t n = *p < 0x80 ? 1 : utf8_check(p, end);
+        if (n == 0) {
+            w += utf8_encode(w, 0xfffd);
+            p++;
+            continue;
+        }
+        memcpy(w, p, n);
+        w += n;
+        p += n;
+    }
+    *w = '\0';
+    return (size_t)(w - (uint8_t *)dst);
 }

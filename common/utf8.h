@@ -51,4 +51,14 @@ static inline const char *utf8_json_plain_end(const char *p, const char *end)
 /* The four hex digits at p (of a \uXXXX escape) as a value, or -1. */
 int32_t utf8_hex4(const char *p);
 
+/* len, less the bytes of a sequence that s[0..len) ends inside of: where to cut text that a fixed
+ * buffer or snprintf has cut already so that what is kept stays well-formed. Only the end is
+ * looked at. */
+size_t utf8_cut_len(const char *s, size_t len);
+
+/* Copies s[0..len) to dst with every byte that does not start a well-formed sequence replaced by
+ * U+FFFD, and NUL-terminates it; dst has room for 3 * len + 1 bytes. Returns the bytes written
+ * (without the NUL). For messages that quote bytes a client sent. */
+size_t utf8_scrub(char *dst, const char *s, size_t len);
+
 #endif

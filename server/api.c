@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/common.h"
 #include "common/errors.h"
+#include "common/utf8.h"
 #include "server/api_internal.h"
 #include "server/arn.h"
 #include "server/auth.h"
@@ -270,13 +271,29 @@ static void respond(struct http_exchange *x, int status, const char *ctype, cons
     evbuffer_free(b);
 }
 
+/* msg as a JSON string. Messages quote what the client sent: a value cut to fit a buffer may end
+ * inside a UTF-8 sequence, and header bytes (auth's messages) need not be UTF-8 at all. jansson
+ * refuses such text, and the answer went out without its message; the cut sequence is dropped
+ * now, and any other ill-formed byte shows as U+FFFD. */
+static json_t *message_json(const char *msg)
+{
+    size_t len = utf8_cut_len(msg, strlen(msg));
+    json_t *s = json_stringn(msg, len);
+    if (s == NULL) {
+        char *clean = sc_malloc(3 * len + 1);
+        s = json_stringn(clean, utf8_scrub(clean, msg, len));
+        free(clean);
+    }
+    return s;
+}
+
 static void respond_error(struct http_exchange *x, const char *ctype, int status, const char *type,
                           const char *msg)
 {
     json_t *o = json_object();
     json_object_set_new(o, "__type", json_string(type));
     if (msg != NULL)
-        json_object_set_new(o, "message", json_string(msg));
+        json_object_set_new(o, "message", message_json(msg));
     char *s = json_dumps(o, API_JSON_FLAGS);
     json_decref(o);
     respond(x, status, ctype, type, s, strlen(s));
@@ -557,6 +574,12 @@ void api_reply_registry_error(struct api_ctx *c, int err, const char *stream)
     } else if (err == KERR_LIMIT_EXCEEDED) {
         api_reply_error(c, err, "Limit exceeded for stream %s under account %s.", stream,
                         g_cfg->account_id);
+    } else if (err == -EAGAIN) {
+        /* shardtab: the new incarnation of a re-created stream waits until the old one's logs
+         * are closed (a housekeeping turn). Retryable, as PutRecord(s) answer it; it was a 500
+         * InternalFailure on the read path. */
+        api_reply_error(c, KERR_SERVICE_UNAVAILABLE, "Stream %s is being re-created; retry.",
+                        stream);
     } else {
         api_reply_error(c, err < -4095 ? err : KERR_INTERNAL, "Internal service failure: %s",
                         kerr_name(err));

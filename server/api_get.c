@@ -117,7 +117,7 @@ static bool shard_open(struct api_ctx *c, const char *stream, uint32_t idx, stru
     if (rc == KERR_RESOURCE_NOT_FOUND)
         reply_shard_not_found(c, registry_shard_id_print(idx, sid), stream);
     else
-        api_reply_error(c, KERR_INTERNAL, "Internal service failure: %s", kerr_name(rc));
+        api_reply_registry_error(c, rc, stream); /* -EAGAIN: retryable, the rest internal */
     return false;
 }
 

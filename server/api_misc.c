@@ -296,6 +296,13 @@ static void encryption(struct api_ctx *c, bool start)
         api_reply_error(c, KERR_INVALID_ARGUMENT, "Only KMS encryption is supported.");
         return;
     }
+    /* The model counts 2048 characters, the registry keeps 2048 bytes: a longer UTF-8 KeyId was
+     * cut. KMS key ids, aliases and ARNs are ASCII, so such a KeyId names no key. */
+    if (strlen(key) > REG_KEY_ID_MAX) {
+        api_reply_error(c, KERR_INVALID_ARGUMENT, "Invalid KeyId: longer than %d bytes.",
+                        REG_KEY_ID_MAX);
+        return;
+    }
     int rc = registry_encryption_set(api_registry(), name, start ? REG_ENC_KMS : REG_ENC_NONE, key);
     api_reply_result(c, rc, name);
 }

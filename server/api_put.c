@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/common.h"
 #include "common/errors.h"
+#include "common/utf8.h"
 #include "server/api_internal.h"
 #include "server/arn.h"
 #include "server/config.h"
@@ -64,7 +65,10 @@ struct put_req {
     char stream[REG_NAME_MAX + 1];
     uint32_t n;
     struct put_entry *e;
-    struct put_group *g;
+    /* Each group is its own allocation: an append in flight holds its group as the callback
+     * argument while a later routing pass may still add groups (a sealed shard's entries go
+     * to its children), and growing an array of groups moved them under those appends. */
+    struct put_group **g;
     uint32_t ngroups, cap_groups;
     uint32_t pending;                       /* appends awaiting their callback */
     char *scratch[3 * PUT_RECORDS_MAX + 4]; /* Data, ExplicitHashKey, PartitionKey each */
@@ -118,10 +122,11 @@ static const char *str_of(struct put_req *r, const struct jscan_val *v, size_t *
     return s;
 }
 
-/* NUL-terminated copy for messages and small fields (truncated to cap - 1). */
+/* NUL-terminated copy for messages and small fields (truncated to cap - 1, never inside a UTF-8
+ * sequence: the message quoting it would not be UTF-8). */
 static void cstr(char *out, size_t cap, const char *s, size_t len)
 {
-    size_t n = SC_MIN(len, cap - 1);
+    size_t n = len < cap ? len : utf8_cut_len(s, cap - 1);
     memcpy(out, s, n);
     out[n] = '\0';
 }
@@ -359,12 +364,19 @@ static void sel_parse(struct put_req *r, const struct jscan_val *sn, const struc
     if (sa->type != JSCAN_NULL && type_ok(r, sa, JSCAN_STRING, "a String")) {
         size_t len;
         const char *s = str_of(r, sa, &len);
+        char shown[300];
+        cstr(shown, sizeof(shown), s, len);
         if (len < 1 || utf16_len(s, len) > ARN_MAX) {
-            char shown[300];
-            cstr(shown, sizeof(shown), s, len);
             validate_fail(v, shown, "streamARN",
                           len < 1 ? "Member must have length greater than or equal to 1"
                                   : "Member must have length less than or equal to 2048");
+        } else if (len > ARN_MAX) {
+            /* 2048 characters of UTF-8 need not fit the 2048 bytes arn_parse_stream takes; cut
+             * to fit, "arn:aws<1000 accented letters>:kinesis:...:stream/fz<more of them>" named
+             * stream fz. An ARN that long is not one (api_sel_resolve answers the same). */
+            validate_fail(v, shown, "streamARN",
+                          "Member must satisfy regular expression pattern: "
+                          "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+");
         } else {
             cstr(arn, ARN_MAX + 1, s, len);
             sel->arn = arn;
@@ -379,8 +391,9 @@ static void sel_parse(struct put_req *r, const struct jscan_val *sn, const struc
 static void req_free(struct put_req *r)
 {
     for (uint32_t i = 0; i < r->ngroups; i++) {
-        shard_rt_decref(r->g[i].rt);
-        free(r->g[i].idx);
+        shard_rt_decref(r->g[i]->rt);
+        free(r->g[i]->idx);
+        free(r->g[i]);
     }
     for (uint32_t i = 0; i < r->nscratch; i++)
         free(r->scratch[i]);
@@ -488,7 +501,7 @@ static int group_for(struct put_req *r, uint32_t from, u128 hash, uint32_t *out)
 {
     /* Groups before `from` belong to an earlier pass: submitted already, or dead. */
     for (uint32_t g = from; g < r->ngroups; g++) {
-        if (!r->g[g].dead && r->g[g].start <= hash && hash <= r->g[g].end) {
+        if (!r->g[g]->dead && r->g[g]->start <= hash && hash <= r->g[g]->end) {
             *out = g;
             return 0;
         }
@@ -501,8 +514,8 @@ static int group_for(struct put_req *r, uint32_t from, u128 hash, uint32_t *out)
         r->cap_groups = r->cap_groups ? r->cap_groups * 2 : 4;
         r->g = sc_realloc(r->g, r->cap_groups * sizeof(*r->g));
     }
-    struct put_group *g = &r->g[r->ngroups];
-    memset(g, 0, sizeof(*g));
+    struct put_group *g = sc_calloc(1, sizeof(*g));
+    r->g[r->ngroups] = g;
     g->req = r;
     g->rt = rt;
     shard_rt_hash_range(rt, &g->start, &g->end);
@@ -571,7 +584,7 @@ static int route_pass(struct put_req *r, uint64_t now_ns, uint32_t first_group)
         int rc = group_for(r, first_group, e->hash, &e->group);
         if (rc != 0)
             return rc;
-        struct put_group *g = &r->g[e->group];
+        struct put_group *g = r->g[e->group];
         if (!shard_rt_admit_write(g->rt, e->bytes, 1, now_ns)) {
             e->status = PS_THROTTLED;
             continue;
@@ -583,8 +596,8 @@ static int route_pass(struct put_req *r, uint64_t now_ns, uint32_t first_group)
     }
     /* Groups created in earlier passes are dead or already submitted. */
     for (uint32_t g = first_group; g < r->ngroups; g++)
-        if (r->g[g].n > 0)
-            (void)group_append(r, &r->g[g]);
+        if (r->g[g]->n > 0)
+            (void)group_append(r, r->g[g]);
     return 0;
 }
 
@@ -597,7 +610,7 @@ static bool ordering_ok(struct put_req *r)
     int rc = group_for(r, 0, r->e[0].hash, &gi);
     if (rc != 0)
         return true; /* route_pass reports it */
-    struct shard_rt *rt = r->g[gi].rt;
+    struct shard_rt *rt = r->g[gi]->rt;
     char first[SEQNUM_BUF];
     struct seqnum_fields f;
     shardlog_seqnum(shard_rt_log(rt), 0, 0, first);
@@ -626,14 +639,14 @@ static void reply_single(struct put_req *r)
     const char *acct = api_config()->account_id;
     char id[24];
     if (e->status == PS_THROTTLED) {
-        registry_shard_id_print(shard_rt_index(r->g[e->group].rt), id);
+        registry_shard_id_print(shard_rt_index(r->g[e->group]->rt), id);
         api_reply_error(r->c, KERR_THROUGHPUT_EXCEEDED,
                         "Rate exceeded for shard %s in stream %s under account %s.", id, r->stream,
                         acct);
     } else if (e->status != PS_OK) {
         api_reply_error(r->c, KERR_INTERNAL, "Internal service failure.");
     } else {
-        const struct shard_rt *rt = r->g[e->group].rt;
+        const struct shard_rt *rt = r->g[e->group]->rt;
         char seq[SEQNUM_BUF], body[160];
         shardlog_seqnum(shard_rt_log(rt), e->position, e->arrival_ms, seq);
         int n = snprintf(body, sizeof(body), "{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\"%s}",
@@ -677,12 +690,12 @@ static void reply_records(struct put_req *r)
         char id[24], seq[SEQNUM_BUF];
         const char *sep = i ? "," : "";
         if (e->status == PS_OK) {
-            const struct shard_rt *rt = r->g[e->group].rt;
+            const struct shard_rt *rt = r->g[e->group]->rt;
             shardlog_seqnum(shard_rt_log(rt), e->position, e->arrival_ms, seq);
             registry_shard_id_print(shard_rt_index(rt), id);
             len = put_ok_entry(out, len, sep, seq, id); /* the hot line: no printf */
         } else if (e->status == PS_THROTTLED) {
-            registry_shard_id_print(shard_rt_index(r->g[e->group].rt), id);
+            registry_shard_id_print(shard_rt_index(r->g[e->group]->rt), id);
             len += (size_t)snprintf(out + len, cap - len,
                                     "%s{\"ErrorCode\":\"ProvisionedThroughputExceededException\","
                                     "\"ErrorMessage\":\"Rate exceeded for shard %s in stream %s "

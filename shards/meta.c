@@ -153,7 +153,7 @@ static int decode_shard(struct reg_stream *s, const char *rest)
 static int decode_line(struct reg_stream *s, const char *line)
 {
     struct reg_stream_info *i = &s->info;
-    char t1[600], t2[4200];
+    char t1[1104], t2[4200]; /* hex tokens: a tag key or consumer name; a tag value or key id */
     int st, x;
     if (sscanf(line, "rev %" SCNu64, &i->revision) == 1)
         return 0;
@@ -180,7 +180,10 @@ static int decode_line(struct reg_stream *s, const char *line)
         i->encryption = (enum reg_encryption)x;
         return get_hex(t2, i->key_id, sizeof(i->key_id));
     }
-    if (sscanf(line, "tag %599s %599s", t1, t2) == 2) {
+    STATIC_ASSERT(sizeof(t1) > 2 * REG_TAG_KEY_BYTES && sizeof(t1) > 2 * REG_NAME_MAX &&
+                      sizeof(t2) > 2 * REG_TAG_VALUE_BYTES && sizeof(t2) > 2 * REG_KEY_ID_MAX,
+                  "meta: the widths below fit every hex token");
+    if (sscanf(line, "tag %1103s %4199s", t1, t2) == 2) {
         if (i->tag_count >= REG_TAGS_MAX)
             return -EBADMSG;
         struct reg_tag *tg = &i->tags[i->tag_count++];

@@ -26,9 +26,13 @@ struct shardlog; /* storage helper's per-shard log (shards/shardlog.h), attached
 
 #define REG_NAME_MAX 128
 #define REG_TAGS_MAX 50
-#define REG_TAG_KEY_MAX 128
-#define REG_TAG_VALUE_MAX 256
-#define REG_KEY_ID_MAX 2048
+#define REG_TAG_KEY_MAX 128   /* characters, as AWS counts them */
+#define REG_TAG_VALUE_MAX 256 /* characters */
+/* A tag's UTF-8 bytes: up to 4 a character. Sized in characters, a key of 128 accented letters
+ * was cut to fit, changing it and, cut inside a letter, leaving text no answer could carry. */
+#define REG_TAG_KEY_BYTES (4 * REG_TAG_KEY_MAX)
+#define REG_TAG_VALUE_BYTES (4 * REG_TAG_VALUE_MAX)
+#define REG_KEY_ID_MAX 2048 /* bytes (KMS key ids, aliases and ARNs are ASCII) */
 #define REG_NO_SHARD UINT32_MAX
 #define REG_RETENTION_MIN 24
 #define REG_RETENTION_MAX 8760
@@ -51,8 +55,8 @@ enum reg_metric {
 };
 
 struct reg_tag {
-    char key[REG_TAG_KEY_MAX + 1];
-    char value[REG_TAG_VALUE_MAX + 1];
+    char key[REG_TAG_KEY_BYTES + 1];
+    char value[REG_TAG_VALUE_BYTES + 1];
 };
 
 struct reg_shard {

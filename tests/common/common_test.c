@@ -1,7 +1,8 @@
-/* Unit tests for common/: CRC32 vectors, token bucket arithmetic, refbuf counting. */
+/* Unit tests for common/: CRC32 vectors, token bucket arithmetic, refbuf counting, UTF-8 cuts. */
 #include "common/crc32.h"
 #include "common/refbuf.h"
 #include "common/tbucket.h"
+#include "common/utf8.h"
 #include "test.h"
 
 #define NS UINT64_C(1000000000)
@@ -55,9 +56,29 @@ static void test_refbuf(void)
     refbuf_decref(b); /* frees; ASan reports if it did not */
 }
 
+/* Error messages quote client text, cut to fixed buffers or not UTF-8 at all (header bytes):
+ * jansson refused such a message and the answer lost its "message" member. */
+static void test_utf8_cut_scrub(void)
+{
+    const char *e = "ab\xc3\xa9";                          /* "abé" */
+    CHECK_EQ_INT(utf8_cut_len(e, 4), 4);                   /* whole */
+    CHECK_EQ_INT(utf8_cut_len(e, 3), 2);                   /* cut inside é */
+    CHECK_EQ_INT(utf8_cut_len("a\xf0\x9f\x98\x80", 4), 1); /* 3 of U+1F600's 4 bytes */
+    CHECK_EQ_INT(utf8_cut_len("a\xf0\x9f\x98\x80", 5), 5);
+    CHECK_EQ_INT(utf8_cut_len("\x80\x80\x80\x80", 4), 4); /* not UTF-8: left to scrub */
+    CHECK_EQ_INT(utf8_cut_len("", 0), 0);
+    char out[64];
+    CHECK_EQ_INT(utf8_scrub(out, "a\xe9\x62", 3), 5); /* "a", Latin-1 é, "b" */
+    CHECK_EQ_STR(out, "a\xef\xbf\xbd\x62");
+    CHECK_EQ_INT(utf8_scrub(out, e, 4), 4);
+    CHECK_EQ_STR(out, e);
+    CHECK_EQ_INT(utf8_scrub(out, "\xed\xa0\x80", 3), 9); /* a surrogate: three bad bytes */
+}
+
 int main(void)
 {
     TEST_RUN(test_crc32);
+    TEST_RUN(test_utf8_cut_scrub);
     TEST_RUN(test_tbucket);
     TEST_RUN(test_refbuf);
     TEST_EXIT();

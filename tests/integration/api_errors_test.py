@@ -130,6 +130,20 @@ class ApiErrorsTest(ServerTestCase):
                                       "Timestamp": -9223372036854775808},
                  "SerializationException", "Timestamp out of range")
 
+    def test_messages_quoting_client_text(self):
+        # A message quotes what the client sent. Cut to a buffer inside a UTF-8 sequence (a
+        # PutRecord stream name shown in 299 bytes, an ARN in a 2 KiB message) or not UTF-8 at all
+        # (header bytes), jansson refused it and the answer went out without "message".
+        obj = self.err("PutRecord", {"StreamName": "a" * 298 + "\u00e9", "Data": "AAAA",
+                                     "PartitionKey": "k"}, "ValidationException")
+        self.assertIn("Value '%s' at 'streamName'" % ("a" * 298), obj.get("message", ""))
+        obj = self.err("DescribeStreamConsumer", {"ConsumerARN": "\u00e9" * 2000},
+                       "InvalidArgumentException")
+        self.assertTrue(obj.get("message", "").startswith("Invalid ConsumerARN \u00e9\u00e9"), obj)
+        obj = self.err("ListStreams", {}, "IncompleteSignatureException",
+                       headers={"Authorization": b"AWS4-HMAC-SHA256 Credential=\xe9t\xe9"})
+        self.assertIn("Authorization=AWS4-HMAC-SHA256 Credential=\ufffdt", obj.get("message", ""))
+
     def test_unknown_and_duplicate_stream(self):
         self.err("DescribeStream", {"StreamName": "ghost"}, "ResourceNotFoundException",
                  "Stream ghost under account %s not found." % ACCOUNT)
@@ -235,6 +249,14 @@ class ApiErrorsTest(ServerTestCase):
                  "InvalidArgumentException")
         self.err("AddTagsToStream", {"StreamName": "tg", "Tags": {"bad%": "v"}},
                  "InvalidArgumentException")
+        # Lengths count characters: tags of 128 / 256 non-ASCII ones are kept whole (they were
+        # cut to 128 / 256 bytes, and a key cut inside a letter vanished from the listings).
+        big = {"a" + "\u00e9" * 127: "\u00e9" * 256, "\u65e5" * 128: "\u65e5" * 256}
+        k.add_tags_to_stream(StreamName="tg", Tags=big)
+        got = {t["Key"]: t["Value"] for t in k.list_tags_for_stream(StreamName="tg")["Tags"]}
+        self.assertEqual({key: got.get(key) for key in big}, big)
+        k.remove_tags_from_stream(StreamName="tg", TagKeys=list(big))
+        self.assertEqual(len(k.list_tags_for_stream(StreamName="tg")["Tags"]), 2)
 
     def test_tag_resource(self):
         self.create_active("tr")
@@ -290,6 +312,10 @@ class ApiErrorsTest(ServerTestCase):
                  ["StreamStatus"] == "ACTIVE", what="ACTIVE")
         s = k.describe_stream_summary(StreamName="mon")["StreamDescriptionSummary"]
         self.assertEqual((s["EncryptionType"], s["KeyId"]), ("KMS", "alias/x"))
+        # 2048 characters pass the model but not 2048 bytes: refused, not cut (KMS ids are ASCII).
+        self.err("StartStreamEncryption", {"StreamName": "mon", "EncryptionType": "KMS",
+                                           "KeyId": "\u00e9" * 2000},
+                 "InvalidArgumentException", "Invalid KeyId: longer than 2048 bytes.")
 
     def test_resharding(self):
         self.create_active("rs", 2)

@@ -352,6 +352,41 @@ class GetRecordsTest(ServerTestCase):
         self.assert_client_error("ResourceNotFoundException", self.kin.get_records,
                                  ShardIterator=it)
 
+    def test_recreated_stream_is_retryable(self):
+        """Deleted and created again under the same name, a stream's shards wait until the old
+        incarnation's logs are closed (idle and synced, then a housekeeping turn). Meanwhile a
+        read answered 500 InternalFailure ("Resource temporarily unavailable", found by a
+        lifecycle probe in the fuzz2 session) where PutRecord answers 503: now both are 503
+        ServiceUnavailable, which SDKs retry."""
+        statuses = {}
+        for _ in range(5):
+            create(self.kin, "g-again")
+            put_batch(self.kin, "g-again", [b"x"] * 20)
+            self.kin.delete_stream(StreamName="g-again")
+
+            def gone():
+                try:
+                    self.kin.describe_stream_summary(StreamName="g-again")
+                    return False
+                except ClientError:
+                    return True
+            wait_for(gone, timeout=10, what="g-again deleted")
+            create(self.kin, "g-again")
+            for _ in range(200):
+                st, out = self.server.call("GetShardIterator", {
+                    "StreamName": "g-again", "ShardId": "shardId-000000000000",
+                    "ShardIteratorType": "TRIM_HORIZON"})
+                statuses[st] = statuses.get(st, 0) + 1
+                self.assertIn((st, out.get("__type")), ((200, None), (503, "ServiceUnavailable")),
+                              out)
+                if st == 200:
+                    break
+                time.sleep(0.01)
+            self.assertEqual(st, 200)
+            self.kin.delete_stream(StreamName="g-again")
+            wait_for(gone, timeout=10, what="g-again deleted")
+        sys.stderr.write("re-created stream, GetShardIterator answers: %s\n" % statuses)
+
     def test_limit_bounds(self):
         it = self.iterator("TRIM_HORIZON")
         status, body = self.server.call("GetRecords", {"ShardIterator": it, "Limit": 0})

@@ -5,7 +5,7 @@ in the environment replay or widen a run).
 1. Kinesis requests: valid calls of ~25 operations on a live stream, mutated in structure (values
    of every JSON type and size put anywhere, members dropped or added, containers swapped) and in
    bytes. Every answer must be 200, or 400 with an AWS error body whose __type matches the
-   x-amzn-ErrorType header; never 5xx, never a hang. Every record the server acknowledged for the
+   x-amzn-ErrorType header and which has a message; never 5xx, never a hang. Every record the server acknowledged for the
    stream must then be readable, exactly once.
 2. HTTP/1.1 bytes: valid requests mutated at the byte level (request line, headers, lengths,
    chunking), sent raw. The server answers with a status line or closes; never hangs after we
@@ -322,6 +322,9 @@ class WireFuzzTest(ServerTestCase):
                 err = json.loads(resp)
                 self.assertTrue(err.get("__type"), resp)
                 self.assertEqual(headers.get("x-amzn-errortype", "").split(":")[0], err["__type"])
+                # Every error of a known operation says why (a message quoting client text cut
+                # inside a UTF-8 sequence used to vanish).
+                self.assertTrue(err.get("message"), (op, data[:300], resp[:300]))
             else:
                 bad.append((status, op, data[:300], resp[:300]))
             if i % 100 == 0:
@@ -581,6 +584,7 @@ class WireFuzzTest(ServerTestCase):
                 if status == 400:
                     self.assertEqual(headers.get("x-amzn-errortype", "").split(":")[0],
                                      out["__type"])
+                    self.assertTrue(out.get("message"), (op, data[:300], resp[:300]))
             if i % 100 == 0:
                 self.assertTrue(self.server.alive(), "shardcastd died at CBOR request %d" % i)
         sys.stderr.write("cbor requests: answers %s\n" % sorted(statuses.items()))

@@ -342,8 +342,14 @@ static void test_persistence(void)
     struct registry_opts o = opts(dir);
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    struct reg_tag t[2] = {{"with space", ""}, {"k", "v=1"}};
-    CHECK_EQ_INT(registry_stream_create(reg, "p1", 3, REG_PROVISIONED, t, 2), 0);
+    static struct reg_tag t[3] = {{"with space", ""}, {"k", "v=1"}};
+    /* The longest tag the API lets through, in 4-byte characters (U+1F600), survives whole. */
+    for (size_t i = 0; i < REG_TAG_VALUE_MAX; i++) {
+        if (i < REG_TAG_KEY_MAX)
+            memcpy(t[2].key + 4 * i, "\xf0\x9f\x98\x80", 4);
+        memcpy(t[2].value + 4 * i, "\xf0\x9f\x98\x80", 4);
+    }
+    CHECK_EQ_INT(registry_stream_create(reg, "p1", 3, REG_PROVISIONED, t, 3), 0);
     CHECK_EQ_INT(registry_stream_create(reg, "..", 1, REG_ON_DEMAND, NULL, 0), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_split(reg, "p1", 1, 200), KERR_INVALID_ARGUMENT);
@@ -356,6 +362,9 @@ static void test_persistence(void)
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
     CHECK_EQ_INT(registry_stream_get(reg, "p1", &b), 0);
     CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+    CHECK_EQ_INT(b.tag_count, 3);
+    CHECK_EQ_INT(strlen(b.tags[2].key), 4 * REG_TAG_KEY_MAX); /* sorted: "k", "with space", ... */
+    CHECK_EQ_INT(strlen(b.tags[2].value), 4 * REG_TAG_VALUE_MAX);
     CHECK_EQ_INT(registry_stream_get(reg, "..", &b), 0);
     CHECK_EQ_INT(b.shard_count, 4);
     struct reg_consumer c2;
