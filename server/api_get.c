@@ -514,7 +514,6 @@ void api_get_records(struct api_ctx *c)
     g->c = c;
     g->limit = (uint32_t)limit;
     struct reg_shard sh;
-    struct reg_stream_info *info = NULL;
     if (!gr_iterator(c, text, &g->it) || !gr_arn_matches(c, arn, g->it.stream) ||
         !shard_lookup(c, g->it.stream, g->it.shard_index, &sh))
         goto fail;
@@ -523,10 +522,9 @@ void api_get_records(struct api_ctx *c)
         reply_shard_not_found(c, registry_shard_id_print(sh.index, sid), g->it.stream);
         goto fail;
     }
-    info = sc_malloc(sizeof(*info));
-    if (registry_stream_get(api_registry(), g->it.stream, info) == 0)
-        g->kms = info->encryption == REG_ENC_KMS;
-    free(info);
+    enum reg_encryption enc;
+    g->kms = registry_stream_encryption(api_registry(), g->it.stream, &enc) == 0 &&
+             enc == REG_ENC_KMS;
     if (!shard_open(c, g->it.stream, g->it.shard_index, &g->rt))
         goto fail;
     if (!shard_rt_admit_read(g->rt, clock_mono_ns())) {

@@ -57,11 +57,9 @@ static int sub_post(void *worker, void (*fn)(void *), void *arg)
 static int sub_check(void *arg, char *type, size_t tc, char *msg, size_t mc)
 {
     struct sub *s = arg;
-    struct reg_stream_info *info = sc_malloc(sizeof(*info));
-    int rc = registry_stream_get(api_registry(), s->stream, info);
-    bool stream_ok = rc == 0 && info->status != REG_DELETING;
-    free(info);
-    if (!stream_ok) {
+    enum reg_status st;
+    int rc = registry_stream_status(api_registry(), s->stream, &st);
+    if (rc != 0 || st == REG_DELETING) {
         snprintf(type, tc, "ResourceNotFoundException");
         snprintf(msg, mc, "Stream %s under account %s not found.", s->stream,
                  api_config()->account_id);

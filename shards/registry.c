@@ -369,6 +369,11 @@ int registry_stream_encryption(struct registry *reg, const char *name, enum reg_
     return info_copy(reg, name, offsetof(struct reg_stream_info, encryption), sizeof(*out), out);
 }
 
+int registry_stream_status(struct registry *reg, const char *name, enum reg_status *out)
+{
+    return info_copy(reg, name, offsetof(struct reg_stream_info, status), sizeof(*out), out);
+}
+
 int registry_shards(struct registry *reg, const char *name, struct reg_stream_info *info,
                     struct reg_shard **out, size_t *n)
 {

@@ -132,6 +132,8 @@ int registry_stream_get(struct registry *reg, const char *name, struct reg_strea
 /* The stream's encryption alone, without copying its description (PutRecord answers carry
  * EncryptionType KMS). KERR_RESOURCE_NOT_FOUND if absent. */
 int registry_stream_encryption(struct registry *reg, const char *name, enum reg_encryption *out);
+/* The stream's status alone, likewise (a subscription's periodic check). */
+int registry_stream_status(struct registry *reg, const char *name, enum reg_status *out);
 
 /* Copies all shards in index order into a malloc'd array (*out, *n; free() it; NULL when
  * none). Optional `info` receives the stream snapshot taken under the same lock. */
