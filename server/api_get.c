@@ -176,6 +176,30 @@ static bool gsi_rules(struct api_ctx *c, const struct gsi_req *q)
     return true;
 }
 
+void api_reply_seq_error(struct api_ctx *c, int rc, const char *seq, const struct reg_shard *sh,
+                         const char *op, const char *stream)
+{
+    char sid[32], other[32];
+    registry_shard_id_print(sh->index, sid);
+    const char *acct = api_config()->account_id;
+    struct seqnum_fields f;
+    if (rc == -EXDEV && seqnum_parse(seq, strlen(seq), &f) == 0 && f.shard_index != sh->index)
+        api_reply_error(c, KERR_INVALID_ARGUMENT,
+                        "Invalid StartingSequenceNumber. It encodes %s, while it was used in a "
+                        "call to a shard with %s",
+                        registry_shard_id_print(f.shard_index, other), sid);
+    else if (rc == -EXDEV)
+        api_reply_error(c, KERR_INVALID_ARGUMENT,
+                        "StartingSequenceNumber %s used in %s on shard %s in stream %s under "
+                        "account %s is invalid because it did not come from this stream.",
+                        seq, op, sid, stream, acct);
+    else
+        api_reply_error(c, KERR_INVALID_ARGUMENT,
+                        "StartingSequenceNumber %s used in %s on shard %s in stream %s under "
+                        "account %s is invalid.",
+                        seq, op, sid, stream, acct);
+}
+
 /* StartingSequenceNumber -> position, with the messages AWS gives. Replies and returns false. */
 static bool gsi_seq_position(struct api_ctx *c, const struct gsi_req *q, const char *stream,
                              const struct reg_shard *sh, uint64_t *pos)
@@ -183,25 +207,7 @@ static bool gsi_seq_position(struct api_ctx *c, const struct gsi_req *q, const c
     int rc = position_from_seq(q->seq, sh, q->type == IT_AFTER_SEQ, pos);
     if (rc == 0)
         return true;
-    char sid[32], other[32];
-    registry_shard_id_print(sh->index, sid);
-    const char *acct = api_config()->account_id;
-    struct seqnum_fields f;
-    if (rc == -EXDEV && seqnum_parse(q->seq, strlen(q->seq), &f) == 0 && f.shard_index != sh->index)
-        api_reply_error(c, KERR_INVALID_ARGUMENT,
-                        "Invalid StartingSequenceNumber. It encodes %s, while it was used in a "
-                        "call to a shard with %s",
-                        registry_shard_id_print(f.shard_index, other), sid);
-    else if (rc == -EXDEV)
-        api_reply_error(c, KERR_INVALID_ARGUMENT,
-                        "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream "
-                        "%s under account %s is invalid because it did not come from this stream.",
-                        q->seq, sid, stream, acct);
-    else
-        api_reply_error(c, KERR_INVALID_ARGUMENT,
-                        "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream "
-                        "%s under account %s is invalid.",
-                        q->seq, sid, stream, acct);
+    api_reply_seq_error(c, rc, q->seq, sh, "GetShardIterator", stream);
     return false;
 }
 

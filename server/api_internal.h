@@ -109,6 +109,11 @@ bool api_sel_resolve(struct api_ctx *c, const struct api_sel *sel, char *name);
 /* Message helpers for the common errors. */
 void api_reply_not_found(struct api_ctx *c, const char *stream);
 void api_reply_registry_error(struct api_ctx *c, int err, const char *stream);
+struct reg_shard;
+/* InvalidArgumentException for a StartingSequenceNumber that position_from_seq refused with rc
+ * (not -EINVAL's validation error): names the shard it encodes when that is another one. */
+void api_reply_seq_error(struct api_ctx *c, int rc, const char *seq, const struct reg_shard *sh,
+                         const char *op, const char *stream);
 /* The usual end of an op without output: rc 0 -> 200 with an empty body, else
  * api_reply_registry_error(c, rc, stream). */
 void api_reply_result(struct api_ctx *c, int rc, const char *stream);

@@ -243,7 +243,7 @@ static void reply_no_shard(struct api_ctx *c, const char *id, const char *stream
 
 /* Starting position -> pipe config fields; false after replying. */
 static bool resolve_start(struct api_ctx *c, const struct sub_req *r, const struct reg_shard *sh,
-                          struct shardlog *log, struct pipe_config *pc)
+                          const char *stream, struct shardlog *log, struct pipe_config *pc)
 {
     pc->start_time_ms = -1;
     switch ((enum start_type)r->type) {
@@ -266,10 +266,7 @@ static bool resolve_start(struct api_ctx *c, const struct sub_req *r, const stru
         return false;
     }
     if (rc != 0) {
-        api_reply_error(c, KERR_INVALID_ARGUMENT,
-                        "Invalid StartingSequenceNumber. It encodes shardId-%012u, while it was "
-                        "used in a call to a shard with %s",
-                        sh->index, r->shard_id);
+        api_reply_seq_error(c, rc, r->seq, sh, "SubscribeToShard", stream);
         return false;
     }
     return true;
@@ -363,7 +360,7 @@ void api_subscribe_to_shard(struct api_ctx *c)
         .ops = &sub_pipe_ops,
         .arg = s,
     };
-    if (resolve_start(c, &r, &sh, pc.log, &pc))
+    if (resolve_start(c, &r, &sh, s->stream, pc.log, &pc))
         start_stream(c, s, &pc, r.shard_id);
     else
         free(s);

@@ -234,6 +234,34 @@ class PreStreamErrorsTest(unittest.TestCase):
                              "InvalidArgumentException")
 
 
+class SequenceOfAnotherShardTest(unittest.TestCase):
+    def test_names_the_shard_it_encodes(self):
+        """A StartingSequenceNumber of shard 1 used on shard 0: InvalidArgumentException naming
+        shard 1 as the one it encodes (as GetShardIterator says it)."""
+        with Server() as srv:
+            k = srv.boto3()
+            k.create_stream(StreamName="two", ShardCount=2)
+            wait_for(lambda: k.describe_stream_summary(StreamName="two")
+                     ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
+            sarn = k.describe_stream_summary(StreamName="two")["StreamDescriptionSummary"][
+                "StreamARN"]
+            arn = k.register_stream_consumer(StreamARN=sarn, ConsumerName="c")["Consumer"][
+                "ConsumerARN"]
+            wait_for(lambda: k.describe_stream_consumer(ConsumerARN=arn)["ConsumerDescription"]
+                     ["ConsumerStatus"] == "ACTIVE", timeout=10, what="consumer ACTIVE")
+            r = k.put_record(StreamName="two", Data=b"x", PartitionKey="k",
+                             ExplicitHashKey=str((1 << 128) - 1))
+            self.assertEqual(r["ShardId"], "shardId-000000000001")
+            with self.assertRaises(Exception) as cm:
+                k.subscribe_to_shard(ConsumerARN=arn, ShardId=SHARD0, StartingPosition={
+                    "Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": r["SequenceNumber"]})
+            e = cm.exception.response["Error"]
+            self.assertEqual(e["Code"], "InvalidArgumentException")
+            self.assertEqual(e["Message"], "Invalid StartingSequenceNumber. It encodes "
+                             "shardId-000000000001, while it was used in a call to a shard with "
+                             "shardId-000000000000")
+
+
 class ShutdownTest(unittest.TestCase):
     def test_sigterm_with_live_pipes(self):
         """SIGTERM while pipes are live (tail and mid-backlog): the streams end, the server exits
