@@ -35,6 +35,17 @@ def wait_active(kin, name):
     wait_for(active, timeout=15, what="%s ACTIVE" % name)
 
 
+def wait_gone(kin, name):
+    """Until DescribeStreamSummary no longer finds a deleted stream."""
+    def gone():
+        try:
+            kin.describe_stream_summary(StreamName=name)
+            return False
+        except ClientError:
+            return True
+    wait_for(gone, timeout=10, what="%s deleted" % name)
+
+
 def create(kin, name, shards=1):
     kin.create_stream(StreamName=name, ShardCount=shards)
     wait_active(kin, name)
@@ -341,13 +352,7 @@ class GetRecordsTest(ServerTestCase):
         self.assert_client_error("ResourceNotFoundException", self.kin.get_records,
                                  ShardIterator=it)
 
-        def gone():
-            try:
-                self.kin.describe_stream_summary(StreamName="g-gone")
-                return False
-            except ClientError:
-                return True
-        wait_for(gone, timeout=10, what="g-gone deleted")
+        wait_gone(self.kin, "g-gone")
         create(self.kin, "g-gone")  # a new incarnation must not serve the old iterator
         self.assert_client_error("ResourceNotFoundException", self.kin.get_records,
                                  ShardIterator=it)
@@ -364,13 +369,7 @@ class GetRecordsTest(ServerTestCase):
             put_batch(self.kin, "g-again", [b"x"] * 20)
             self.kin.delete_stream(StreamName="g-again")
 
-            def gone():
-                try:
-                    self.kin.describe_stream_summary(StreamName="g-again")
-                    return False
-                except ClientError:
-                    return True
-            wait_for(gone, timeout=10, what="g-again deleted")
+            wait_gone(self.kin, "g-again")
             create(self.kin, "g-again")
             for _ in range(200):
                 st, out = self.server.call("GetShardIterator", {
@@ -384,7 +383,7 @@ class GetRecordsTest(ServerTestCase):
                 time.sleep(0.01)
             self.assertEqual(st, 200)
             self.kin.delete_stream(StreamName="g-again")
-            wait_for(gone, timeout=10, what="g-again deleted")
+            wait_gone(self.kin, "g-again")
         sys.stderr.write("re-created stream, GetShardIterator answers: %s\n" % statuses)
 
     def test_limit_bounds(self):

@@ -13,6 +13,18 @@ from harness import Server, ServerTestCase, main, wait_for  # noqa: E402
 SHARD0 = "shardId-000000000000"
 
 
+def consumer_on_new_stream(k, name, shards=1):
+    """Creates stream `name`, registers consumer "c" on it; both ACTIVE. Returns its ARN."""
+    k.create_stream(StreamName=name, ShardCount=shards)
+    wait_for(lambda: k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+             ["StreamStatus"] == "ACTIVE", what="ACTIVE")
+    sarn = k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    arn = k.register_stream_consumer(StreamARN=sarn, ConsumerName="c")["Consumer"]["ConsumerARN"]
+    wait_for(lambda: k.describe_stream_consumer(ConsumerARN=arn)["ConsumerDescription"]
+             ["ConsumerStatus"] == "ACTIVE", timeout=10, what="consumer ACTIVE")
+    return arn
+
+
 class Collector:
     """Iterates one subscription's EventStream in a thread."""
 
@@ -240,15 +252,7 @@ class SequenceOfAnotherShardTest(unittest.TestCase):
         shard 1 as the one it encodes (as GetShardIterator says it)."""
         with Server() as srv:
             k = srv.boto3()
-            k.create_stream(StreamName="two", ShardCount=2)
-            wait_for(lambda: k.describe_stream_summary(StreamName="two")
-                     ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
-            sarn = k.describe_stream_summary(StreamName="two")["StreamDescriptionSummary"][
-                "StreamARN"]
-            arn = k.register_stream_consumer(StreamARN=sarn, ConsumerName="c")["Consumer"][
-                "ConsumerARN"]
-            wait_for(lambda: k.describe_stream_consumer(ConsumerARN=arn)["ConsumerDescription"]
-                     ["ConsumerStatus"] == "ACTIVE", timeout=10, what="consumer ACTIVE")
+            arn = consumer_on_new_stream(k, "two", shards=2)
             r = k.put_record(StreamName="two", Data=b"x", PartitionKey="k",
                              ExplicitHashKey=str((1 << 128) - 1))
             self.assertEqual(r["ShardId"], "shardId-000000000001")
@@ -269,13 +273,7 @@ class ShutdownTest(unittest.TestCase):
         srv = Server("--heartbeat-ms", "200")
         try:
             k = srv.boto3()
-            k.create_stream(StreamName="t", ShardCount=2)
-            wait_for(lambda: k.describe_stream_summary(StreamName="t")["StreamDescriptionSummary"]
-                     ["StreamStatus"] == "ACTIVE", what="ACTIVE")
-            sarn = k.describe_stream_summary(StreamName="t")["StreamDescriptionSummary"]["StreamARN"]
-            arn = k.register_stream_consumer(StreamARN=sarn, ConsumerName="c")["Consumer"]["ConsumerARN"]
-            wait_for(lambda: k.describe_stream_consumer(ConsumerARN=arn)["ConsumerDescription"]
-                     ["ConsumerStatus"] == "ACTIVE", what="consumer ACTIVE")
+            arn = consumer_on_new_stream(k, "t", shards=2)
             k.put_records(StreamName="t", Records=[{"Data": b"x" * 1000, "PartitionKey": str(i)}
                                                    for i in range(200)])
             cs = [Collector(k, arn, "shardId-00000000000%d" % i, {"Type": "TRIM_HORIZON"})
@@ -298,15 +296,7 @@ class ShutdownTest(unittest.TestCase):
         srv = Server("--limits", "off", "--heartbeat-ms", "1000")
         try:
             k = srv.boto3()
-            k.create_stream(StreamName="big", ShardCount=1)
-            wait_for(lambda: k.describe_stream_summary(StreamName="big")
-                     ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
-            sarn = k.describe_stream_summary(StreamName="big")["StreamDescriptionSummary"][
-                "StreamARN"]
-            arn = k.register_stream_consumer(StreamARN=sarn, ConsumerName="c")["Consumer"][
-                "ConsumerARN"]
-            wait_for(lambda: k.describe_stream_consumer(ConsumerARN=arn)["ConsumerDescription"]
-                     ["ConsumerStatus"] == "ACTIVE", what="consumer ACTIVE")
+            arn = consumer_on_new_stream(k, "big")
             for i in range(24):
                 k.put_record(StreamName="big", Data=bytes([i]) * (512 << 10), PartitionKey="p")
             resp = k.subscribe_to_shard(ConsumerARN=arn, ShardId=SHARD0,
