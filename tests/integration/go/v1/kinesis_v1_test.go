@@ -335,7 +335,7 @@ func testSubscribe(t *testing.T, useTLS bool, name, proto string) {
 	if err != nil {
 		t.Fatalf("PutRecord: %v", err)
 	}
-	sctest.WaitFor(t, "the next record", 10*time.Second, b.Check(func(s *sub) bool { return len(s.Records) >= 1 || s.Done }))
+	b.WaitRecords(t, "the next record", 1)
 	b.Lock()
 	if b.Err != nil || len(b.Records) != 1 || aws.StringValue(b.Records[0].SequenceNumber) != aws.StringValue(next.SequenceNumber) {
 		b.Unlock()
@@ -345,56 +345,47 @@ func testSubscribe(t *testing.T, useTLS bool, name, proto string) {
 
 	// A deregistered consumer's pipe ends with the typed ResourceInUseException.
 	c := subscribe(t, ctx, kin, arns[2], &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeLatest)})
-	sctest.WaitFor(t, "pipe live", 10*time.Second, c.Check(func(s *sub) bool { return s.Events >= 1 || s.Done }))
+	c.WaitLive(t)
 	if _, err := kin.DeregisterStreamConsumerWithContext(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: aws.String(arns[2])}); err != nil {
 		t.Fatalf("DeregisterStreamConsumer: %v", err)
 	}
-	sctest.WaitFor(t, "pipe end", 10*time.Second, c.Check(func(s *sub) bool { return s.Done }))
+	c.WaitDone(t, "pipe end")
 	var inUse *kinesis.ResourceInUseException
 	if !errors.As(c.Err, &inUse) {
 		t.Fatalf("after deregistration: %T %v", c.Err, c.Err)
 	}
 
-	for op, p := range rec.All() {
-		if p != proto {
-			t.Fatalf("%s answered over %s, want %s", op, p, proto)
-		}
-	}
+	// Every operation of this client went over the expected protocol.
+	rec.Expect(t, proto)
 }
 
 // TestSigned runs against a server with --credentials (go_sdk_v1_test.py's signed class): v1's
 // SigV4 verifies over HTTP/1.1 and h2, a subscription included; a wrong secret is
 // InvalidSignatureException, an unknown key UnrecognizedClientException.
 func TestSigned(t *testing.T) {
-	for _, useTLS := range []bool{false, true} {
-		useTLS := useTLS
-		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
-			ctx := sctest.Context(t)
-			kin, _ := newClient(t, useTLS)
-			name := fmt.Sprintf("go1-signed-%v", useTLS)
-			arn := createActive(t, ctx, kin, name, 1)
-			cs := registerActive(t, ctx, kin, arn, 1)
-			s := subscribe(t, ctx, kin, cs[0], &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeLatest)})
-			sctest.WaitFor(t, "pipe live", 10*time.Second, s.Check(func(s *sub) bool { return s.Events >= 1 || s.Done }))
-			if _, err := kin.PutRecordWithContext(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name),
-				Data: sctest.Payload(40), PartitionKey: aws.String("p")}); err != nil {
-				t.Fatalf("PutRecord: %v", err)
+	sctest.EachTLS(t, func(t *testing.T, useTLS bool) {
+		ctx := sctest.Context(t)
+		kin, _ := newClient(t, useTLS)
+		name := fmt.Sprintf("go1-signed-%v", useTLS)
+		arn := createActive(t, ctx, kin, name, 1)
+		cs := registerActive(t, ctx, kin, arn, 1)
+		s := subscribe(t, ctx, kin, cs[0], &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeLatest)})
+		s.WaitLive(t)
+		if _, err := kin.PutRecordWithContext(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name),
+			Data: sctest.Payload(40), PartitionKey: aws.String("p")}); err != nil {
+			t.Fatalf("PutRecord: %v", err)
+		}
+		s.WaitRecords(t, "record", 1)
+		if st := s.Snapshot(); st.Err != nil || !bytes.Equal(st.Records[0].Data, sctest.Payload(40)) {
+			t.Fatalf("signed subscription: err %v", st.Err)
+		}
+		for _, c := range sctest.BadKeys {
+			bad, _ := newClientKeys(t, useTLS, c.Key, c.Secret)
+			_, err := bad.ListStreamsWithContext(ctx, &kinesis.ListStreamsInput{})
+			var rf awserr.RequestFailure
+			if !errors.As(err, &rf) || rf.Code() != c.Code || rf.StatusCode() != 400 {
+				t.Fatalf("%s/%s: %T %v, want %s", c.Key, c.Secret, err, err, c.Code)
 			}
-			sctest.WaitFor(t, "record", 10*time.Second, s.Check(func(s *sub) bool { return len(s.Records) >= 1 || s.Done }))
-			s.Lock()
-			if s.Err != nil || !bytes.Equal(s.Records[0].Data, sctest.Payload(40)) {
-				s.Unlock()
-				t.Fatalf("signed subscription: err %v", s.Err)
-			}
-			s.Unlock()
-			for _, c := range sctest.BadKeys {
-				bad, _ := newClientKeys(t, useTLS, c.Key, c.Secret)
-				_, err := bad.ListStreamsWithContext(ctx, &kinesis.ListStreamsInput{})
-				var rf awserr.RequestFailure
-				if !errors.As(err, &rf) || rf.Code() != c.Code || rf.StatusCode() != 400 {
-					t.Fatalf("%s/%s: %T %v, want %s", c.Key, c.Secret, err, err, c.Code)
-				}
-			}
-		})
-	}
+		}
+	})
 }

@@ -558,84 +558,77 @@ func testSubscribe(t *testing.T, useTLS bool, name, proto string) {
 	b.Unlock()
 
 	// Every operation of this client went over the expected protocol.
-	for op, p := range rec.All() {
-		if p != proto {
-			t.Fatalf("%s answered over %s, want %s", op, p, proto)
-		}
-	}
+	rec.Expect(t, proto)
 }
 
 // TestSubscribeEndings: the reader surfaces exception events as the SDK's typed errors, and a
 // closed shard's last event (ChildShards, no continuation) ends the stream without an error.
 func TestSubscribeEndings(t *testing.T) {
-	for _, useTLS := range []bool{false, true} {
-		useTLS := useTLS
-		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
-			ctx := sctest.Context(t)
-			kin, _ := newClient(t, useTLS)
-			tag := "h1"
-			if useTLS {
-				tag = "h2"
-			}
-			latest := types.StartingPosition{Type: types.ShardIteratorTypeLatest}
+	sctest.EachTLS(t, func(t *testing.T, useTLS bool) {
+		ctx := sctest.Context(t)
+		kin, _ := newClient(t, useTLS)
+		tag := "h1"
+		if useTLS {
+			tag = "h2"
+		}
+		latest := types.StartingPosition{Type: types.ShardIteratorTypeLatest}
 
-			// Deregistered consumer: ResourceInUseException.
-			arn := createActive(t, ctx, kin, "go2-end-dereg-"+tag, 1)
-			cs := registerActive(t, ctx, kin, arn, 1)
-			s := subscribe(t, ctx, kin, cs[0], latest)
-			sctest.WaitFor(t, "pipe live", 10*time.Second, s.Check(func(s *sub) bool { return s.Events >= 1 || s.Done }))
-			if _, err := kin.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: aws.String(cs[0])}); err != nil {
-				t.Fatalf("DeregisterStreamConsumer: %v", err)
-			}
-			sctest.WaitFor(t, "pipe end", 10*time.Second, s.Check(func(s *sub) bool { return s.Done }))
-			var inUse *types.ResourceInUseException
-			if !errors.As(s.Err, &inUse) {
-				t.Fatalf("after deregistration: %T %v", s.Err, s.Err)
-			}
+		// Deregistered consumer: ResourceInUseException.
+		arn := createActive(t, ctx, kin, "go2-end-dereg-"+tag, 1)
+		cs := registerActive(t, ctx, kin, arn, 1)
+		s := subscribe(t, ctx, kin, cs[0], latest)
+		s.WaitLive(t)
+		if _, err := kin.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: aws.String(cs[0])}); err != nil {
+			t.Fatalf("DeregisterStreamConsumer: %v", err)
+		}
+		s.WaitDone(t, "pipe end")
+		var inUse *types.ResourceInUseException
+		if !errors.As(s.Err, &inUse) {
+			t.Fatalf("after deregistration: %T %v", s.Err, s.Err)
+		}
 
-			// Stream deleted under the subscription: ResourceNotFoundException.
-			arn = createActive(t, ctx, kin, "go2-end-del-"+tag, 1)
-			cs = registerActive(t, ctx, kin, arn, 1)
-			s = subscribe(t, ctx, kin, cs[0], latest)
-			sctest.WaitFor(t, "pipe live", 10*time.Second, s.Check(func(s *sub) bool { return s.Events >= 1 || s.Done }))
-			if _, err := kin.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String("go2-end-del-" + tag),
-				EnforceConsumerDeletion: aws.Bool(true)}); err != nil {
-				t.Fatalf("DeleteStream: %v", err)
-			}
-			sctest.WaitFor(t, "pipe end", 10*time.Second, s.Check(func(s *sub) bool { return s.Done }))
-			var rnf *types.ResourceNotFoundException
-			if !errors.As(s.Err, &rnf) {
-				t.Fatalf("after DeleteStream: %T %v", s.Err, s.Err)
-			}
+		// Stream deleted under the subscription: ResourceNotFoundException.
+		arn = createActive(t, ctx, kin, "go2-end-del-"+tag, 1)
+		cs = registerActive(t, ctx, kin, arn, 1)
+		s = subscribe(t, ctx, kin, cs[0], latest)
+		s.WaitLive(t)
+		if _, err := kin.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String("go2-end-del-" + tag),
+			EnforceConsumerDeletion: aws.Bool(true)}); err != nil {
+			t.Fatalf("DeleteStream: %v", err)
+		}
+		s.WaitDone(t, "pipe end")
+		var rnf *types.ResourceNotFoundException
+		if !errors.As(s.Err, &rnf) {
+			t.Fatalf("after DeleteStream: %T %v", s.Err, s.Err)
+		}
 
-			// Split: last event carries ChildShards and no continuation; clean end.
-			name := "go2-end-split-" + tag
-			arn = createActive(t, ctx, kin, name, 1)
-			cs = registerActive(t, ctx, kin, arn, 1)
-			if _, err := kin.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), Data: []byte("before"),
-				PartitionKey: aws.String("p")}); err != nil {
-				t.Fatal(err)
+		// Split: last event carries ChildShards and no continuation; clean end.
+		name := "go2-end-split-" + tag
+		arn = createActive(t, ctx, kin, name, 1)
+		cs = registerActive(t, ctx, kin, arn, 1)
+		if _, err := kin.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), Data: []byte("before"),
+			PartitionKey: aws.String("p")}); err != nil {
+			t.Fatal(err)
+		}
+		s = subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
+		s.WaitRecords(t, "record", 1)
+		if _, err := kin.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(name),
+			ShardToSplit: aws.String(sctest.Shard0), NewStartingHashKey: aws.String(new(big.Int).Lsh(big.NewInt(1), 127).String())}); err != nil {
+			t.Fatalf("SplitShard: %v", err)
+		}
+		s.WaitDone(t, "shard end")
+		s.Lock()
+		defer s.Unlock()
+		if s.Err != nil || s.Last.ContinuationSequenceNumber != nil || len(s.Last.ChildShards) != 2 ||
+			len(s.Records) != 1 || string(s.Records[0].Data) != "before" {
+			t.Fatalf("after split: err %v last %+v records %d", s.Err, s.Last, len(s.Records))
+		}
+		for _, c := range s.Last.ChildShards {
+			if len(c.ParentShards) != 1 || c.ParentShards[0] != sctest.Shard0 || c.HashKeyRange == nil {
+				t.Fatalf("child shard %+v", c)
 			}
-			s = subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
-			sctest.WaitFor(t, "record", 10*time.Second, s.Check(func(s *sub) bool { return len(s.Records) >= 1 || s.Done }))
-			if _, err := kin.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(name),
-				ShardToSplit: aws.String(sctest.Shard0), NewStartingHashKey: aws.String(new(big.Int).Lsh(big.NewInt(1), 127).String())}); err != nil {
-				t.Fatalf("SplitShard: %v", err)
-			}
-			sctest.WaitFor(t, "shard end", 10*time.Second, s.Check(func(s *sub) bool { return s.Done }))
-			s.Lock()
-			defer s.Unlock()
-			if s.Err != nil || s.Last.ContinuationSequenceNumber != nil || len(s.Last.ChildShards) != 2 ||
-				len(s.Records) != 1 || string(s.Records[0].Data) != "before" {
-				t.Fatalf("after split: err %v last %+v records %d", s.Err, s.Last, len(s.Records))
-			}
-			for _, c := range s.Last.ChildShards {
-				if len(c.ParentShards) != 1 || c.ParentShards[0] != sctest.Shard0 || c.HashKeyRange == nil {
-					t.Fatalf("child shard %+v", c)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestSigned runs against a server started with --credentials (go_sdk_v2_test.py's signed class,
@@ -643,77 +636,68 @@ func TestSubscribeEndings(t *testing.T) {
 // (where the host is :authority) verifies, a subscription included; a wrong secret is
 // InvalidSignatureException and an unknown key UnrecognizedClientException.
 func TestSigned(t *testing.T) {
-	for _, useTLS := range []bool{false, true} {
-		useTLS := useTLS
-		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
-			ctx := sctest.Context(t)
-			kin, _ := newClient(t, useTLS)
-			name := fmt.Sprintf("go2-signed-%v", useTLS)
-			arn := createActive(t, ctx, kin, name, 1)
-			cs := registerActive(t, ctx, kin, arn, 1)
-			s := subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeLatest})
-			sctest.WaitFor(t, "pipe live", 10*time.Second, s.Check(func(s *sub) bool { return s.Events >= 1 || s.Done }))
-			if _, err := kin.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name),
-				Records: []types.PutRecordsRequestEntry{{Data: sctest.Payload(40), PartitionKey: aws.String("p")}}}); err != nil {
-				t.Fatalf("PutRecords: %v", err)
-			}
-			sctest.WaitFor(t, "record", 10*time.Second, s.Check(func(s *sub) bool { return len(s.Records) >= 1 || s.Done }))
-			s.Lock()
-			if s.Err != nil || !bytes.Equal(s.Records[0].Data, sctest.Payload(40)) {
-				s.Unlock()
-				t.Fatalf("signed subscription: err %v", s.Err)
-			}
-			s.Unlock()
+	sctest.EachTLS(t, func(t *testing.T, useTLS bool) {
+		ctx := sctest.Context(t)
+		kin, _ := newClient(t, useTLS)
+		name := fmt.Sprintf("go2-signed-%v", useTLS)
+		arn := createActive(t, ctx, kin, name, 1)
+		cs := registerActive(t, ctx, kin, arn, 1)
+		s := subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeLatest})
+		s.WaitLive(t)
+		if _, err := kin.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name),
+			Records: []types.PutRecordsRequestEntry{{Data: sctest.Payload(40), PartitionKey: aws.String("p")}}}); err != nil {
+			t.Fatalf("PutRecords: %v", err)
+		}
+		s.WaitRecords(t, "record", 1)
+		if st := s.Snapshot(); st.Err != nil || !bytes.Equal(st.Records[0].Data, sctest.Payload(40)) {
+			t.Fatalf("signed subscription: err %v", st.Err)
+		}
 
-			for _, c := range sctest.BadKeys {
-				bad, _ := newClientKeys(t, useTLS, c.Key, c.Secret)
-				_, err := bad.ListStreams(ctx, &kinesis.ListStreamsInput{})
-				var api smithy.APIError
-				var re *awshttp.ResponseError
-				if !errors.As(err, &api) || api.ErrorCode() != c.Code || !errors.As(err, &re) || re.HTTPStatusCode() != 400 {
-					t.Fatalf("%s/%s: %T %v, want %s", c.Key, c.Secret, err, err, c.Code)
-				}
-				_, err = bad.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(cs[0]),
-					ShardId: aws.String(sctest.Shard0), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
-				if !errors.As(err, &api) || api.ErrorCode() != c.Code {
-					t.Fatalf("SubscribeToShard %s/%s: %T %v, want %s", c.Key, c.Secret, err, err, c.Code)
-				}
+		for _, c := range sctest.BadKeys {
+			bad, _ := newClientKeys(t, useTLS, c.Key, c.Secret)
+			_, err := bad.ListStreams(ctx, &kinesis.ListStreamsInput{})
+			var api smithy.APIError
+			var re *awshttp.ResponseError
+			if !errors.As(err, &api) || api.ErrorCode() != c.Code || !errors.As(err, &re) || re.HTTPStatusCode() != 400 {
+				t.Fatalf("%s/%s: %T %v, want %s", c.Key, c.Secret, err, err, c.Code)
 			}
-		})
-	}
+			_, err = bad.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(cs[0]),
+				ShardId: aws.String(sctest.Shard0), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+			if !errors.As(err, &api) || api.ErrorCode() != c.Code {
+				t.Fatalf("SubscribeToShard %s/%s: %T %v, want %s", c.Key, c.Secret, err, err, c.Code)
+			}
+		}
+	})
 }
 
 // TestLifetime runs against a server with --subscription-lifetime-ms 2000: the pipe ends cleanly
 // at its lifetime on HTTP/1.1 (last chunk) and on h2 (END_STREAM); the reader's Events channel
 // closes with Err() nil, and a resubscription right after it, AFTER the continuation, is accepted.
 func TestLifetime(t *testing.T) {
-	for _, useTLS := range []bool{false, true} {
-		useTLS := useTLS
-		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
-			t.Parallel()
-			ctx := sctest.Context(t)
-			kin, _ := newClient(t, useTLS)
-			name := fmt.Sprintf("go2-life-%v", useTLS)
-			arn := createActive(t, ctx, kin, name, 1)
-			cs := registerActive(t, ctx, kin, arn, 1)
-			t0 := time.Now()
-			s := subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
-			sctest.WaitFor(t, "end of the pipe", 10*time.Second, s.Check(func(s *sub) bool { return s.Done }))
-			took := time.Since(t0)
-			s.Lock()
-			err, hb, cont := s.Err, s.Heartbeats, s.Cont
-			s.Unlock()
-			if err != nil || took < 1900*time.Millisecond || took > 6*time.Second || hb < 3 || cont == "" {
-				t.Fatalf("pipe ended after %v with err %v, %d heartbeats, continuation %q", took, err, hb, cont)
-			}
-			again := subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber,
-				SequenceNumber: aws.String(cont)})
-			sctest.WaitFor(t, "resubscribed pipe live", 10*time.Second, again.Check(func(s *sub) bool { return s.Events >= 1 || s.Done }))
-			again.Lock()
-			defer again.Unlock()
-			if again.Err != nil || len(again.Records) != 0 {
-				t.Fatalf("resubscription: err %v, %d records", again.Err, len(again.Records))
-			}
-		})
-	}
+	sctest.EachTLS(t, func(t *testing.T, useTLS bool) {
+		t.Parallel()
+		ctx := sctest.Context(t)
+		kin, _ := newClient(t, useTLS)
+		name := fmt.Sprintf("go2-life-%v", useTLS)
+		arn := createActive(t, ctx, kin, name, 1)
+		cs := registerActive(t, ctx, kin, arn, 1)
+		t0 := time.Now()
+		s := subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
+		s.WaitDone(t, "end of the pipe")
+		took := time.Since(t0)
+		s.Lock()
+		err, hb, cont := s.Err, s.Heartbeats, s.Cont
+		s.Unlock()
+		if err != nil || took < 1900*time.Millisecond || took > 6*time.Second || hb < 3 || cont == "" {
+			t.Fatalf("pipe ended after %v with err %v, %d heartbeats, continuation %q", took, err, hb, cont)
+		}
+		again := subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber,
+			SequenceNumber: aws.String(cont)})
+		again.WaitLive(t)
+		again.Lock()
+		defer again.Unlock()
+		if again.Err != nil || len(again.Records) != 0 {
+			t.Fatalf("resubscription: err %v, %d records", again.Err, len(again.Records))
+		}
+	})
 }

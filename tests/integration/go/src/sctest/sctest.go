@@ -97,6 +97,24 @@ func (r *Protos) All() map[string]string {
 	return out
 }
 
+// Expect fails t unless every recorded operation answered over proto.
+func (r *Protos) Expect(t *testing.T, proto string) {
+	t.Helper()
+	for op, p := range r.All() {
+		if p != proto {
+			t.Fatalf("%s answered over %s, want %s", op, p, proto)
+		}
+	}
+}
+
+// EachTLS runs f as subtest tls=false (http://, HTTP/1.1) and tls=true (https://, h2).
+func EachTLS(t *testing.T, f func(t *testing.T, useTLS bool)) {
+	for _, useTLS := range []bool{false, true} {
+		useTLS := useTLS
+		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) { f(t, useTLS) })
+	}
+}
+
 // Context is a test's context: 90 s, cancelled at the test's end.
 func Context(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -187,10 +205,9 @@ type EventStream[Ev any] interface {
 	Close() error
 }
 
-// Sub is one subscription read in a goroutine: E is the SDK's SubscribeToShardEvent, R its
-// record type. Lock it (or use Check) to read the fields.
-type Sub[E, R any] struct {
-	sync.Mutex
+// State is what a subscription has read so far: E is the SDK's SubscribeToShardEvent, R its
+// record type.
+type State[E, R any] struct {
 	Records    []R
 	Events     int
 	Heartbeats int
@@ -198,6 +215,12 @@ type Sub[E, R any] struct {
 	Last       E      // the last SubscribeToShardEvent
 	Done       bool   // the Events channel closed
 	Err        error  // the stream's Err() at the end, or an unexpected event
+}
+
+// Sub is one subscription read in a goroutine. Lock it (or use Check, Snapshot) to read State.
+type Sub[E, R any] struct {
+	sync.Mutex
+	State[E, R]
 }
 
 // Read starts reading st. decode turns an event into the SubscribeToShardEvent, its records and
@@ -239,4 +262,29 @@ func (s *Sub[E, R]) Check(f func(s *Sub[E, R]) bool) func() bool {
 		defer s.Unlock()
 		return f(s)
 	}
+}
+
+// Snapshot is a copy of the state (records read later are not in it).
+func (s *Sub[E, R]) Snapshot() State[E, R] {
+	s.Lock()
+	defer s.Unlock()
+	return s.State
+}
+
+// WaitLive waits for the first event (or the end).
+func (s *Sub[E, R]) WaitLive(t *testing.T) {
+	t.Helper()
+	WaitFor(t, "pipe live", 10*time.Second, s.Check(func(s *Sub[E, R]) bool { return s.Events >= 1 || s.Done }))
+}
+
+// WaitRecords waits until n records are in (or the end).
+func (s *Sub[E, R]) WaitRecords(t *testing.T, what string, n int) {
+	t.Helper()
+	WaitFor(t, what, 10*time.Second, s.Check(func(s *Sub[E, R]) bool { return len(s.Records) >= n || s.Done }))
+}
+
+// WaitDone waits for the end of the event stream.
+func (s *Sub[E, R]) WaitDone(t *testing.T, what string) {
+	t.Helper()
+	WaitFor(t, what, 10*time.Second, s.Check(func(s *Sub[E, R]) bool { return s.Done }))
 }
