@@ -7,9 +7,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-from harness import GoSdkTestCase, Server, main, write_test_keys  # noqa: E402
+from harness import GoSdkSignedTestCase, GoSdkTestCase, main  # noqa: E402
 
 
 class GoSdkV1Test(GoSdkTestCase):
@@ -22,24 +20,11 @@ class GoSdkV1Test(GoSdkTestCase):
         self.run_go_tests()
 
 
-class GoSdkV1SignedTest(GoSdkTestCase):
+class GoSdkV1SignedTest(GoSdkSignedTestCase):
     """--credentials with the test key pair."""
     binary = "gosdk_v1.test"
     go_select = r"TestSigned"
     expected = ("TestSigned",)
-
-    @classmethod
-    def setUpClass(cls):
-        cls.keydir = tempfile.mkdtemp(prefix="shardcast-gokeys-")
-        cls.server = Server("--credentials", write_test_keys(cls.keydir), "--limits", "off",
-                            "--heartbeat-ms", "300", tls=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.keydir, ignore_errors=True)
 
     def test_go_sdk(self):
         self.run_go_tests()

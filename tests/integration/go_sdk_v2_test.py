@@ -10,9 +10,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-from harness import GoSdkTestCase, Server, main, write_test_keys  # noqa: E402
+from harness import GoSdkSignedTestCase, GoSdkTestCase, main  # noqa: E402
 
 
 class GoSdkV2Test(GoSdkTestCase):
@@ -25,24 +23,12 @@ class GoSdkV2Test(GoSdkTestCase):
         self.run_go_tests()
 
 
-class GoSdkV2SignedTest(GoSdkTestCase):
+class GoSdkV2SignedTest(GoSdkSignedTestCase):
     """--credentials (the test key pair) and --subscription-lifetime-ms 2000."""
     binary = "gosdk_v2.test"
     go_select = r"Test(Signed|Lifetime)"
     expected = ("TestSigned", "TestLifetime")
-
-    @classmethod
-    def setUpClass(cls):
-        cls.keydir = tempfile.mkdtemp(prefix="shardcast-gokeys-")
-        cls.server = Server("--credentials", write_test_keys(cls.keydir), "--limits", "off",
-                            "--heartbeat-ms", "300", "--subscription-lifetime-ms", "2000", tls=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.keydir, ignore_errors=True)
+    server_args = ("--limits", "off", "--heartbeat-ms", "300", "--subscription-lifetime-ms", "2000")
 
     def test_go_sdk(self):
         self.run_go_tests()

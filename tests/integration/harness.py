@@ -337,6 +337,24 @@ class GoSdkTestCase(ServerTestCase):
                 self.assertIn("--- PASS: %s" % name, p.stdout)
 
 
+class GoSdkSignedTestCase(GoSdkTestCase):
+    """GoSdkTestCase against a server with --credentials (write_test_keys' pair, which the Go
+    tests sign with) plus server_args."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.keydir = tempfile.mkdtemp(prefix="shardcast-gokeys-")
+        cls.server = Server("--credentials", write_test_keys(cls.keydir), *cls.server_args,
+                            tls=cls.server_tls)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.keydir, ignore_errors=True)
+
+
 def write_test_keys(directory):
     """A --credentials file holding the key pair every test client signs with."""
     path = os.path.join(directory, "keys")

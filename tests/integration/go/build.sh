@@ -12,7 +12,8 @@ src=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-export GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$out/cache" GOENV=off GOFLAGS= \
+# $src is on GOPATH too: src/sctest is the scaffolding both test packages import as "sctest".
+export GO111MODULE=off GOPATH="/usr/share/gocode:$src" GOCACHE="$out/cache" GOENV=off GOFLAGS= \
     GOPROXY=off GOTOOLCHAIN=local GOTELEMETRY=off
 for d in /usr/share/gocode/src/github.com/aws/aws-sdk-go/service/kinesis \
          /usr/share/gocode/src/github.com/aws/aws-sdk-go-v2/service/kinesis; do

@@ -13,13 +13,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,63 +25,22 @@ import (
 	"github.com/aws/aws-sdk-go/aws/request"
 	"github.com/aws/aws-sdk-go/aws/session"
 	"github.com/aws/aws-sdk-go/service/kinesis"
+
+	"sctest"
 )
 
-var (
-	flagEndpoint    = flag.String("endpoint", "", "shardcastd http:// endpoint")
-	flagTLSEndpoint = flag.String("tls-endpoint", "", "shardcastd https:// endpoint")
-	flagCA          = flag.String("ca", "", "PEM certificate the TLS endpoint presents")
-)
-
-const shard0 = "shardId-000000000000"
-
-// recorder remembers each operation's response protocol, from a Complete handler.
-type recorder struct {
-	mu    sync.Mutex
-	proto map[string]string
-}
-
-func (r *recorder) onComplete(req *request.Request) {
-	if req.HTTPResponse != nil {
-		r.mu.Lock()
-		r.proto[req.Operation.Name] = req.HTTPResponse.Proto
-		r.mu.Unlock()
-	}
-}
-
-func (r *recorder) protos() map[string]string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string]string, len(r.proto))
-	for k, v := range r.proto {
-		out[k] = v
-	}
-	return out
-}
-
-func newClient(t *testing.T, useTLS bool) (*kinesis.Kinesis, *recorder) {
+// newClient: a session as a user configures it, recording each response's protocol.
+func newClient(t *testing.T, useTLS bool) (*kinesis.Kinesis, *sctest.Protos) {
 	t.Helper()
-	return newClientKeys(t, useTLS, "AKIDSHARDCASTTEST", "shardcast-test-secret")
+	return newClientKeys(t, useTLS, sctest.Key, sctest.Secret)
 }
 
-func newClientKeys(t *testing.T, useTLS bool, key, secret string) (*kinesis.Kinesis, *recorder) {
+func newClientKeys(t *testing.T, useTLS bool, key, secret string) (*kinesis.Kinesis, *sctest.Protos) {
 	t.Helper()
-	endpoint := *flagEndpoint
+	endpoint, roots := sctest.Target(t, useTLS)
 	tr := http.DefaultTransport.(*http.Transport).Clone() // v1's default client uses this one
-	if useTLS {
-		endpoint = *flagTLSEndpoint
-		pem, err := os.ReadFile(*flagCA)
-		if err != nil {
-			t.Fatalf("read CA: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			t.Fatalf("no certificate in %s", *flagCA)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
-	}
-	if endpoint == "" {
-		t.Fatal("-endpoint / -tls-endpoint not given (run through go_sdk_v1_test.py)")
+	if roots != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots}
 	}
 	sess, err := session.NewSession(&aws.Config{
 		Endpoint:    aws.String(endpoint),
@@ -98,26 +53,13 @@ func newClientKeys(t *testing.T, useTLS bool, key, secret string) (*kinesis.Kine
 	}
 	t.Cleanup(tr.CloseIdleConnections)
 	kin := kinesis.New(sess)
-	rec := &recorder{proto: map[string]string{}}
-	kin.Handlers.Complete.PushBack(rec.onComplete)
-	return kin, rec
-}
-
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	rec := &sctest.Protos{}
+	kin.Handlers.Complete.PushBack(func(req *request.Request) {
+		if req.HTTPResponse != nil {
+			rec.Record(req.Operation.Name, req.HTTPResponse.Proto, req.HTTPResponse.Header.Get("Content-Type"))
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	})
+	return kin, rec
 }
 
 // createActive creates a stream and waits with the SDK's own StreamExists waiter; returns the ARN.
@@ -144,58 +86,36 @@ func createActive(t *testing.T, ctx context.Context, kin *kinesis.Kinesis, name 
 
 func registerActive(t *testing.T, ctx context.Context, kin *kinesis.Kinesis, streamARN string, n int) []string {
 	t.Helper()
-	var arns []string
-	for i := 0; i < n; i++ {
+	return sctest.RegisterActive(t, n, func(name string) (string, error) {
 		out, err := kin.RegisterStreamConsumerWithContext(ctx, &kinesis.RegisterStreamConsumerInput{
-			StreamARN: aws.String(streamARN), ConsumerName: aws.String(fmt.Sprintf("c%d", i))})
+			StreamARN: aws.String(streamARN), ConsumerName: aws.String(name)})
 		if err != nil {
-			t.Fatalf("RegisterStreamConsumer: %v", err)
+			return "", err
 		}
-		arns = append(arns, aws.StringValue(out.Consumer.ConsumerARN))
-	}
-	for _, arn := range arns {
-		arn := arn
-		waitFor(t, "consumer ACTIVE", 10*time.Second, func() bool {
-			out, err := kin.DescribeStreamConsumerWithContext(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: aws.String(arn)})
-			if err != nil {
-				t.Fatalf("DescribeStreamConsumer: %v", err)
-			}
-			return aws.StringValue(out.ConsumerDescription.ConsumerStatus) == kinesis.ConsumerStatusActive
-		})
-	}
-	return arns
-}
-
-func payload(i int) []byte {
-	b := make([]byte, i*97+1)
-	for j := range b {
-		b[j] = byte(i*31 + j*7)
-	}
-	return b
+		return aws.StringValue(out.Consumer.ConsumerARN), nil
+	}, func(arn string) (bool, error) {
+		out, err := kin.DescribeStreamConsumerWithContext(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: aws.String(arn)})
+		if err != nil {
+			return false, err
+		}
+		return aws.StringValue(out.ConsumerDescription.ConsumerStatus) == kinesis.ConsumerStatusActive, nil
+	})
 }
 
 func readAll(t *testing.T, ctx context.Context, kin *kinesis.Kinesis, it *string, want int) []*kinesis.Record {
 	t.Helper()
-	var out []*kinesis.Record
-	for i := 0; i < 200 && it != nil; i++ {
+	return sctest.ReadAll(t, it, want, func(it *string) (sctest.Page[*kinesis.Record], error) {
 		r, err := kin.GetRecordsWithContext(ctx, &kinesis.GetRecordsInput{ShardIterator: it, Limit: aws.Int64(7)})
 		if err != nil {
-			t.Fatalf("GetRecords (call %d): %v", i, err)
+			return sctest.Page[*kinesis.Record]{}, err
 		}
-		out = append(out, r.Records...)
-		if r.NextShardIterator == nil {
-			t.Fatal("GetRecords on an open shard returned no NextShardIterator")
-		}
-		it = r.NextShardIterator
-		if len(out) >= want && len(r.Records) == 0 && aws.Int64Value(r.MillisBehindLatest) == 0 {
-			break
-		}
-	}
-	return out
+		return sctest.Page[*kinesis.Record]{Records: r.Records, Next: r.NextShardIterator,
+			Behind: aws.Int64Value(r.MillisBehindLatest)}, nil
+	})
 }
 
 func TestControlPlane(t *testing.T) {
-	ctx := testContext(t)
+	ctx := sctest.Context(t)
 	kin, rec := newClient(t, false)
 	createActive(t, ctx, kin, "go1-ctl", 3)
 
@@ -235,13 +155,13 @@ func TestControlPlane(t *testing.T) {
 	if fmt.Sprint(names) != "[go1-ctl go1-list-0 go1-list-1 go1-list-2]" || pages != 2 {
 		t.Fatalf("ListStreamsPages: %d pages %v", pages, names)
 	}
-	if p := rec.protos()["ListShards"]; p != "HTTP/1.1" {
+	if p := rec.All()["ListShards"]; p != "HTTP/1.1" {
 		t.Fatalf("ListShards over %q", p)
 	}
 }
 
 func TestPutGetRoundTrip(t *testing.T) {
-	ctx := testContext(t)
+	ctx := sctest.Context(t)
 	kin, _ := newClient(t, false)
 	createActive(t, ctx, kin, "go1-data", 1)
 
@@ -252,12 +172,12 @@ func TestPutGetRoundTrip(t *testing.T) {
 	}
 	one, err := kin.PutRecordWithContext(ctx, &kinesis.PutRecordInput{StreamName: aws.String("go1-data"),
 		Data: all, PartitionKey: aws.String("pk-all")})
-	if err != nil || aws.StringValue(one.ShardId) != shard0 {
+	if err != nil || aws.StringValue(one.ShardId) != sctest.Shard0 {
 		t.Fatalf("PutRecord: %v %v", one, err)
 	}
 	var entries []*kinesis.PutRecordsRequestEntry
 	for i := 0; i < 60; i++ {
-		entries = append(entries, &kinesis.PutRecordsRequestEntry{Data: payload(i), PartitionKey: aws.String(fmt.Sprintf("pk-%d", i))})
+		entries = append(entries, &kinesis.PutRecordsRequestEntry{Data: sctest.Payload(i), PartitionKey: aws.String(fmt.Sprintf("pk-%d", i))})
 	}
 	many, err := kin.PutRecordsWithContext(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("go1-data"), Records: entries})
 	if err != nil || aws.Int64Value(many.FailedRecordCount) != 0 || len(many.Records) != 60 {
@@ -274,7 +194,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 	after := time.Now()
 
 	it, err := kin.GetShardIteratorWithContext(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("go1-data"),
-		ShardId: aws.String(shard0), ShardIteratorType: aws.String(kinesis.ShardIteratorTypeTrimHorizon)})
+		ShardId: aws.String(sctest.Shard0), ShardIteratorType: aws.String(kinesis.ShardIteratorTypeTrimHorizon)})
 	if err != nil {
 		t.Fatalf("GetShardIterator: %v", err)
 	}
@@ -288,7 +208,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 		case i == 61:
 			want, seq = []byte{0}, aws.StringValue(last.SequenceNumber)
 		case i > 0:
-			want, seq = payload(i-1), aws.StringValue(many.Records[i-1].SequenceNumber)
+			want, seq = sctest.Payload(i-1), aws.StringValue(many.Records[i-1].SequenceNumber)
 		}
 		ts := r.ApproximateArrivalTimestamp
 		if !bytes.Equal(r.Data, want) || aws.StringValue(r.SequenceNumber) != seq || ts == nil ||
@@ -299,7 +219,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 
 	// AT_TIMESTAMP: v1 sends epoch seconds with millisecond decimals.
 	itT, err := kin.GetShardIteratorWithContext(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("go1-data"),
-		ShardId: aws.String(shard0), ShardIteratorType: aws.String(kinesis.ShardIteratorTypeAtTimestamp), Timestamp: aws.Time(mid)})
+		ShardId: aws.String(sctest.Shard0), ShardIteratorType: aws.String(kinesis.ShardIteratorTypeAtTimestamp), Timestamp: aws.Time(mid)})
 	if err != nil {
 		t.Fatalf("GetShardIterator AT_TIMESTAMP: %v", err)
 	}
@@ -310,7 +230,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 }
 
 func TestTypedErrors(t *testing.T) {
-	ctx := testContext(t)
+	ctx := sctest.Context(t)
 	kin, _ := newClient(t, false)
 	_, err := kin.DescribeStreamSummaryWithContext(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("go1-nope")})
 	var rnf *kinesis.ResourceNotFoundException
@@ -334,72 +254,37 @@ func TestTypedErrors(t *testing.T) {
 	}
 	_, err = kin.SubscribeToShardWithContext(ctx, &kinesis.SubscribeToShardInput{
 		ConsumerARN: aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/go1-err/consumer/none:1"),
-		ShardId:     aws.String(shard0), StartingPosition: &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeLatest)}})
+		ShardId:     aws.String(sctest.Shard0), StartingPosition: &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeLatest)}})
 	if !errors.As(err, &rnf) {
 		t.Fatalf("SubscribeToShard of an unknown consumer: %T %v", err, err)
 	}
 }
 
-// sub reads a subscription's events with the SDK's reader in a goroutine.
-type sub struct {
-	stream     *kinesis.SubscribeToShardEventStream
-	mu         sync.Mutex
-	records    []*kinesis.Record
-	events     int
-	heartbeats int
-	cont       string
-	done       bool
-	err        error
-}
+// sub is a subscription read by the SDK's event-stream reader (sctest.Read's goroutine).
+type sub = sctest.Sub[*kinesis.SubscribeToShardEvent, *kinesis.Record]
 
 func subscribe(t *testing.T, ctx context.Context, kin *kinesis.Kinesis, arn string, pos *kinesis.StartingPosition) *sub {
 	t.Helper()
 	out, err := kin.SubscribeToShardWithContext(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(arn),
-		ShardId: aws.String(shard0), StartingPosition: pos})
+		ShardId: aws.String(sctest.Shard0), StartingPosition: pos})
 	if err != nil {
 		t.Fatalf("SubscribeToShard: %v", err)
 	}
-	s := &sub{stream: out.GetStream()}
-	go func() {
-		for ev := range s.stream.Events() {
+	return sctest.Read(t, sctest.EventStream[kinesis.SubscribeToShardEventStreamEvent](out.GetStream()),
+		func(ev kinesis.SubscribeToShardEventStreamEvent) (*kinesis.SubscribeToShardEvent, []*kinesis.Record, *string, bool) {
 			e, ok := ev.(*kinesis.SubscribeToShardEvent)
-			s.mu.Lock()
 			if !ok {
-				s.err = fmt.Errorf("unexpected event %T", ev)
-			} else {
-				s.events++
-				if len(e.Records) == 0 {
-					s.heartbeats++
-				}
-				s.records = append(s.records, e.Records...)
-				if e.ContinuationSequenceNumber != nil {
-					s.cont = *e.ContinuationSequenceNumber
-				}
+				return nil, nil, nil, false
 			}
-			s.mu.Unlock()
-		}
-		err := s.stream.Err()
-		s.mu.Lock()
-		s.done, s.err = true, err
-		s.mu.Unlock()
-	}()
-	t.Cleanup(func() { s.stream.Close() })
-	return s
-}
-
-func (s *sub) check(f func(s *sub) bool) func() bool {
-	return func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return f(s)
-	}
+			return e, e.Records, e.ContinuationSequenceNumber, true
+		})
 }
 
 func TestSubscribeHTTP1(t *testing.T) { testSubscribe(t, false, "go1-sub-h1", "HTTP/1.1") }
 func TestSubscribeTLSH2(t *testing.T) { testSubscribe(t, true, "go1-sub-h2", "HTTP/2.0") }
 
 func testSubscribe(t *testing.T, useTLS bool, name, proto string) {
-	ctx := testContext(t)
+	ctx := sctest.Context(t)
 	kin, rec := newClient(t, useTLS)
 	streamARN := createActive(t, ctx, kin, name, 1)
 	arns := registerActive(t, ctx, kin, streamARN, 3)
@@ -417,7 +302,7 @@ func testSubscribe(t *testing.T, useTLS bool, name, proto string) {
 
 	var entries []*kinesis.PutRecordsRequestEntry
 	for i := 0; i < 20; i++ {
-		entries = append(entries, &kinesis.PutRecordsRequestEntry{Data: payload(i), PartitionKey: aws.String(fmt.Sprintf("k%d", i))})
+		entries = append(entries, &kinesis.PutRecordsRequestEntry{Data: sctest.Payload(i), PartitionKey: aws.String(fmt.Sprintf("k%d", i))})
 	}
 	put, err := kin.PutRecordsWithContext(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: entries})
 	if err != nil || aws.Int64Value(put.FailedRecordCount) != 0 {
@@ -425,94 +310,82 @@ func testSubscribe(t *testing.T, useTLS bool, name, proto string) {
 	}
 	a := subscribe(t, ctx, kin, arns[0], &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeTrimHorizon)})
 	last := aws.StringValue(put.Records[19].SequenceNumber)
-	waitFor(t, "20 records and the continuation", 20*time.Second, a.check(func(s *sub) bool {
-		return len(s.records) >= 20 && s.cont == last || s.done
+	sctest.WaitFor(t, "20 records and the continuation", 20*time.Second, a.Check(func(s *sub) bool {
+		return len(s.Records) >= 20 && s.Cont == last || s.Done
 	}))
-	a.mu.Lock()
-	if a.err != nil || a.done || len(a.records) != 20 {
-		a.mu.Unlock()
-		t.Fatalf("subscription: %d records, done %v, err %v", len(a.records), a.done, a.err)
+	a.Lock()
+	if a.Err != nil || a.Done || len(a.Records) != 20 {
+		a.Unlock()
+		t.Fatalf("subscription: %d records, done %v, err %v", len(a.Records), a.Done, a.Err)
 	}
-	for i, r := range a.records {
-		if !bytes.Equal(r.Data, payload(i)) || aws.StringValue(r.SequenceNumber) != aws.StringValue(put.Records[i].SequenceNumber) ||
+	for i, r := range a.Records {
+		if !bytes.Equal(r.Data, sctest.Payload(i)) || aws.StringValue(r.SequenceNumber) != aws.StringValue(put.Records[i].SequenceNumber) ||
 			aws.StringValue(r.PartitionKey) != fmt.Sprintf("k%d", i) || r.ApproximateArrivalTimestamp == nil ||
 			time.Since(*r.ApproximateArrivalTimestamp) > time.Minute {
-			a.mu.Unlock()
+			a.Unlock()
 			t.Fatalf("pushed record %d: %v", i, r)
 		}
 	}
-	a.mu.Unlock()
+	a.Unlock()
 
 	b := subscribe(t, ctx, kin, arns[1], &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeAfterSequenceNumber),
 		SequenceNumber: aws.String(last)})
-	waitFor(t, "a heartbeat", 10*time.Second, b.check(func(s *sub) bool { return s.heartbeats >= 1 || s.done }))
+	sctest.WaitFor(t, "a heartbeat", 10*time.Second, b.Check(func(s *sub) bool { return s.Heartbeats >= 1 || s.Done }))
 	next, err := kin.PutRecordWithContext(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), Data: []byte("next"), PartitionKey: aws.String("n")})
 	if err != nil {
 		t.Fatalf("PutRecord: %v", err)
 	}
-	waitFor(t, "the next record", 10*time.Second, b.check(func(s *sub) bool { return len(s.records) >= 1 || s.done }))
-	b.mu.Lock()
-	if b.err != nil || len(b.records) != 1 || aws.StringValue(b.records[0].SequenceNumber) != aws.StringValue(next.SequenceNumber) {
-		b.mu.Unlock()
-		t.Fatalf("resumed subscription: %d records, err %v", len(b.records), b.err)
+	b.WaitRecords(t, "the next record", 1)
+	b.Lock()
+	if b.Err != nil || len(b.Records) != 1 || aws.StringValue(b.Records[0].SequenceNumber) != aws.StringValue(next.SequenceNumber) {
+		b.Unlock()
+		t.Fatalf("resumed subscription: %d records, err %v", len(b.Records), b.Err)
 	}
-	b.mu.Unlock()
+	b.Unlock()
 
 	// A deregistered consumer's pipe ends with the typed ResourceInUseException.
 	c := subscribe(t, ctx, kin, arns[2], &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeLatest)})
-	waitFor(t, "pipe live", 10*time.Second, c.check(func(s *sub) bool { return s.events >= 1 || s.done }))
+	c.WaitLive(t)
 	if _, err := kin.DeregisterStreamConsumerWithContext(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: aws.String(arns[2])}); err != nil {
 		t.Fatalf("DeregisterStreamConsumer: %v", err)
 	}
-	waitFor(t, "pipe end", 10*time.Second, c.check(func(s *sub) bool { return s.done }))
+	c.WaitDone(t, "pipe end")
 	var inUse *kinesis.ResourceInUseException
-	if !errors.As(c.err, &inUse) {
-		t.Fatalf("after deregistration: %T %v", c.err, c.err)
+	if !errors.As(c.Err, &inUse) {
+		t.Fatalf("after deregistration: %T %v", c.Err, c.Err)
 	}
 
-	for op, p := range rec.protos() {
-		if p != proto {
-			t.Fatalf("%s answered over %s, want %s", op, p, proto)
-		}
-	}
+	// Every operation of this client went over the expected protocol.
+	rec.Expect(t, proto)
 }
 
 // TestSigned runs against a server with --credentials (go_sdk_v1_test.py's signed class): v1's
 // SigV4 verifies over HTTP/1.1 and h2, a subscription included; a wrong secret is
 // InvalidSignatureException, an unknown key UnrecognizedClientException.
 func TestSigned(t *testing.T) {
-	for _, useTLS := range []bool{false, true} {
-		useTLS := useTLS
-		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
-			ctx := testContext(t)
-			kin, _ := newClient(t, useTLS)
-			name := fmt.Sprintf("go1-signed-%v", useTLS)
-			arn := createActive(t, ctx, kin, name, 1)
-			cs := registerActive(t, ctx, kin, arn, 1)
-			s := subscribe(t, ctx, kin, cs[0], &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeLatest)})
-			waitFor(t, "pipe live", 10*time.Second, s.check(func(s *sub) bool { return s.events >= 1 || s.done }))
-			if _, err := kin.PutRecordWithContext(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name),
-				Data: payload(40), PartitionKey: aws.String("p")}); err != nil {
-				t.Fatalf("PutRecord: %v", err)
+	sctest.EachTLS(t, func(t *testing.T, useTLS bool) {
+		ctx := sctest.Context(t)
+		kin, _ := newClient(t, useTLS)
+		name := fmt.Sprintf("go1-signed-%v", useTLS)
+		arn := createActive(t, ctx, kin, name, 1)
+		cs := registerActive(t, ctx, kin, arn, 1)
+		s := subscribe(t, ctx, kin, cs[0], &kinesis.StartingPosition{Type: aws.String(kinesis.ShardIteratorTypeLatest)})
+		s.WaitLive(t)
+		if _, err := kin.PutRecordWithContext(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name),
+			Data: sctest.Payload(40), PartitionKey: aws.String("p")}); err != nil {
+			t.Fatalf("PutRecord: %v", err)
+		}
+		s.WaitRecords(t, "record", 1)
+		if st := s.Snapshot(); st.Err != nil || !bytes.Equal(st.Records[0].Data, sctest.Payload(40)) {
+			t.Fatalf("signed subscription: err %v", st.Err)
+		}
+		for _, c := range sctest.BadKeys {
+			bad, _ := newClientKeys(t, useTLS, c.Key, c.Secret)
+			_, err := bad.ListStreamsWithContext(ctx, &kinesis.ListStreamsInput{})
+			var rf awserr.RequestFailure
+			if !errors.As(err, &rf) || rf.Code() != c.Code || rf.StatusCode() != 400 {
+				t.Fatalf("%s/%s: %T %v, want %s", c.Key, c.Secret, err, err, c.Code)
 			}
-			waitFor(t, "record", 10*time.Second, s.check(func(s *sub) bool { return len(s.records) >= 1 || s.done }))
-			s.mu.Lock()
-			if s.err != nil || !bytes.Equal(s.records[0].Data, payload(40)) {
-				s.mu.Unlock()
-				t.Fatalf("signed subscription: err %v", s.err)
-			}
-			s.mu.Unlock()
-			for _, c := range []struct{ key, secret, code string }{
-				{"AKIDSHARDCASTTEST", "wrong-secret", "InvalidSignatureException"},
-				{"AKIDUNKNOWN", "shardcast-test-secret", "UnrecognizedClientException"},
-			} {
-				bad, _ := newClientKeys(t, useTLS, c.key, c.secret)
-				_, err := bad.ListStreamsWithContext(ctx, &kinesis.ListStreamsInput{})
-				var rf awserr.RequestFailure
-				if !errors.As(err, &rf) || rf.Code() != c.code || rf.StatusCode() != 400 {
-					t.Fatalf("%s/%s: %T %v, want %s", c.key, c.secret, err, err, c.code)
-				}
-			}
-		})
-	}
+		}
+	})
 }

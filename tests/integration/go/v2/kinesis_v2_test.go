@@ -13,15 +13,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/big"
 	"net/http"
-	"os"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,25 +29,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
+
+	"sctest"
 )
 
-var (
-	flagEndpoint    = flag.String("endpoint", "", "shardcastd http:// endpoint")
-	flagTLSEndpoint = flag.String("tls-endpoint", "", "shardcastd https:// endpoint")
-	flagCA          = flag.String("ca", "", "PEM certificate the TLS endpoint presents")
-	flagSDKRace     = flag.Bool("sdk-race", false, "leave request bodies as the SDK makes them (see plainBody)")
-)
+var flagSDKRace = flag.Bool("sdk-race", false, "leave request bodies as the SDK makes them (see plainBody)")
 
-const shard0 = "shardId-000000000000"
-
-// recorder is an aws.HTTPClient that remembers the protocol and content type of every response,
-// keyed by operation (X-Amz-Target), so tests can assert HTTP/1.1 vs HTTP/2. It also wraps each
-// request body in plainBody (see there).
+// recorder is an aws.HTTPClient that records the protocol and content type of every response,
+// keyed by operation (X-Amz-Target without its Kinesis_20131202. prefix), so tests can assert
+// HTTP/1.1 vs HTTP/2. It also wraps each request body in plainBody (see there).
 type recorder struct {
 	inner aws.HTTPClient
-	mu    sync.Mutex
-	proto map[string]string
-	ctype map[string]string
+	sctest.Protos
 }
 
 func (r *recorder) Do(req *http.Request) (*http.Response, error) {
@@ -58,11 +49,8 @@ func (r *recorder) Do(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := r.inner.Do(req)
 	if err == nil {
-		op := req.Header.Get("X-Amz-Target")
-		r.mu.Lock()
-		r.proto[op] = resp.Proto
-		r.ctype[op] = resp.Header.Get("Content-Type")
-		r.mu.Unlock()
+		r.Record(strings.TrimPrefix(req.Header.Get("X-Amz-Target"), "Kinesis_20131202."), resp.Proto,
+			resp.Header.Get("Content-Type"))
 	}
 	return resp, err
 }
@@ -81,54 +69,26 @@ type plainBody struct{ rc io.ReadCloser }
 func (b plainBody) Read(p []byte) (int, error) { return b.rc.Read(p) }
 func (b plainBody) Close() error               { return b.rc.Close() }
 
-func (r *recorder) seen(op string) (proto, ctype string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.proto["Kinesis_20131202."+op], r.ctype["Kinesis_20131202."+op]
-}
-
-func (r *recorder) protos() map[string]string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string]string, len(r.proto))
-	for k, v := range r.proto {
-		out[k] = v
-	}
-	return out
-}
-
 // newClient builds a Kinesis client for the http:// or https:// endpoint. The HTTP client is the
 // SDK's own BuildableClient; for TLS it trusts the test CA (nothing else is changed).
 func newClient(t *testing.T, useTLS bool) (*kinesis.Client, *recorder) {
 	t.Helper()
-	return newClientKeys(t, useTLS, "AKIDSHARDCASTTEST", "shardcast-test-secret")
+	return newClientKeys(t, useTLS, sctest.Key, sctest.Secret)
 }
 
 func newClientKeys(t *testing.T, useTLS bool, key, secret string) (*kinesis.Client, *recorder) {
 	t.Helper()
-	endpoint := *flagEndpoint
+	endpoint, roots := sctest.Target(t, useTLS)
 	hc := awshttp.NewBuildableClient()
-	if useTLS {
-		endpoint = *flagTLSEndpoint
-		pem, err := os.ReadFile(*flagCA)
-		if err != nil {
-			t.Fatalf("read CA: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			t.Fatalf("no certificate in %s", *flagCA)
-		}
+	if roots != nil {
 		hc = hc.WithTransportOptions(func(tr *http.Transport) {
 			if tr.TLSClientConfig == nil {
 				tr.TLSClientConfig = &tls.Config{}
 			}
-			tr.TLSClientConfig.RootCAs = pool
+			tr.TLSClientConfig.RootCAs = roots
 		})
 	}
-	if endpoint == "" {
-		t.Fatal("-endpoint / -tls-endpoint not given (run through go_sdk_v2_test.py)")
-	}
-	rec := &recorder{inner: hc, proto: map[string]string{}, ctype: map[string]string{}}
+	rec := &recorder{inner: hc}
 	kin := kinesis.New(kinesis.Options{
 		Region:           "us-east-1",
 		Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),
@@ -136,24 +96,6 @@ func newClientKeys(t *testing.T, useTLS bool, key, secret string) (*kinesis.Clie
 		HTTPClient:       rec,
 	})
 	return kin, rec
-}
-
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// waitFor polls cond every 20 ms until it holds; bounded by timeout.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // createActive creates a stream and waits for ACTIVE with DescribeStreamSummary; returns its ARN.
@@ -164,7 +106,7 @@ func createActive(t *testing.T, ctx context.Context, kin *kinesis.Client, name s
 		t.Fatalf("CreateStream %s: %v", name, err)
 	}
 	var arn string
-	waitFor(t, name+" ACTIVE", 10*time.Second, func() bool {
+	sctest.WaitFor(t, name+" ACTIVE", 10*time.Second, func() bool {
 		out, err := kin.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{
 			StreamName: aws.String(name)})
 		if err != nil {
@@ -180,36 +122,21 @@ func createActive(t *testing.T, ctx context.Context, kin *kinesis.Client, name s
 // registerActive registers consumers c0..c{n-1} and waits until each is ACTIVE.
 func registerActive(t *testing.T, ctx context.Context, kin *kinesis.Client, streamARN string, n int) []string {
 	t.Helper()
-	var arns []string
-	for i := 0; i < n; i++ {
+	return sctest.RegisterActive(t, n, func(name string) (string, error) {
 		out, err := kin.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{
-			StreamARN: aws.String(streamARN), ConsumerName: aws.String(fmt.Sprintf("c%d", i))})
+			StreamARN: aws.String(streamARN), ConsumerName: aws.String(name)})
 		if err != nil {
-			t.Fatalf("RegisterStreamConsumer: %v", err)
+			return "", err
 		}
-		arns = append(arns, aws.ToString(out.Consumer.ConsumerARN))
-	}
-	for _, arn := range arns {
-		arn := arn
-		waitFor(t, "consumer ACTIVE", 10*time.Second, func() bool {
-			out, err := kin.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{
-				ConsumerARN: aws.String(arn)})
-			if err != nil {
-				t.Fatalf("DescribeStreamConsumer: %v", err)
-			}
-			return out.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive
-		})
-	}
-	return arns
-}
-
-// payload i: binary bytes (NUL, 0xff, everything between), 1 .. ~2 KiB long.
-func payload(i int) []byte {
-	b := make([]byte, i*97+1)
-	for j := range b {
-		b[j] = byte(i*31 + j*7)
-	}
-	return b
+		return aws.ToString(out.Consumer.ConsumerARN), nil
+	}, func(arn string) (bool, error) {
+		out, err := kin.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{
+			ConsumerARN: aws.String(arn)})
+		if err != nil {
+			return false, err
+		}
+		return out.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive, nil
+	})
 }
 
 // hashIn is an ExplicitHashKey inside shard i of a fresh n-shard stream (even split of 2^128).
@@ -223,26 +150,18 @@ func hashIn(i, n int64) string {
 // readAll drains a shard from the iterator with small GetRecords pages until caught up.
 func readAll(t *testing.T, ctx context.Context, kin *kinesis.Client, it *string, want int) []types.Record {
 	t.Helper()
-	var out []types.Record
-	for i := 0; i < 200 && it != nil; i++ {
+	return sctest.ReadAll(t, it, want, func(it *string) (sctest.Page[types.Record], error) {
 		r, err := kin.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it, Limit: aws.Int32(7)})
 		if err != nil {
-			t.Fatalf("GetRecords (call %d, %d records so far): %v", i, len(out), err)
+			return sctest.Page[types.Record]{}, err
 		}
-		out = append(out, r.Records...)
-		if r.NextShardIterator == nil {
-			t.Fatal("GetRecords on an open shard returned no NextShardIterator")
-		}
-		it = r.NextShardIterator
-		if len(out) >= want && len(r.Records) == 0 && aws.ToInt64(r.MillisBehindLatest) == 0 {
-			break
-		}
-	}
-	return out
+		return sctest.Page[types.Record]{Records: r.Records, Next: r.NextShardIterator,
+			Behind: aws.ToInt64(r.MillisBehindLatest)}, nil
+	})
 }
 
 func TestControlPlane(t *testing.T) {
-	ctx := testContext(t)
+	ctx := sctest.Context(t)
 	kin, rec := newClient(t, false)
 	arn := createActive(t, ctx, kin, "go2-ctl", 3)
 	sum, err := kin.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("go2-ctl")})
@@ -347,13 +266,13 @@ func TestControlPlane(t *testing.T) {
 	}
 
 	// Plain http://: net/http speaks HTTP/1.1 (it has no h2c), with the JSON 1.1 content type.
-	if p, ct := rec.seen("ListShards"); p != "HTTP/1.1" || ct != "application/x-amz-json-1.1" {
+	if p, ct := rec.Seen("ListShards"); p != "HTTP/1.1" || ct != "application/x-amz-json-1.1" {
 		t.Fatalf("ListShards answered over %q with %q", p, ct)
 	}
 }
 
 func TestPutGetRoundTrip(t *testing.T) {
-	ctx := testContext(t)
+	ctx := sctest.Context(t)
 	kin, _ := newClient(t, false)
 	createActive(t, ctx, kin, "go2-data", 2)
 
@@ -376,7 +295,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 	// AT_TIMESTAMP iterator between the two batches sees only the second.
 	var entries []types.PutRecordsRequestEntry
 	for i := 0; i < 120; i++ {
-		entries = append(entries, types.PutRecordsRequestEntry{Data: payload(i),
+		entries = append(entries, types.PutRecordsRequestEntry{Data: sctest.Payload(i),
 			PartitionKey: aws.String(fmt.Sprintf("pk-%d", i)), ExplicitHashKey: aws.String(hashIn(0, 2))})
 	}
 	many, err := kin.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("go2-data"), Records: entries})
@@ -391,7 +310,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 	time.Sleep(60 * time.Millisecond)
 	var late []types.PutRecordsRequestEntry
 	for i := 120; i < 125; i++ {
-		late = append(late, types.PutRecordsRequestEntry{Data: payload(i),
+		late = append(late, types.PutRecordsRequestEntry{Data: sctest.Payload(i),
 			PartitionKey: aws.String(fmt.Sprintf("pk-%d", i)), ExplicitHashKey: aws.String(hashIn(0, 2))})
 	}
 	more, err := kin.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("go2-data"), Records: late})
@@ -401,7 +320,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 	after := time.Now()
 	seqs := map[int]string{}
 	for i, r := range append(many.Records, more.Records...) {
-		if aws.ToString(r.ShardId) != shard0 || r.SequenceNumber == nil || r.ErrorCode != nil {
+		if aws.ToString(r.ShardId) != sctest.Shard0 || r.SequenceNumber == nil || r.ErrorCode != nil {
 			t.Fatalf("PutRecords entry %d: %+v", i, r)
 		}
 		seqs[i] = aws.ToString(r.SequenceNumber)
@@ -409,7 +328,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 
 	// TRIM_HORIZON on shard 0: every record once, in order, bytes intact, timestamps parsed.
 	it, err := kin.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("go2-data"),
-		ShardId: aws.String(shard0), ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+		ShardId: aws.String(sctest.Shard0), ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
 	if err != nil {
 		t.Fatalf("GetShardIterator: %v", err)
 	}
@@ -419,7 +338,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 	}
 	var prev time.Time
 	for i, r := range recs {
-		if !bytes.Equal(r.Data, payload(i)) || aws.ToString(r.PartitionKey) != fmt.Sprintf("pk-%d", i) ||
+		if !bytes.Equal(r.Data, sctest.Payload(i)) || aws.ToString(r.PartitionKey) != fmt.Sprintf("pk-%d", i) ||
 			aws.ToString(r.SequenceNumber) != seqs[i] {
 			t.Fatalf("record %d: key %q seq %q len %d", i, aws.ToString(r.PartitionKey),
 				aws.ToString(r.SequenceNumber), len(r.Data))
@@ -445,7 +364,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 
 	// AT_TIMESTAMP (the SDK sends epoch seconds with a fraction) between the batches.
 	itT, err := kin.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("go2-data"),
-		ShardId: aws.String(shard0), ShardIteratorType: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(mid)})
+		ShardId: aws.String(sctest.Shard0), ShardIteratorType: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(mid)})
 	if err != nil {
 		t.Fatalf("GetShardIterator AT_TIMESTAMP: %v", err)
 	}
@@ -456,7 +375,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 
 	// AFTER_SEQUENCE_NUMBER of the last record: nothing, and a usable next iterator.
 	itA, err := kin.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("go2-data"),
-		ShardId: aws.String(shard0), ShardIteratorType: types.ShardIteratorTypeAfterSequenceNumber,
+		ShardId: aws.String(sctest.Shard0), ShardIteratorType: types.ShardIteratorTypeAfterSequenceNumber,
 		StartingSequenceNumber: aws.String(seqs[124])})
 	if err != nil {
 		t.Fatalf("GetShardIterator AFTER_SEQUENCE_NUMBER: %v", err)
@@ -468,7 +387,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 }
 
 func TestTypedErrors(t *testing.T) {
-	ctx := testContext(t)
+	ctx := sctest.Context(t)
 	kin, _ := newClient(t, false)
 
 	_, err := kin.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("go2-nope")})
@@ -512,68 +431,30 @@ func TestTypedErrors(t *testing.T) {
 	// SubscribeToShard's error path runs before the event-stream reader exists: a plain typed error.
 	_, err = kin.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
 		ConsumerARN: aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/go2-err/consumer/none:1"),
-		ShardId:     aws.String(shard0), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+		ShardId:     aws.String(sctest.Shard0), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
 	if !errors.As(err, &rnf) {
 		t.Fatalf("SubscribeToShard of an unknown consumer: %T %v", err, err)
 	}
 }
 
-// sub reads one subscription's events with the SDK's event-stream reader in a goroutine.
-type sub struct {
-	stream     *kinesis.SubscribeToShardEventStream
-	mu         sync.Mutex
-	records    []types.Record
-	events     int
-	heartbeats int
-	cont       string
-	last       types.SubscribeToShardEvent
-	done       bool
-	err        error
-}
+// sub is one subscription read by the SDK's event-stream reader (sctest.Read's goroutine).
+type sub = sctest.Sub[types.SubscribeToShardEvent, types.Record]
 
 func subscribe(t *testing.T, ctx context.Context, kin *kinesis.Client, arn string, pos types.StartingPosition) *sub {
 	t.Helper()
 	out, err := kin.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(arn),
-		ShardId: aws.String(shard0), StartingPosition: &pos})
+		ShardId: aws.String(sctest.Shard0), StartingPosition: &pos})
 	if err != nil {
 		t.Fatalf("SubscribeToShard: %v", err)
 	}
-	s := &sub{stream: out.GetStream()}
-	go func() {
-		for ev := range s.stream.Events() {
+	return sctest.Read(t, sctest.EventStream[types.SubscribeToShardEventStream](out.GetStream()),
+		func(ev types.SubscribeToShardEventStream) (types.SubscribeToShardEvent, []types.Record, *string, bool) {
 			e, ok := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
-			s.mu.Lock()
 			if !ok {
-				s.err = fmt.Errorf("unexpected event %T", ev)
-			} else {
-				s.events++
-				if len(e.Value.Records) == 0 {
-					s.heartbeats++
-				}
-				s.records = append(s.records, e.Value.Records...)
-				s.last = e.Value
-				if e.Value.ContinuationSequenceNumber != nil {
-					s.cont = *e.Value.ContinuationSequenceNumber
-				}
+				return types.SubscribeToShardEvent{}, nil, nil, false
 			}
-			s.mu.Unlock()
-		}
-		err := s.stream.Err()
-		s.mu.Lock()
-		s.done, s.err = true, err
-		s.mu.Unlock()
-	}()
-	t.Cleanup(func() { s.stream.Close() })
-	return s
-}
-
-// check runs f under the subscription's lock.
-func (s *sub) check(f func(s *sub) bool) func() bool {
-	return func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return f(s)
-	}
+			return e.Value, e.Value.Records, e.Value.ContinuationSequenceNumber, true
+		})
 }
 
 func TestSubscribeHTTP1(t *testing.T) { testSubscribe(t, false, "go2-sub-h1", "HTTP/1.1") }
@@ -582,7 +463,7 @@ func TestSubscribeTLSH2(t *testing.T) { testSubscribe(t, true, "go2-sub-h2", "HT
 // testSubscribe: records round-trip through SubscribeToShard, ContinuationSequenceNumber is the
 // last record's number, and a resubscription AFTER it replays nothing and gets only new records.
 func testSubscribe(t *testing.T, useTLS bool, name, proto string) {
-	ctx := testContext(t)
+	ctx := sctest.Context(t)
 	kin, rec := newClient(t, useTLS)
 	streamARN := createActive(t, ctx, kin, name, 1)
 	arns := registerActive(t, ctx, kin, streamARN, 2)
@@ -606,7 +487,7 @@ func testSubscribe(t *testing.T, useTLS bool, name, proto string) {
 
 	var entries []types.PutRecordsRequestEntry
 	for i := 0; i < 20; i++ {
-		entries = append(entries, types.PutRecordsRequestEntry{Data: payload(i), PartitionKey: aws.String(fmt.Sprintf("k%d", i))})
+		entries = append(entries, types.PutRecordsRequestEntry{Data: sctest.Payload(i), PartitionKey: aws.String(fmt.Sprintf("k%d", i))})
 	}
 	put, err := kin.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: entries})
 	if err != nil || aws.ToInt32(put.FailedRecordCount) != 0 {
@@ -625,136 +506,129 @@ func testSubscribe(t *testing.T, useTLS bool, name, proto string) {
 	seqs = append(seqs, aws.ToString(bigPut.SequenceNumber))
 
 	a := subscribe(t, ctx, kin, arns[0], types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
-	if p, ct := rec.seen("SubscribeToShard"); p != proto || ct != "application/vnd.amazon.eventstream" {
+	if p, ct := rec.Seen("SubscribeToShard"); p != proto || ct != "application/vnd.amazon.eventstream" {
 		t.Fatalf("SubscribeToShard answered over %q with %q, want %q", p, ct, proto)
 	}
-	waitFor(t, "21 records", 20*time.Second, a.check(func(s *sub) bool { return len(s.records) >= 21 || s.done }))
-	waitFor(t, "continuation at the last record", 10*time.Second, a.check(func(s *sub) bool { return s.cont == seqs[20] || s.done }))
-	a.mu.Lock()
-	if a.err != nil || a.done || len(a.records) != 21 {
-		a.mu.Unlock()
-		t.Fatalf("subscription: %d records, done %v, err %v", len(a.records), a.done, a.err)
+	sctest.WaitFor(t, "21 records", 20*time.Second, a.Check(func(s *sub) bool { return len(s.Records) >= 21 || s.Done }))
+	sctest.WaitFor(t, "continuation at the last record", 10*time.Second, a.Check(func(s *sub) bool { return s.Cont == seqs[20] || s.Done }))
+	a.Lock()
+	if a.Err != nil || a.Done || len(a.Records) != 21 {
+		a.Unlock()
+		t.Fatalf("subscription: %d records, done %v, err %v", len(a.Records), a.Done, a.Err)
 	}
-	for i, r := range a.records {
+	for i, r := range a.Records {
 		want := big
 		key := "big"
 		if i < 20 {
-			want, key = payload(i), fmt.Sprintf("k%d", i)
+			want, key = sctest.Payload(i), fmt.Sprintf("k%d", i)
 		}
 		ts := r.ApproximateArrivalTimestamp
 		if !bytes.Equal(r.Data, want) || aws.ToString(r.PartitionKey) != key || aws.ToString(r.SequenceNumber) != seqs[i] ||
 			ts == nil || time.Since(*ts) > time.Minute || time.Since(*ts) < -time.Minute {
-			a.mu.Unlock()
+			a.Unlock()
 			t.Fatalf("pushed record %d: key %q seq %q len %d ts %v", i, aws.ToString(r.PartitionKey),
 				aws.ToString(r.SequenceNumber), len(r.Data), ts)
 		}
 	}
-	if a.last.MillisBehindLatest == nil {
-		a.mu.Unlock()
+	if a.Last.MillisBehindLatest == nil {
+		a.Unlock()
 		t.Fatal("SubscribeToShardEvent without MillisBehindLatest")
 	}
-	cont := a.cont
-	a.mu.Unlock()
+	cont := a.Cont
+	a.Unlock()
 
 	// The second consumer resumes after the continuation: heartbeats only, nothing replayed.
 	b := subscribe(t, ctx, kin, arns[1], types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber,
 		SequenceNumber: aws.String(cont)})
-	waitFor(t, "a heartbeat", 10*time.Second, b.check(func(s *sub) bool { return s.heartbeats >= 1 || s.done }))
+	sctest.WaitFor(t, "a heartbeat", 10*time.Second, b.Check(func(s *sub) bool { return s.Heartbeats >= 1 || s.Done }))
 	next, err := kin.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), Data: []byte("next\x00"), PartitionKey: aws.String("n")})
 	if err != nil {
 		t.Fatalf("PutRecord: %v", err)
 	}
-	waitFor(t, "the next record on both", 10*time.Second, func() bool {
-		return a.check(func(s *sub) bool { return len(s.records) >= 22 || s.done })() &&
-			b.check(func(s *sub) bool { return len(s.records) >= 1 || s.done })()
+	sctest.WaitFor(t, "the next record on both", 10*time.Second, func() bool {
+		return a.Check(func(s *sub) bool { return len(s.Records) >= 22 || s.Done })() &&
+			b.Check(func(s *sub) bool { return len(s.Records) >= 1 || s.Done })()
 	})
-	b.mu.Lock()
-	if b.err != nil || len(b.records) != 1 || aws.ToString(b.records[0].SequenceNumber) != aws.ToString(next.SequenceNumber) ||
-		string(b.records[0].Data) != "next\x00" {
-		b.mu.Unlock()
-		t.Fatalf("resumed subscription: %d records, err %v", len(b.records), b.err)
+	b.Lock()
+	if b.Err != nil || len(b.Records) != 1 || aws.ToString(b.Records[0].SequenceNumber) != aws.ToString(next.SequenceNumber) ||
+		string(b.Records[0].Data) != "next\x00" {
+		b.Unlock()
+		t.Fatalf("resumed subscription: %d records, err %v", len(b.Records), b.Err)
 	}
-	b.mu.Unlock()
+	b.Unlock()
 
 	// Every operation of this client went over the expected protocol.
-	for op, p := range rec.protos() {
-		if p != proto {
-			t.Fatalf("%s answered over %s, want %s", op, p, proto)
-		}
-	}
+	rec.Expect(t, proto)
 }
 
 // TestSubscribeEndings: the reader surfaces exception events as the SDK's typed errors, and a
 // closed shard's last event (ChildShards, no continuation) ends the stream without an error.
 func TestSubscribeEndings(t *testing.T) {
-	for _, useTLS := range []bool{false, true} {
-		useTLS := useTLS
-		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
-			ctx := testContext(t)
-			kin, _ := newClient(t, useTLS)
-			tag := "h1"
-			if useTLS {
-				tag = "h2"
-			}
-			latest := types.StartingPosition{Type: types.ShardIteratorTypeLatest}
+	sctest.EachTLS(t, func(t *testing.T, useTLS bool) {
+		ctx := sctest.Context(t)
+		kin, _ := newClient(t, useTLS)
+		tag := "h1"
+		if useTLS {
+			tag = "h2"
+		}
+		latest := types.StartingPosition{Type: types.ShardIteratorTypeLatest}
 
-			// Deregistered consumer: ResourceInUseException.
-			arn := createActive(t, ctx, kin, "go2-end-dereg-"+tag, 1)
-			cs := registerActive(t, ctx, kin, arn, 1)
-			s := subscribe(t, ctx, kin, cs[0], latest)
-			waitFor(t, "pipe live", 10*time.Second, s.check(func(s *sub) bool { return s.events >= 1 || s.done }))
-			if _, err := kin.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: aws.String(cs[0])}); err != nil {
-				t.Fatalf("DeregisterStreamConsumer: %v", err)
-			}
-			waitFor(t, "pipe end", 10*time.Second, s.check(func(s *sub) bool { return s.done }))
-			var inUse *types.ResourceInUseException
-			if !errors.As(s.err, &inUse) {
-				t.Fatalf("after deregistration: %T %v", s.err, s.err)
-			}
+		// Deregistered consumer: ResourceInUseException.
+		arn := createActive(t, ctx, kin, "go2-end-dereg-"+tag, 1)
+		cs := registerActive(t, ctx, kin, arn, 1)
+		s := subscribe(t, ctx, kin, cs[0], latest)
+		s.WaitLive(t)
+		if _, err := kin.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: aws.String(cs[0])}); err != nil {
+			t.Fatalf("DeregisterStreamConsumer: %v", err)
+		}
+		s.WaitDone(t, "pipe end")
+		var inUse *types.ResourceInUseException
+		if !errors.As(s.Err, &inUse) {
+			t.Fatalf("after deregistration: %T %v", s.Err, s.Err)
+		}
 
-			// Stream deleted under the subscription: ResourceNotFoundException.
-			arn = createActive(t, ctx, kin, "go2-end-del-"+tag, 1)
-			cs = registerActive(t, ctx, kin, arn, 1)
-			s = subscribe(t, ctx, kin, cs[0], latest)
-			waitFor(t, "pipe live", 10*time.Second, s.check(func(s *sub) bool { return s.events >= 1 || s.done }))
-			if _, err := kin.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String("go2-end-del-" + tag),
-				EnforceConsumerDeletion: aws.Bool(true)}); err != nil {
-				t.Fatalf("DeleteStream: %v", err)
-			}
-			waitFor(t, "pipe end", 10*time.Second, s.check(func(s *sub) bool { return s.done }))
-			var rnf *types.ResourceNotFoundException
-			if !errors.As(s.err, &rnf) {
-				t.Fatalf("after DeleteStream: %T %v", s.err, s.err)
-			}
+		// Stream deleted under the subscription: ResourceNotFoundException.
+		arn = createActive(t, ctx, kin, "go2-end-del-"+tag, 1)
+		cs = registerActive(t, ctx, kin, arn, 1)
+		s = subscribe(t, ctx, kin, cs[0], latest)
+		s.WaitLive(t)
+		if _, err := kin.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String("go2-end-del-" + tag),
+			EnforceConsumerDeletion: aws.Bool(true)}); err != nil {
+			t.Fatalf("DeleteStream: %v", err)
+		}
+		s.WaitDone(t, "pipe end")
+		var rnf *types.ResourceNotFoundException
+		if !errors.As(s.Err, &rnf) {
+			t.Fatalf("after DeleteStream: %T %v", s.Err, s.Err)
+		}
 
-			// Split: last event carries ChildShards and no continuation; clean end.
-			name := "go2-end-split-" + tag
-			arn = createActive(t, ctx, kin, name, 1)
-			cs = registerActive(t, ctx, kin, arn, 1)
-			if _, err := kin.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), Data: []byte("before"),
-				PartitionKey: aws.String("p")}); err != nil {
-				t.Fatal(err)
+		// Split: last event carries ChildShards and no continuation; clean end.
+		name := "go2-end-split-" + tag
+		arn = createActive(t, ctx, kin, name, 1)
+		cs = registerActive(t, ctx, kin, arn, 1)
+		if _, err := kin.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), Data: []byte("before"),
+			PartitionKey: aws.String("p")}); err != nil {
+			t.Fatal(err)
+		}
+		s = subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
+		s.WaitRecords(t, "record", 1)
+		if _, err := kin.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(name),
+			ShardToSplit: aws.String(sctest.Shard0), NewStartingHashKey: aws.String(new(big.Int).Lsh(big.NewInt(1), 127).String())}); err != nil {
+			t.Fatalf("SplitShard: %v", err)
+		}
+		s.WaitDone(t, "shard end")
+		s.Lock()
+		defer s.Unlock()
+		if s.Err != nil || s.Last.ContinuationSequenceNumber != nil || len(s.Last.ChildShards) != 2 ||
+			len(s.Records) != 1 || string(s.Records[0].Data) != "before" {
+			t.Fatalf("after split: err %v last %+v records %d", s.Err, s.Last, len(s.Records))
+		}
+		for _, c := range s.Last.ChildShards {
+			if len(c.ParentShards) != 1 || c.ParentShards[0] != sctest.Shard0 || c.HashKeyRange == nil {
+				t.Fatalf("child shard %+v", c)
 			}
-			s = subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
-			waitFor(t, "record", 10*time.Second, s.check(func(s *sub) bool { return len(s.records) >= 1 || s.done }))
-			if _, err := kin.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(name),
-				ShardToSplit: aws.String(shard0), NewStartingHashKey: aws.String(new(big.Int).Lsh(big.NewInt(1), 127).String())}); err != nil {
-				t.Fatalf("SplitShard: %v", err)
-			}
-			waitFor(t, "shard end", 10*time.Second, s.check(func(s *sub) bool { return s.done }))
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.err != nil || s.last.ContinuationSequenceNumber != nil || len(s.last.ChildShards) != 2 ||
-				len(s.records) != 1 || string(s.records[0].Data) != "before" {
-				t.Fatalf("after split: err %v last %+v records %d", s.err, s.last, len(s.records))
-			}
-			for _, c := range s.last.ChildShards {
-				if len(c.ParentShards) != 1 || c.ParentShards[0] != shard0 || c.HashKeyRange == nil {
-					t.Fatalf("child shard %+v", c)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestSigned runs against a server started with --credentials (go_sdk_v2_test.py's signed class,
@@ -762,80 +636,68 @@ func TestSubscribeEndings(t *testing.T) {
 // (where the host is :authority) verifies, a subscription included; a wrong secret is
 // InvalidSignatureException and an unknown key UnrecognizedClientException.
 func TestSigned(t *testing.T) {
-	for _, useTLS := range []bool{false, true} {
-		useTLS := useTLS
-		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
-			ctx := testContext(t)
-			kin, _ := newClient(t, useTLS)
-			name := fmt.Sprintf("go2-signed-%v", useTLS)
-			arn := createActive(t, ctx, kin, name, 1)
-			cs := registerActive(t, ctx, kin, arn, 1)
-			s := subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeLatest})
-			waitFor(t, "pipe live", 10*time.Second, s.check(func(s *sub) bool { return s.events >= 1 || s.done }))
-			if _, err := kin.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name),
-				Records: []types.PutRecordsRequestEntry{{Data: payload(40), PartitionKey: aws.String("p")}}}); err != nil {
-				t.Fatalf("PutRecords: %v", err)
-			}
-			waitFor(t, "record", 10*time.Second, s.check(func(s *sub) bool { return len(s.records) >= 1 || s.done }))
-			s.mu.Lock()
-			if s.err != nil || !bytes.Equal(s.records[0].Data, payload(40)) {
-				s.mu.Unlock()
-				t.Fatalf("signed subscription: err %v", s.err)
-			}
-			s.mu.Unlock()
+	sctest.EachTLS(t, func(t *testing.T, useTLS bool) {
+		ctx := sctest.Context(t)
+		kin, _ := newClient(t, useTLS)
+		name := fmt.Sprintf("go2-signed-%v", useTLS)
+		arn := createActive(t, ctx, kin, name, 1)
+		cs := registerActive(t, ctx, kin, arn, 1)
+		s := subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeLatest})
+		s.WaitLive(t)
+		if _, err := kin.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name),
+			Records: []types.PutRecordsRequestEntry{{Data: sctest.Payload(40), PartitionKey: aws.String("p")}}}); err != nil {
+			t.Fatalf("PutRecords: %v", err)
+		}
+		s.WaitRecords(t, "record", 1)
+		if st := s.Snapshot(); st.Err != nil || !bytes.Equal(st.Records[0].Data, sctest.Payload(40)) {
+			t.Fatalf("signed subscription: err %v", st.Err)
+		}
 
-			for _, c := range []struct{ key, secret, code string }{
-				{"AKIDSHARDCASTTEST", "wrong-secret", "InvalidSignatureException"},
-				{"AKIDUNKNOWN", "shardcast-test-secret", "UnrecognizedClientException"},
-			} {
-				bad, _ := newClientKeys(t, useTLS, c.key, c.secret)
-				_, err := bad.ListStreams(ctx, &kinesis.ListStreamsInput{})
-				var api smithy.APIError
-				var re *awshttp.ResponseError
-				if !errors.As(err, &api) || api.ErrorCode() != c.code || !errors.As(err, &re) || re.HTTPStatusCode() != 400 {
-					t.Fatalf("%s/%s: %T %v, want %s", c.key, c.secret, err, err, c.code)
-				}
-				_, err = bad.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(cs[0]),
-					ShardId: aws.String(shard0), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
-				if !errors.As(err, &api) || api.ErrorCode() != c.code {
-					t.Fatalf("SubscribeToShard %s/%s: %T %v, want %s", c.key, c.secret, err, err, c.code)
-				}
+		for _, c := range sctest.BadKeys {
+			bad, _ := newClientKeys(t, useTLS, c.Key, c.Secret)
+			_, err := bad.ListStreams(ctx, &kinesis.ListStreamsInput{})
+			var api smithy.APIError
+			var re *awshttp.ResponseError
+			if !errors.As(err, &api) || api.ErrorCode() != c.Code || !errors.As(err, &re) || re.HTTPStatusCode() != 400 {
+				t.Fatalf("%s/%s: %T %v, want %s", c.Key, c.Secret, err, err, c.Code)
 			}
-		})
-	}
+			_, err = bad.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(cs[0]),
+				ShardId: aws.String(sctest.Shard0), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+			if !errors.As(err, &api) || api.ErrorCode() != c.Code {
+				t.Fatalf("SubscribeToShard %s/%s: %T %v, want %s", c.Key, c.Secret, err, err, c.Code)
+			}
+		}
+	})
 }
 
 // TestLifetime runs against a server with --subscription-lifetime-ms 2000: the pipe ends cleanly
 // at its lifetime on HTTP/1.1 (last chunk) and on h2 (END_STREAM); the reader's Events channel
 // closes with Err() nil, and a resubscription right after it, AFTER the continuation, is accepted.
 func TestLifetime(t *testing.T) {
-	for _, useTLS := range []bool{false, true} {
-		useTLS := useTLS
-		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
-			t.Parallel()
-			ctx := testContext(t)
-			kin, _ := newClient(t, useTLS)
-			name := fmt.Sprintf("go2-life-%v", useTLS)
-			arn := createActive(t, ctx, kin, name, 1)
-			cs := registerActive(t, ctx, kin, arn, 1)
-			t0 := time.Now()
-			s := subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
-			waitFor(t, "end of the pipe", 10*time.Second, s.check(func(s *sub) bool { return s.done }))
-			took := time.Since(t0)
-			s.mu.Lock()
-			err, hb, cont := s.err, s.heartbeats, s.cont
-			s.mu.Unlock()
-			if err != nil || took < 1900*time.Millisecond || took > 6*time.Second || hb < 3 || cont == "" {
-				t.Fatalf("pipe ended after %v with err %v, %d heartbeats, continuation %q", took, err, hb, cont)
-			}
-			again := subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber,
-				SequenceNumber: aws.String(cont)})
-			waitFor(t, "resubscribed pipe live", 10*time.Second, again.check(func(s *sub) bool { return s.events >= 1 || s.done }))
-			again.mu.Lock()
-			defer again.mu.Unlock()
-			if again.err != nil || len(again.records) != 0 {
-				t.Fatalf("resubscription: err %v, %d records", again.err, len(again.records))
-			}
-		})
-	}
+	sctest.EachTLS(t, func(t *testing.T, useTLS bool) {
+		t.Parallel()
+		ctx := sctest.Context(t)
+		kin, _ := newClient(t, useTLS)
+		name := fmt.Sprintf("go2-life-%v", useTLS)
+		arn := createActive(t, ctx, kin, name, 1)
+		cs := registerActive(t, ctx, kin, arn, 1)
+		t0 := time.Now()
+		s := subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
+		s.WaitDone(t, "end of the pipe")
+		took := time.Since(t0)
+		s.Lock()
+		err, hb, cont := s.Err, s.Heartbeats, s.Cont
+		s.Unlock()
+		if err != nil || took < 1900*time.Millisecond || took > 6*time.Second || hb < 3 || cont == "" {
+			t.Fatalf("pipe ended after %v with err %v, %d heartbeats, continuation %q", took, err, hb, cont)
+		}
+		again := subscribe(t, ctx, kin, cs[0], types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber,
+			SequenceNumber: aws.String(cont)})
+		again.WaitLive(t)
+		again.Lock()
+		defer again.Unlock()
+		if again.Err != nil || len(again.Records) != 0 {
+			t.Fatalf("resubscription: err %v, %d records", again.Err, len(again.Records))
+		}
+	})
 }
