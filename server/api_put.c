@@ -74,6 +74,8 @@ struct put_req {
     char *scratch[3 * PUT_RECORDS_MAX + 4]; /* Data, ExplicitHashKey, PartitionKey each */
     uint32_t nscratch;
     struct jscan_val ordering; /* PutRecord SequenceNumberForOrdering (type NULL if absent) */
+    const char *ord;           /* its text, unescaped (a client may write "\u0031") */
+    size_t ord_len;
 };
 
 /* ---- input ---------------------------------------------------------------------------------- */
@@ -439,10 +441,11 @@ static bool req_parse(struct put_req *r, char *name, char *arn, struct api_sel *
             r->e = sc_calloc(1, sizeof(*r->e));
             entry_validate(r, &r->e[0], &data, &ehk, &pkey, 0);
             if (r->ordering.type != JSCAN_NULL &&
-                type_ok(r, &r->ordering, JSCAN_STRING, "a String") &&
-                !decimal_pattern(r->ordering.p, r->ordering.len, 129)) {
+                type_ok(r, &r->ordering, JSCAN_STRING, "a String"))
+                r->ord = str_of(r, &r->ordering, &r->ord_len);
+            if (r->ord != NULL && !decimal_pattern(r->ord, r->ord_len, 129)) {
                 char shown[300];
-                cstr(shown, sizeof(shown), r->ordering.p, r->ordering.len);
+                cstr(shown, sizeof(shown), r->ord, r->ord_len);
                 validate_fail(&r->c->v, shown, "sequenceNumberForOrdering",
                               "Member must satisfy regular expression pattern: "
                               "0|([1-9]\\d{0,128})");
@@ -616,11 +619,10 @@ static bool ordering_ok(struct put_req *r)
     shardlog_seqnum(shard_rt_log(rt), 0, 0, first);
     ASSERT(seqnum_parse(first, SEQNUM_DIGITS, &f) == 0);
     uint64_t pos;
-    if (seqnum_position(r->ordering.p, r->ordering.len, f.shard_secs, shard_rt_index(rt), SEQNUM_AT,
-                        &pos) == 0)
+    if (seqnum_position(r->ord, r->ord_len, f.shard_secs, shard_rt_index(rt), SEQNUM_AT, &pos) == 0)
         return true;
     char shown[160];
-    cstr(shown, sizeof(shown), r->ordering.p, r->ordering.len);
+    cstr(shown, sizeof(shown), r->ord, r->ord_len);
     api_reply_error(r->c, KERR_INVALID_ARGUMENT,
                     "ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under "
                     "account %s is invalid.",

@@ -4,6 +4,7 @@ per-shard write throttling under --limits aws (and none under --limits off), and
 back through GetRecords byte for byte."""
 import base64
 import hashlib
+import json
 import os
 import sys
 
@@ -300,6 +301,13 @@ class PutTest(ServerTestCase):
                          SequenceNumberForOrdering=a["SequenceNumber"])
         self.assertEqual(a["ShardId"], b["ShardId"])
         self.assertGreater(int(b["SequenceNumber"]), int(a["SequenceNumber"]))
+        # The same number written with JSON escapes is the same number.
+        escaped = "".join("\\u%04x" % ord(ch) for ch in b["SequenceNumber"])
+        status, _, out = self.server.raw(
+            '{"StreamName":"p4","Data":"Mw==","PartitionKey":"ord",'
+            '"SequenceNumberForOrdering":"%s"}' % escaped, target="PutRecord")
+        self.assertEqual(status, 200, out)
+        self.assertGreater(int(json.loads(out)["SequenceNumber"]), int(b["SequenceNumber"]))
         other = next(s for s in self.shards if s["ShardId"] != a["ShardId"])
         o = k.put_record(StreamName="p4", Data=b"x", PartitionKey="z",
                          ExplicitHashKey=other["HashKeyRange"]["StartingHashKey"])
