@@ -10,10 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
+#include "common/base64.h"
 #include "common/clock.h"
 #include "common/common.h"
 #include "common/errors.h"
@@ -133,49 +131,6 @@ static void cstr(char *out, size_t cap, const char *s, size_t len)
     out[n] = '\0';
 }
 
-static const int8_t B64[256] = {
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
-    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
-    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
-    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['+'] = 1, ['/'] = 1,
-};
-
-/* Standard base64 with padding (kinesis-protocol §1.4). Sets *decoded. */
-static bool b64_ok(const char *s, size_t len, size_t *decoded)
-{
-    if (len % 4 != 0)
-        return false;
-    size_t pad = 0;
-    if (len > 0 && s[len - 1] == '=')
-        pad = s[len - 2] == '=' ? 2 : 1;
-    size_t i = 0;
-#if defined(__SSE2__)
-    /* 16 characters per step (a 1 MiB record is 1.4 MB of base64). Signed compares: bytes
-     * >= 0x80 are negative and fall outside every range. */
-    for (; i + 16 <= len - pad; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-#define B64_RANGE(lo, hi) \
-    _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((lo) - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8((hi) + 1)))
-        __m128i ok = _mm_or_si128(_mm_or_si128(B64_RANGE('A', 'Z'), B64_RANGE('a', 'z')),
-                                  _mm_or_si128(B64_RANGE('0', '9'),
-                                               _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('+')),
-                                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('/')))));
-#undef B64_RANGE
-        if (_mm_movemask_epi8(ok) != 0xFFFF)
-            return false;
-    }
-#endif
-    for (; i < len - pad; i++)
-        if (!B64[(unsigned char)s[i]])
-            return false;
-    *decoded = len / 4 * 3 - pad;
-    return true;
-}
-
 /* Characters as Java counts them (UTF-16 units): 4-byte sequences are surrogate pairs. */
 static size_t utf16_len(const char *s, size_t len)
 {
@@ -225,7 +180,7 @@ static void entry_validate(struct put_req *r, struct put_entry *e, const struct 
     } else if (type_ok(r, data, JSCAN_STRING, "a Blob")) {
         e->data = str_of(r, data, &e->data_len);
         size_t dec = 0;
-        if (!b64_ok(e->data, e->data_len, &dec)) {
+        if (!base64_check(e->data, e->data_len, &dec)) {
             if (!v->serialization)
                 snprintf(v->ser_msg, sizeof(v->ser_msg),
                          "Base64 encoded value is not valid: could not decode Data");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/common.h"
 #include "common/utf8.h"
 
@@ -164,55 +165,6 @@ static void b64_finish(struct b64 *b, struct obuf *o)
     if (b->n > 0)
         b64_quad(o, b->carry, b->n);
     b->n = 0;
-}
-
-/* Base64 digit values plus one; 0 = not a digit. A table, because a Data string is most of
- * every record: the branchy per-character decode was a third of the server's time on a CBOR
- * fan-out (docs/benchmarks.md). */
-static const uint8_t b64_digit[256] = {
-    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
-    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
-    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23,
-    ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30,
-    ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37,
-    ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44,
-    ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50, ['y'] = 51,
-    ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57, ['5'] = 58,
-    ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64};
-
-/* Strict padded base64 s[0..n) decoded into dst (room for n / 4 * 3 bytes) in one pass.
- * Returns the byte count, or -1 when s is not that (dst then holds garbage). */
-static long b64_decode(uint8_t *dst, const uint8_t *s, size_t n)
-{
-    if (n % 4 != 0)
-        return -1;
-    if (n == 0)
-        return 0;
-    size_t pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
-    size_t full = n - (pad ? 4 : 0);
-    uint8_t *w = dst;
-    uint32_t bad = 0;
-    for (size_t i = 0; i < full; i += 4) {
-        uint32_t a = b64_digit[s[i]], b = b64_digit[s[i + 1]], c = b64_digit[s[i + 2]],
-                 d = b64_digit[s[i + 3]];
-        bad |= (uint32_t)(a == 0) | (uint32_t)(b == 0) | (uint32_t)(c == 0) | (uint32_t)(d == 0);
-        uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
-        w[0] = (uint8_t)(v >> 16);
-        w[1] = (uint8_t)(v >> 8);
-        w[2] = (uint8_t)v;
-        w += 3;
-    }
-    if (pad) {
-        const uint8_t *q = s + full;
-        uint32_t a = b64_digit[q[0]], b = b64_digit[q[1]];
-        uint32_t c = pad == 1 ? b64_digit[q[2]] : 1;
-        bad |= (uint32_t)(a == 0) | (uint32_t)(b == 0) | (uint32_t)(c == 0);
-        uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6;
-        *w++ = (uint8_t)(v >> 16);
-        if (pad == 1)
-            *w++ = (uint8_t)(v >> 8);
-    }
-    return bad ? -1 : (long)(w - dst);
 }
 
 /* ---- CBOR -> JSON -------------------------------------------------------------------------- */
@@ -781,7 +733,7 @@ static bool put_blob(struct enc *e, const uint8_t *text, size_t n)
     uint8_t *w = obuf_room(&e->o, n / 4 * 3);
     if (w == NULL)
         return true; /* over the bound: the whole conversion fails with TOO_LONG */
-    long got = b64_decode(w, text, n);
+    long got = base64_decode(w, text, n);
     if (got < 0 || (size_t)got != want) {
         e->o.len = mark;
         return false;

@@ -1,9 +1,12 @@
 /* Unit tests for common/: CRC32 vectors, token bucket arithmetic, refbuf counting, UTF-8 cuts. */
+#include "common/base64.h"
 #include "common/crc32.h"
 #include "common/refbuf.h"
 #include "common/tbucket.h"
 #include "common/utf8.h"
 #include "test.h"
+
+#include <string.h>
 
 #define NS UINT64_C(1000000000)
 
@@ -75,9 +78,52 @@ static void test_utf8_cut_scrub(void)
     CHECK_EQ_INT(utf8_scrub(out, "\xed\xa0\x80", 3), 9); /* a surrogate: three bad bytes */
 }
 
+/* base64_check and base64_decode accept exactly the same strings (PutRecord(s) checks Data with
+ * one, the CBOR transcoder decodes it with the other): RFC 4648 §10 vectors, then refusals at
+ * every place, on both sides of the 16-character SIMD step. */
+static void test_base64(void)
+{
+    static const char *const vec[][2] = {{"", ""},
+                                         {"Zg==", "f"},
+                                         {"Zm8=", "fo"},
+                                         {"Zm9v", "foo"},
+                                         {"Zm9vYg==", "foob"},
+                                         {"Zm9vYmE=", "fooba"},
+                                         {"Zm9vYmFy", "foobar"}};
+    uint8_t out[64];
+    size_t dec;
+    for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+        size_t n = strlen(vec[i][0]);
+        CHECK(base64_check(vec[i][0], n, &dec));
+        CHECK_EQ_INT(dec, strlen(vec[i][1]));
+        long got = base64_decode(out, (const uint8_t *)vec[i][0], n);
+        CHECK_EQ_INT(got, (long)strlen(vec[i][1]));
+        CHECK(got >= 0 && memcmp(out, vec[i][1], (size_t)got) == 0);
+    }
+    char text[41];
+    memcpy(text, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY=", 41); /* 40 characters */
+    CHECK(base64_check(text, 40, &dec) && dec == 29);
+    for (size_t at = 0; at < 40; at++) {
+        static const char bad[] = {'-', '_', ' ', '=', '\x80', '\0', '.'};
+        for (size_t b = 0; b < sizeof(bad); b++) {
+            char t[41];
+            memcpy(t, text, 41);
+            if (t[at] == bad[b])
+                continue;
+            t[at] = bad[b];
+            bool ok = base64_check(t, 40, &dec);
+            CHECK_EQ_INT(ok, base64_decode(out, (const uint8_t *)t, 40) >= 0);
+            /* only a second '=' right before the last one makes a valid string here */
+            CHECK_EQ_INT(ok, at == 38 && bad[b] == '=');
+        }
+    }
+    CHECK(!base64_check(text, 39, &dec) && base64_decode(out, (const uint8_t *)text, 39) < 0);
+}
+
 int main(void)
 {
     TEST_RUN(test_crc32);
+    TEST_RUN(test_base64);
     TEST_RUN(test_utf8_cut_scrub);
     TEST_RUN(test_tbucket);
     TEST_RUN(test_refbuf);
