@@ -304,12 +304,18 @@ int evframe_to_cbor(const struct evframe *f, struct evframe **out)
     ASSERT(prelude[4] == 0 && prelude[5] == 0 && prelude[6] == 0 &&
            prelude[7] == EVENT_HEADERS_LEN && f->total_len > at + 4); /* an event's frame */
     size_t len = f->total_len - at - 4;
-    char *json = sc_malloc(len);
-    evframe_copyout(f, at, json, len);
+    /* A shared tail frame is one flat part: transcode its payload where it lies. */
+    char *copy = NULL;
+    const char *json = (const char *)f->parts[0].ptr + at;
+    if (f->n_parts > 1) {
+        copy = sc_malloc(len);
+        evframe_copyout(f, at, copy, len);
+        json = copy;
+    }
     uint8_t *cbor;
     size_t clen;
     int rc = awscbor_from_json(json, len, &cbor, &clen);
-    free(json);
+    free(copy);
     if (rc != 0)
         return rc;
     struct refbuf *msg;
