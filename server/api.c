@@ -99,6 +99,7 @@ int api_init(const struct config *cfg)
         .shard_limit = cfg->shard_limit,
         .max_consumers = cfg->max_consumers,
         .max_creating = 5,
+        .limit_scalings = cfg->limits == LIMITS_AWS,
         .seal = seal_trampoline,
         .hook_arg = &g_tab,
     };
@@ -347,7 +348,10 @@ void api_reply_error(struct api_ctx *c, int kerr, const char *fmt, ...)
     va_end(ap);
     int status;
     const char *type = errmap_type(kerr, &status);
-    if (status >= 500)
+    /* A 503 is a race the client retries (a stream re-created under it), not our fault. */
+    if (status == 503)
+        LOG_INFO("api: %s: %s", c->op_name, msg);
+    else if (status >= 500)
         LOG_ERROR("api: %s failed: %s (%s)", c->op_name, msg, kerr_name(kerr));
     api_reply_type(c, status, type, msg);
 }

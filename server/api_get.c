@@ -230,6 +230,15 @@ static void gsi_on_seek(void *arg, int err, uint64_t position)
     free(s);
 }
 
+/* A shard's read or GetShardIterator rate spent (--limits aws). */
+static void reply_throttled(struct api_ctx *c, uint32_t shard, const char *stream)
+{
+    char sid[32];
+    api_reply_error(c, KERR_THROUGHPUT_EXCEEDED,
+                    "Rate exceeded for shard %s in stream %s under account %s.",
+                    registry_shard_id_print(shard, sid), stream, api_config()->account_id);
+}
+
 static void gsi_validate(struct api_ctx *c, struct api_sel *sel, struct gsi_req *q)
 {
     api_sel_validate(c, sel, false);
@@ -273,6 +282,11 @@ void api_get_shard_iterator(struct api_ctx *c)
     struct shard_rt *rt;
     if (!shard_open(c, name, idx, &rt))
         return;
+    if (!shard_rt_admit_iterator(rt, clock_mono_ns())) {
+        shard_rt_decref(rt);
+        reply_throttled(c, idx, name);
+        return;
+    }
     struct shardlog *log = shard_rt_log(rt);
     if (q.type == IT_AT_TIMESTAMP) {
         struct gsi_seek *s = sc_calloc(1, sizeof(*s));
@@ -534,11 +548,7 @@ void api_get_records(struct api_ctx *c)
     if (!shard_open(c, g->it.stream, g->it.shard_index, &g->rt))
         goto fail;
     if (!shard_rt_admit_read(g->rt, clock_mono_ns())) {
-        char sid[32];
-        api_reply_error(c, KERR_THROUGHPUT_EXCEEDED,
-                        "Rate exceeded for shard %s in stream %s under account %s.",
-                        registry_shard_id_print(sh.index, sid), g->it.stream,
-                        api_config()->account_id);
+        reply_throttled(c, sh.index, g->it.stream);
         gr_free(g);
         return;
     }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/common.h"
@@ -351,9 +352,10 @@ void api_update_shard_count(struct api_ctx *c)
     char name[REG_NAME_MAX + 1];
     if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
         return;
-    uint32_t cur = 0;
+    struct reg_rescale r;
     int rc =
-        registry_shard_count_update(api_registry(), name, (uint32_t)SC_MIN(target, 100000), &cur);
+        registry_shard_count_update(api_registry(), name, (uint32_t)SC_MIN(target, 100000), &r);
+    uint32_t cur = r.current;
     const char *acct = api_config()->account_id;
     if (rc == KERR_INVALID_ARGUMENT)
         api_reply_error(c, rc,
@@ -361,7 +363,18 @@ void api_update_shard_count(struct api_ctx *c)
                         "TargetShardCount %lld must be between half and double the current "
                         "open shard count (%u), and at most 10000.",
                         name, acct, (long long)target, cur);
-    else if (rc != 0)
+    else if (rc == KERR_LIMIT_EXCEEDED && r.too_often) {
+        char when[32] = "";
+        time_t t = (time_t)(r.retry_ms / 1000);
+        struct tm tm;
+        if (gmtime_r(&t, &tm) != NULL)
+            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        api_reply_error(c, rc,
+                        "UpdateShardCount failed for stream %s under account %s: the shard "
+                        "count of a stream can be updated at most %d times in a rolling 24-hour "
+                        "period; the next update is allowed after %s.",
+                        name, acct, REG_SCALINGS_PER_DAY, when);
+    } else if (rc != 0)
         reshard_error(c, rc, name, NULL);
     else {
         char arn[2100];

@@ -84,6 +84,8 @@ char *meta_encode(const struct reg_stream *s, size_t *len)
                 u128_print(sh->end_hash, b), sh->created_ms, sh->closed ? 1 : 0, sh->closed_ms,
                 sh->ending_position);
     }
+    for (uint32_t k = 0; k < s->nscaled; k++)
+        fprintf(f, "scaled %" PRId64 "\n", s->scaled_ms[k]);
     for (size_t k = 0; k < s->nconsumers; k++) {
         const struct reg_consumer_rec *c = &s->consumers[k];
         fputs("consumer ", f);
@@ -193,6 +195,13 @@ static int decode_line(struct reg_stream *s, const char *line)
     }
     if (strncmp(line, "shard ", 6) == 0)
         return decode_shard(s, line + 6);
+    int64_t ms;
+    if (sscanf(line, "scaled %" SCNd64, &ms) == 1) {
+        if (s->nscaled == REG_SCALINGS_PER_DAY || (s->nscaled && ms < s->scaled_ms[s->nscaled - 1]))
+            return -EBADMSG;
+        s->scaled_ms[s->nscaled++] = ms;
+        return 0;
+    }
     if (strncmp(line, "consumer ", 9) == 0) {
         struct reg_consumer_rec c = {0};
         if (sscanf(line + 9, "%599s %" SCNd64 " %d %" SCNd64, t1, &c.c.created_ms, &st,

@@ -915,16 +915,42 @@ static int rescale(const struct registry *reg, struct reg_stream *c, uint32_t op
     return rc;
 }
 
-int registry_shard_count_update(struct registry *reg, const char *name, uint32_t target,
-                                uint32_t *current)
+/* Forgets scalings older than 24 h before `now`. */
+static void scalings_expire(struct reg_stream *s, int64_t now)
 {
+    const int64_t day_ms = 24 * 3600 * 1000LL;
+    uint32_t old = 0;
+    while (old < s->nscaled && now - s->scaled_ms[old] >= day_ms)
+        old++;
+    memmove(s->scaled_ms, s->scaled_ms + old, (s->nscaled - old) * sizeof(s->scaled_ms[0]));
+    s->nscaled -= old;
+}
+
+static void scalings_add(struct reg_stream *s, int64_t now)
+{
+    if (s->nscaled == REG_SCALINGS_PER_DAY) {
+        memmove(s->scaled_ms, s->scaled_ms + 1, (s->nscaled - 1) * sizeof(s->scaled_ms[0]));
+        s->nscaled--;
+    }
+    s->scaled_ms[s->nscaled++] = now;
+}
+
+int registry_shard_count_update(struct registry *reg, const char *name, uint32_t target,
+                                struct reg_rescale *out)
+{
+    *out = (struct reg_rescale){0};
     size_t pos;
     int rc = lock_find(reg, name, &pos, false);
     if (rc != 0)
         return rc;
     const struct reg_stream *s = reg->streams[pos];
     uint32_t open = s->info.open_shard_count;
-    *current = open;
+    int64_t now = clock_now_ms();
+    const int64_t day_ms = 24 * 3600 * 1000LL;
+    uint32_t recent = 0;
+    for (uint32_t k = 0; k < s->nscaled; k++)
+        recent += now - s->scaled_ms[k] < day_ms;
+    out->current = open;
     if (s->info.mode == REG_ON_DEMAND)
         rc = KERR_VALIDATION;
     else if (s->info.status != REG_ACTIVE)
@@ -933,14 +959,21 @@ int registry_shard_count_update(struct registry *reg, const char *name, uint32_t
         rc = KERR_INVALID_ARGUMENT;
     else if ((uint64_t)open_shards_total(reg) - open + target > reg->opts.shard_limit)
         rc = KERR_LIMIT_EXCEEDED;
+    else if (target != open && reg->opts.limit_scalings && recent >= REG_SCALINGS_PER_DAY) {
+        rc = KERR_LIMIT_EXCEEDED;
+        out->too_often = true;
+        out->retry_ms = s->scaled_ms[s->nscaled - recent] + day_ms;
+    }
     if (rc != 0 || target == open)
         goto out;
     struct reg_stream *c = stream_clone(s);
-    rc = rescale(reg, c, open, target, clock_now_ms());
+    rc = rescale(reg, c, open, target, now);
     if (rc != 0) {
         reg_stream_free(c);
         goto out;
     }
+    scalings_expire(c, now);
+    scalings_add(c, now);
     set_updating(c);
     rc = stream_commit(reg, pos, c);
 out:

@@ -26,6 +26,7 @@ struct shardlog; /* storage helper's per-shard log (shards/shardlog.h), attached
 
 #define REG_NAME_MAX 128
 #define REG_TAGS_MAX 50
+#define REG_SCALINGS_PER_DAY 10 /* AWS's UpdateShardCount quota per stream, rolling 24 h */
 #define REG_TAG_KEY_MAX 128   /* characters, as AWS counts them */
 #define REG_TAG_VALUE_MAX 256 /* characters */
 /* A tag's UTF-8 bytes: up to 4 a character. Sized in characters, a key of 128 accented letters
@@ -101,6 +102,7 @@ struct registry_opts {
     uint32_t shard_limit;   /* account open-shard quota */
     uint32_t max_consumers; /* per stream */
     uint32_t max_creating;  /* streams CREATING at once (AWS: 5) */
+    bool limit_scalings;    /* UpdateShardCount at most REG_SCALINGS_PER_DAY times per stream */
     /* Optional storage hook for split/merge/UpdateShardCount, called under the registry lock
      * (lock order: registry, then the shard's own): seal shard `index` of `stream` against
      * appends and return its ending position (the next counter, shardlog_seal). 0 or a
@@ -205,14 +207,22 @@ int registry_consumer_list(struct registry *reg, const char *stream, const char 
 int registry_shard_split(struct registry *reg, const char *name, uint32_t shard, u128 new_start);
 int registry_shard_merge(struct registry *reg, const char *name, uint32_t shard, uint32_t adjacent);
 
-/* UpdateShardCount (UNIFORM_SCALING) as a series of splits or merges, so every child keeps at
- * most two parents: scaling up splits the lowest-hash open shards at their midpoints, scaling
- * down merges adjacent pairs from the lowest hash. (Ranges end up valid and contiguous but not
- * exactly uniform.) *current gets the open shard count before. KERR_INVALID_ARGUMENT when target
- * is above 2x or below half the open count or above 10000; KERR_LIMIT_EXCEEDED over the quota;
- * KERR_VALIDATION for on-demand; KERR_RESOURCE_IN_USE if not ACTIVE. */
+/* What registry_shard_count_update saw, for the caller's message. */
+struct reg_rescale {
+    uint32_t current;  /* open shards before the call */
+    bool too_often;    /* KERR_LIMIT_EXCEEDED came from REG_SCALINGS_PER_DAY, not the quota */
+    int64_t retry_ms;  /* then: when the oldest counted scaling leaves the 24 h window */
+};
+
+/* UpdateShardCount (UNIFORM_SCALING) as a series of splits and merges, so every child keeps at
+ * most two parents; the open shards end with CreateStream(target)'s ranges (u128_split).
+ * KERR_INVALID_ARGUMENT when target is above 2x or below half the open count or above 10000;
+ * KERR_LIMIT_EXCEEDED over the quota, or (opts.limit_scalings) after REG_SCALINGS_PER_DAY
+ * changes of this stream's shard count in the last 24 h; KERR_VALIDATION for on-demand;
+ * KERR_RESOURCE_IN_USE if not ACTIVE. A call that changes nothing (target == open) succeeds
+ * and is not counted. */
 int registry_shard_count_update(struct registry *reg, const char *name, uint32_t target,
-                                uint32_t *current);
+                                struct reg_rescale *out);
 
 /* "shardId-000000000001", "shardId-1" and "1" -> 1. Returns 0 or -EINVAL. */
 int registry_shard_id_parse(const char *s, uint32_t *index);

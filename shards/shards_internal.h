@@ -24,6 +24,10 @@ struct reg_stream {
     size_t nshards, cap_shards;
     struct reg_consumer_rec *consumers; /* sorted by name */
     size_t nconsumers, cap_consumers;
+    /* When UpdateShardCount last changed the shard count, oldest first: the newest
+     * REG_SCALINGS_PER_DAY are all the rolling-24 h quota needs. */
+    int64_t scaled_ms[REG_SCALINGS_PER_DAY];
+    uint32_t nscaled;
 };
 
 void reg_stream_free(struct reg_stream *s);

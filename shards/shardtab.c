@@ -57,7 +57,7 @@ struct shard_rt {
     char stream[REG_NAME_MAX + 1];
     bool limits;
     pthread_mutex_t rate_lock;
-    struct tbucket wbytes, wrecs, rcalls, rbytes;
+    struct tbucket wbytes, wrecs, rcalls, rbytes, icalls;
     int64_t last_tick_ms, last_retention_ms; /* housekeeper only */
 };
 
@@ -274,6 +274,16 @@ bool shard_rt_admit_read(struct shard_rt *s, uint64_t now_ns)
     return ok;
 }
 
+bool shard_rt_admit_iterator(struct shard_rt *s, uint64_t now_ns)
+{
+    if (!s->limits)
+        return true;
+    pthread_mutex_lock(&s->rate_lock);
+    bool ok = tbucket_take(&s->icalls, 1, now_ns);
+    pthread_mutex_unlock(&s->rate_lock);
+    return ok;
+}
+
 void shard_rt_charge_read(struct shard_rt *s, uint64_t bytes, uint64_t now_ns)
 {
     if (!s->limits)
@@ -327,6 +337,7 @@ static int rt_open(struct shardtab *t, struct stream_rt *st, uint32_t index,
     tbucket_init(&s->wrecs, SHARD_WRITE_RECORDS_PER_S, SHARD_WRITE_RECORDS_PER_S, now);
     tbucket_init(&s->rcalls, SHARD_READ_CALLS_PER_S, SHARD_READ_CALLS_PER_S, now);
     tbucket_init(&s->rbytes, SHARD_READ_BYTES_PER_S, SHARD_READ_BYTES_PER_S, now);
+    tbucket_init(&s->icalls, SHARD_ITERATOR_CALLS_PER_S, SHARD_ITERATOR_CALLS_PER_S, now);
     if (index >= st->nslots) {
         uint32_t n = SC_MIN(UINT32_MAX / 2, index + 1) * 2;
         st->slots = sc_realloc(st->slots, n * sizeof(*st->slots));

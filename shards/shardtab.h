@@ -45,6 +45,7 @@ struct shardtab_opts {
 #define SHARD_WRITE_BYTES_PER_S (1u << 20)
 #define SHARD_WRITE_RECORDS_PER_S 1000u
 #define SHARD_READ_CALLS_PER_S 5u
+#define SHARD_ITERATOR_CALLS_PER_S 5u /* GetShardIterator */
 #define SHARD_READ_BYTES_PER_S (2u << 20)
 
 /* Creates the table over `reg` (not owned; must outlive the table). Opens no log yet: logs open
@@ -74,10 +75,12 @@ void shard_rt_hash_range(const struct shard_rt *s, u128 *start, u128 *end);
  * admit_write: takes `bytes` (data + partition key) and `records` from the shard's write buckets
  * if both have them (1 MiB/s, 1000 records/s), else takes nothing and returns false.
  * admit_read: one GetRecords call (5/s) and the shared read-byte bucket not in debt.
+ * admit_iterator: one GetShardIterator call (5/s, a bucket of its own).
  * charge_read: the bytes a GetRecords call returned (may leave a debt, as AWS throttles the calls
  * that follow a large read). */
 bool shard_rt_admit_write(struct shard_rt *s, uint64_t bytes, uint32_t records, uint64_t now_ns);
 bool shard_rt_admit_read(struct shard_rt *s, uint64_t now_ns);
+bool shard_rt_admit_iterator(struct shard_rt *s, uint64_t now_ns);
 void shard_rt_charge_read(struct shard_rt *s, uint64_t bytes, uint64_t now_ns);
 
 /* Resharding: seals shard `index`'s log and reports its ending position (the next position; the

@@ -453,5 +453,54 @@ class LimitsTest(ServerTestCase):
             "message": "Stream c0 under account %s not ACTIVE, instead in state CREATING" % ACCOUNT})
 
 
+class ScalingQuotaTest(ServerTestCase):
+    """UpdateShardCount's quota under --limits aws: ten changes of a stream's shard count in any
+    24 h, kept across a restart; --limits off lifts it."""
+
+    def test_ten_scalings_a_day(self):
+        k = self.server.boto3()
+
+        def settle():
+            wait_for(lambda: k.describe_stream_summary(StreamName="q")
+                     ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
+
+        def scale(n):
+            return k.update_shard_count(StreamName="q", TargetShardCount=n,
+                                        ScalingType="UNIFORM_SCALING")
+
+        k.create_stream(StreamName="q", ShardCount=2)
+        settle()
+        for i in range(10):
+            if i == 5:  # the count is durable, not per process
+                self.server.stop()
+                self.server.start()
+                k = self.server.boto3()
+            self.assertEqual(scale(3 if i % 2 == 0 else 2)["TargetShardCount"],
+                             3 if i % 2 == 0 else 2)
+            settle()
+        self.assertEqual(scale(2)["CurrentShardCount"], 2)  # no change: not counted, not refused
+        with self.assertRaises(k.exceptions.LimitExceededException) as cm:
+            scale(3)
+        self.assertRegex(
+            cm.exception.response["Error"]["Message"],
+            r"^UpdateShardCount failed for stream q under account %s: the shard count of a "
+            r"stream can be updated at most 10 times in a rolling 24-hour period; the next "
+            r"update is allowed after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\.$" % ACCOUNT)
+        # Other streams and SplitShard are not limited by it.
+        k.create_stream(StreamName="q2", ShardCount=1)
+        wait_for(lambda: k.describe_stream_summary(StreamName="q2")
+                 ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
+        k.update_shard_count(StreamName="q2", TargetShardCount=2, ScalingType="UNIFORM_SCALING")
+        shard = k.list_shards(StreamName="q")["Shards"][-1]
+        k.split_shard(StreamName="q", ShardToSplit=shard["ShardId"],
+                      NewStartingHashKey=str(int(shard["HashKeyRange"]["StartingHashKey"]) + 2))
+        settle()
+        self.server.stop()
+        self.server.args += ["--limits", "off"]
+        self.server.start()
+        k = self.server.boto3()
+        self.assertEqual(scale(4)["CurrentShardCount"], 3)
+
+
 if __name__ == "__main__":
     main()

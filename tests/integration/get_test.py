@@ -406,6 +406,8 @@ class GetRecordsTest(ServerTestCase):
         it = self.iterator("LATEST")
         for _ in range(20):
             it = self.kin.get_records(ShardIterator=it)["NextShardIterator"]
+        for _ in range(20):
+            self.iterator("LATEST")
 
     def test_kms_records_carry_encryption_type(self):
         create(self.kin, "g-kms")
@@ -504,7 +506,7 @@ class ReadLimitsTest(ServerTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.kin = no_retry_client(cls.server)
-        create(cls.kin, "lim")
+        create(cls.kin, "lim", 2)
         put_batch(cls.kin, "lim", [b"r%d" % i for i in range(3)])
 
     def test_sixth_call_in_a_second_is_throttled(self):
@@ -532,6 +534,35 @@ class ReadLimitsTest(ServerTestCase):
         # The budget comes back.
         time.sleep(1.1)
         self.kin.get_records(ShardIterator=it)
+
+    def test_get_shard_iterator_five_a_second(self):
+        """GetShardIterator has its own bucket per shard (AWS: 5 calls/s per shard): the sixth
+        quick call is throttled, the shard next door and GetRecords are not, and it refills."""
+        def gsi(shard="shardId-000000000001"):  # shard 0 is the GetRecords test's
+            return self.kin.get_shard_iterator(StreamName="lim", ShardId=shard,
+                                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        time.sleep(1.1)
+        start = time.monotonic()
+        codes = []
+        for _ in range(12):
+            try:
+                it = gsi()
+                codes.append("ok")
+            except ClientError as e:
+                codes.append(e.response["Error"]["Code"])
+                msg = e.response["Error"]["Message"]
+                break
+        elapsed = time.monotonic() - start
+        self.assertEqual(codes[-1], "ProvisionedThroughputExceededException", codes)
+        ok = len(codes) - 1
+        self.assertGreaterEqual(ok, 5, codes)
+        self.assertLessEqual(ok, 5 + int(elapsed * 5) + 1, (codes, elapsed))
+        self.assertEqual(msg, "Rate exceeded for shard shardId-000000000001 in stream lim under "
+                              "account %s." % ACCOUNT)
+        gsi("shardId-000000000000")
+        self.kin.get_records(ShardIterator=it)
+        time.sleep(0.3)
+        gsi()
 
 
 if __name__ == "__main__":

@@ -259,9 +259,9 @@ static void test_update_shard_count_uniform(void)
 {
     struct registry *reg = registry_with_stream("v", 1000);
     static const uint32_t steps[] = {4, 7, 13, 7, 4, 2, 1, 2, 3, 5, 9, 17, 34, 17, 12, 24, 23};
-    uint32_t cur;
+    struct reg_rescale r;
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        CHECK_EQ_INT(registry_shard_count_update(reg, "v", steps[i], &cur), 0);
+        CHECK_EQ_INT(registry_shard_count_update(reg, "v", steps[i], &r), 0);
         clock_advance_ms(600);
         check_uniform(reg, "v", steps[i]);
     }
@@ -272,8 +272,8 @@ static void test_update_shard_count_uniform(void)
     CHECK_EQ_INT(registry_shard_split(reg, "v", one.index, one.start_hash + 2), 0);
     clock_advance_ms(600);
     check_cover(reg, "v", 24);
-    CHECK_EQ_INT(registry_shard_count_update(reg, "v", 30, &cur), 0);
-    CHECK_EQ_INT(cur, 24);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "v", 30, &r), 0);
+    CHECK_EQ_INT(r.current, 24);
     clock_advance_ms(600);
     check_uniform(reg, "v", 30);
     registry_destroy(reg);
@@ -282,20 +282,82 @@ static void test_update_shard_count_uniform(void)
 static void test_update_shard_count(void)
 {
     struct registry *reg = registry_with_stream("u", 100);
-    uint32_t cur;
-    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 7, &cur), KERR_INVALID_ARGUMENT);
-    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 1, &cur), KERR_INVALID_ARGUMENT);
-    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 5, &cur), 0);
-    CHECK_EQ_INT(cur, 3);
-    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 4, &cur), KERR_RESOURCE_IN_USE);
+    struct reg_rescale r;
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 7, &r), KERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 1, &r), KERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 5, &r), 0);
+    CHECK_EQ_INT(r.current, 3);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 4, &r), KERR_RESOURCE_IN_USE);
     clock_advance_ms(600);
     check_uniform(reg, "u", 5);
-    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 3, &cur), 0);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "u", 3, &r), 0);
     clock_advance_ms(600);
     check_uniform(reg, "u", 3);
     CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0), 0);
     clock_advance_ms(600);
-    CHECK_EQ_INT(registry_shard_count_update(reg, "od", 5, &cur), KERR_VALIDATION);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "od", 5, &r), KERR_VALIDATION);
+    registry_destroy(reg);
+}
+
+/* AWS's quota: ten shard-count changes per stream in any 24 h, counted across restarts; no-op
+ * calls are free; other streams and SplitShard are not affected; off unless limit_scalings. */
+static void test_update_shard_count_per_day(void)
+{
+    char dir[] = "/tmp/sc-registry-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct registry_opts o = opts(dir);
+    o.shard_limit = 100;
+    o.limit_scalings = true;
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "d", 2, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "e", 2, REG_PROVISIONED, NULL, 0), 0);
+    clock_advance_ms(600);
+    struct reg_rescale r;
+    int64_t first = clock_now_ms();
+    for (uint32_t i = 0; i < REG_SCALINGS_PER_DAY; i++) {
+        if (i == 5) { /* half-way: a restart must not forget the first five */
+            registry_destroy(reg);
+            CHECK_EQ_INT(registry_create(&o, &reg), 0);
+        }
+        CHECK_EQ_INT(registry_shard_count_update(reg, "d", i % 2 ? 2 : 3, &r), 0);
+        CHECK(!r.too_often);
+        clock_advance_ms(600);
+        CHECK_EQ_INT(registry_shard_count_update(reg, "d", i % 2 ? 2 : 3, &r), 0); /* no-op */
+        clock_advance_ms(3600 * 1000);
+    }
+    CHECK_EQ_INT(registry_shard_count_update(reg, "d", 3, &r), KERR_LIMIT_EXCEEDED);
+    CHECK(r.too_often);
+    CHECK_EQ_INT(r.current, 2);
+    CHECK_EQ_INT(r.retry_ms, first + 24 * 3600 * 1000LL);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "d", 2, &r), 0);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "e", 3, &r), 0);
+    struct reg_shard one;
+    enum reg_status st;
+    CHECK_EQ_INT(registry_shard_route(reg, "d", 0, &one, &st), 0);
+    CHECK_EQ_INT(registry_shard_split(reg, "d", one.index, one.start_hash + 2), 0);
+    clock_advance_ms(600);
+    /* The quota over the shard quota: the shard quota's error is not the 24 h one. */
+    registry_destroy(reg);
+    o.shard_limit = 6;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "d", 6, &r), KERR_LIMIT_EXCEEDED);
+    CHECK(!r.too_often);
+    registry_destroy(reg);
+    o.shard_limit = 100;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    /* The first change leaves the window exactly 24 h after it was made. */
+    clock_advance_ms(first + 24 * 3600 * 1000LL - clock_now_ms() - 1);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "d", 4, &r), KERR_LIMIT_EXCEEDED);
+    clock_advance_ms(1);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "d", 4, &r), 0);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "d", 3, &r), KERR_LIMIT_EXCEEDED);
+    registry_destroy(reg);
+    /* Without the limit (--limits off) the history is kept but not enforced. */
+    o.limit_scalings = false;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_shard_count_update(reg, "d", 3, &r), 0);
     registry_destroy(reg);
 }
 
@@ -474,6 +536,7 @@ int main(void)
     TEST_RUN(test_reshard_consumers);
     TEST_RUN(test_update_shard_count);
     TEST_RUN(test_update_shard_count_uniform);
+    TEST_RUN(test_update_shard_count_per_day);
     TEST_RUN(test_seal_hook);
     TEST_RUN(test_persistence);
     TEST_RUN(test_shard_ids);
