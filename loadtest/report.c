@@ -105,17 +105,17 @@ static void print_table(const struct run *r, const struct path_summary s[LT_PATH
     /* Where the delay is: before the server stamped the record, or after. */
     static const struct {
         const char *label;
-        size_t off;
+        bool out; /* leg_out, else leg_in */
         double pct;
-    } legs[] = {{"send->arrival p50 ms", offsetof(struct path_summary, leg_in), 50},
-                {"send->arrival p99 ms", offsetof(struct path_summary, leg_in), 99},
-                {"arrival->delivery p50 ms", offsetof(struct path_summary, leg_out), 50},
-                {"arrival->delivery p99 ms", offsetof(struct path_summary, leg_out), 99}};
+    } legs[] = {{"send->arrival p50 ms", false, 50},
+                {"send->arrival p99 ms", false, 99},
+                {"arrival->delivery p50 ms", true, 50},
+                {"arrival->delivery p99 ms", true, 99}};
     for (size_t i = 0; i < SC_ARRAY_LEN(legs); i++) {
         char v[LT_PATH_N][32];
         for (int p = 0; p < LT_PATH_N; p++)
-            fmt_ms(v[p], sizeof(v[p]), s[p].present,
-                   (const struct hist *)((const char *)&s[p] + legs[i].off), legs[i].pct);
+            fmt_ms(v[p], sizeof(v[p]), s[p].present, legs[i].out ? &s[p].leg_out : &s[p].leg_in,
+                   legs[i].pct);
         printf("%-26s %16s %16s\n", legs[i].label, v[0], v[1]);
     }
     char v[LT_PATH_N][32];
