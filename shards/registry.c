@@ -915,23 +915,26 @@ static int rescale(const struct registry *reg, struct reg_stream *c, uint32_t op
     return rc;
 }
 
-/* Forgets scalings older than 24 h before `now`. */
-static void scalings_expire(struct reg_stream *s, int64_t now)
+#define SCALING_WINDOW_MS (24 * 3600 * 1000LL)
+
+/* Index of the first scaling inside the 24 h before `now` (the list is oldest first). */
+static uint32_t scalings_first_recent(const struct reg_stream *s, int64_t now)
 {
-    const int64_t day_ms = 24 * 3600 * 1000LL;
-    uint32_t old = 0;
-    while (old < s->nscaled && now - s->scaled_ms[old] >= day_ms)
-        old++;
-    memmove(s->scaled_ms, s->scaled_ms + old, (s->nscaled - old) * sizeof(s->scaled_ms[0]));
-    s->nscaled -= old;
+    uint32_t k = 0;
+    while (k < s->nscaled && now - s->scaled_ms[k] >= SCALING_WINDOW_MS)
+        k++;
+    return k;
 }
 
+/* Records a scaling at `now`, forgetting those out of the window (and, with the limit off, the
+ * oldest beyond REG_SCALINGS_PER_DAY). */
 static void scalings_add(struct reg_stream *s, int64_t now)
 {
-    if (s->nscaled == REG_SCALINGS_PER_DAY) {
-        memmove(s->scaled_ms, s->scaled_ms + 1, (s->nscaled - 1) * sizeof(s->scaled_ms[0]));
-        s->nscaled--;
-    }
+    uint32_t drop = scalings_first_recent(s, now);
+    if (s->nscaled - drop == REG_SCALINGS_PER_DAY)
+        drop++;
+    memmove(s->scaled_ms, s->scaled_ms + drop, (s->nscaled - drop) * sizeof(s->scaled_ms[0]));
+    s->nscaled -= drop;
     s->scaled_ms[s->nscaled++] = now;
 }
 
@@ -946,10 +949,7 @@ int registry_shard_count_update(struct registry *reg, const char *name, uint32_t
     const struct reg_stream *s = reg->streams[pos];
     uint32_t open = s->info.open_shard_count;
     int64_t now = clock_now_ms();
-    const int64_t day_ms = 24 * 3600 * 1000LL;
-    uint32_t recent = 0;
-    for (uint32_t k = 0; k < s->nscaled; k++)
-        recent += now - s->scaled_ms[k] < day_ms;
+    uint32_t first = scalings_first_recent(s, now);
     out->current = open;
     if (s->info.mode == REG_ON_DEMAND)
         rc = KERR_VALIDATION;
@@ -959,10 +959,11 @@ int registry_shard_count_update(struct registry *reg, const char *name, uint32_t
         rc = KERR_INVALID_ARGUMENT;
     else if ((uint64_t)open_shards_total(reg) - open + target > reg->opts.shard_limit)
         rc = KERR_LIMIT_EXCEEDED;
-    else if (target != open && reg->opts.limit_scalings && recent >= REG_SCALINGS_PER_DAY) {
+    else if (target != open && reg->opts.limit_scalings &&
+             s->nscaled - first >= REG_SCALINGS_PER_DAY) {
         rc = KERR_LIMIT_EXCEEDED;
         out->too_often = true;
-        out->retry_ms = s->scaled_ms[s->nscaled - recent] + day_ms;
+        out->retry_ms = s->scaled_ms[first] + SCALING_WINDOW_MS;
     }
     if (rc != 0 || target == open)
         goto out;
@@ -972,7 +973,6 @@ int registry_shard_count_update(struct registry *reg, const char *name, uint32_t
         reg_stream_free(c);
         goto out;
     }
-    scalings_expire(c, now);
     scalings_add(c, now);
     set_updating(c);
     rc = stream_commit(reg, pos, c);
