@@ -359,6 +359,13 @@ static void test_update_shard_count_per_day(void)
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
     CHECK_EQ_INT(registry_shard_count_update(reg, "d", 3, &r), 0);
     registry_destroy(reg);
+    char path[128];
+    for (const char *const *f = (const char *const[]){"meta/stream.d.meta", "meta/stream.e.meta",
+                                                      "meta", "", NULL};
+         *f != NULL; f++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, *f);
+        CHECK_EQ_INT(remove(path), 0);
+    }
 }
 
 static int seal_calls;
