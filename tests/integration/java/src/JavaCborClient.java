@@ -207,6 +207,18 @@ public final class JavaCborClient {
         Check.eq("y".repeat(5000), Check.str(back, "L"), "chunked string read back");
         Check.millis(back, "T", ts, ts);
 
+        // Jackson behaviour the READMEs cite (observed here, asserted so they stay true):
+        // getBinaryValue refuses a text string, so Java v1 (ByteBufferCborUnmarshaller) needs Data
+        // as a byte string, base64 text would fail it; getLongValue truncates a float under tag
+        // 1 while its text ("1.7...E12") fails Long.parseLong, which SDK paths reading the text do.
+        try (com.fasterxml.jackson.dataformat.cbor.CBORParser p =
+                Cbor.FACTORY.createParser(Cbor.write("AAE="))) {
+            p.nextToken();
+            p.getBinaryValue();
+            throw Check.fail("Jackson's getBinaryValue read base64 text");
+        } catch (com.fasterxml.jackson.core.JsonParseException e) {
+            ok("Jackson: getBinaryValue on a text string throws (%s)", e.getOriginalMessage());
+        }
         byte[] asFloat = jacksonBytes(g -> io(() -> {
             g.writeStartObject();
             g.writeFieldName("T");
@@ -214,6 +226,22 @@ public final class JavaCborClient {
             g.writeNumber(1.7e12);
             g.writeEndObject();
         }));
+        try (com.fasterxml.jackson.dataformat.cbor.CBORParser p =
+                Cbor.FACTORY.createParser(asFloat)) {
+            p.nextToken();
+            p.nextToken();
+            Check.that(p.nextToken() == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_FLOAT
+                    && p.getCurrentTag() == 1, "tag 1 float token");
+            Check.eq(1_700_000_000_000L, p.getLongValue(), "getLongValue of a float");
+            String text = p.getText();
+            try {
+                Long.parseLong(text);
+                throw Check.fail("Long.parseLong(%s) worked", text);
+            } catch (NumberFormatException e) {
+                ok("Jackson: tag 1 float -> getLongValue %d, text %s (Long.parseLong fails)",
+                        p.getLongValue(), text);
+            }
+        }
         mustFail("a float under tag 1", () -> Check.millis(read(asFloat), "T", 0, Long.MAX_VALUE));
         long t = now();
         byte[] secs = Cbor.write(Cbor.obj("T", Instant.ofEpochMilli(t / 1000)));
