@@ -18,6 +18,9 @@ PKGS=(
     # Go SDK tests (tests/integration/go, go_sdk_v*_test.py): the Go toolchain and Debian's AWS
     # SDK for Go v1 and v2 sources, built offline in GOPATH mode (no module proxy needed).
     golang-go golang-github-aws-aws-sdk-go-dev golang-github-aws-aws-sdk-go-v2-dev
+    # Java CBOR tests (tests/integration/java, java_cbor_test.py): a JDK and Jackson's CBOR codec
+    # (the Java SDKs' Kinesis wire format; pulls in libjackson2-core-java), compiled with javac.
+    default-jdk-headless libjackson2-dataformat-cbor
 )
 # Node: the JS SDK tests need node >= 18 and npm. A machine that already has Node (e.g. from
 # nodesource, which bundles npm) keeps it; otherwise Debian 12's nodejs (18.x) + npm.
@@ -58,4 +61,4 @@ if [ "$(cat node_modules/.shardcast-lock-sha256 2>/dev/null || true)" != "$lock_
     echo "$lock_sum" > node_modules/.shardcast-lock-sha256
 fi
 echo "setup.sh: ok (node $(node --version), $(/usr/bin/aws --version 2>&1 | cut -d' ' -f1)," \
-    "$(go version | cut -d' ' -f3))"
+    "$(go version | cut -d' ' -f3), $(javac -version 2>&1))"

@@ -27,6 +27,10 @@ gosdk=/usr/share/gocode/src/github.com/aws
 preflight "AWS SDK for Go v1 and v2 service/kinesis (golang-github-aws-aws-sdk-go{,-v2}-dev)" \
     test -f $gosdk/aws-sdk-go/service/kinesis/api.go \
     -a -f $gosdk/aws-sdk-go-v2/service/kinesis/api_op_SubscribeToShard.go
+preflight "JDK (default-jdk-headless)" sh -c 'javac -version && java -version'
+jackson=/usr/share/java/jackson
+preflight "Jackson's CBOR codec (libjackson2-dataformat-cbor, libjackson2-core-java)" \
+    test -f $jackson-core.jar -a -f $jackson-dataformat-cbor.jar
 
 JOBS=${SHARDCAST_JOBS:-2}
 cmake -S . -B build-ci -G Ninja -DCMAKE_BUILD_TYPE=Debug \
