@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/utf8.h"
 
 #define SC_VALIDATE_CLAMP(x, hi) ((x) < (hi) ? (x) : (hi))
+#define VALIDATE_SHOWN_MAX 512 /* bytes of a value quoted in a message */
 
 void validate_init(struct validate *v)
 {
@@ -29,9 +31,16 @@ void validate_fail(struct validate *v, const char *shown, const char *path, cons
     va_end(ap);
     size_t cap = sizeof(v->msg) - v->len;
     int n;
+    /* A long value is shown cut (at a character), so the path and the constraint still fit in
+     * the message (api_reply_error keeps 2 KiB of it). */
+    size_t shown_len = shown ? strlen(shown) : 0;
+    bool cut = shown_len > VALIDATE_SHOWN_MAX;
+    if (cut)
+        shown_len = utf8_cut_len(shown, VALIDATE_SHOWN_MAX);
     if (shown)
-        n = snprintf(v->msg + v->len, cap, "%sValue '%s' at '%s' failed to satisfy constraint: %s",
-                     v->nerr ? "; " : "", shown, path, c);
+        n = snprintf(v->msg + v->len, cap,
+                     "%sValue '%.*s%s' at '%s' failed to satisfy constraint: %s",
+                     v->nerr ? "; " : "", (int)shown_len, shown, cut ? "..." : "", path, c);
     else
         n = snprintf(v->msg + v->len, cap, "%sValue null at '%s' failed to satisfy constraint: %s",
                      v->nerr ? "; " : "", path, c);

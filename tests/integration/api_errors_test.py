@@ -140,6 +140,16 @@ class ApiErrorsTest(ServerTestCase):
         obj = self.err("DescribeStreamConsumer", {"ConsumerARN": "\u00e9" * 2000},
                        "InvalidArgumentException")
         self.assertTrue(obj.get("message", "").startswith("Invalid ConsumerARN \u00e9\u00e9"), obj)
+        # A long value is shown cut (at a character, marked "..."), so the message still names
+        # the member and the constraint of every error (it was cut at 2 KiB inside the value).
+        obj = self.err("DescribeStream", {"StreamName": "\u00e9" * 5500, "Limit": 0},
+                       "ValidationException")
+        msg = obj.get("message", "")
+        self.assertTrue(msg.startswith("2 validation errors detected: Value '" + "\u00e9" * 256
+                                       + "...' at 'streamName' failed to satisfy constraint: "
+                                       "Member must have length less than or equal to 128"), msg)
+        self.assertTrue(msg.endswith("Value '0' at 'limit' failed to satisfy constraint: Member "
+                                     "must have value greater than or equal to 1"), msg)
         obj = self.err("ListStreams", {}, "IncompleteSignatureException",
                        headers={"Authorization": b"AWS4-HMAC-SHA256 Credential=\xe9t\xe9"})
         self.assertIn("Authorization=AWS4-HMAC-SHA256 Credential=\ufffdt", obj.get("message", ""))
