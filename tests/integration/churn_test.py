@@ -309,6 +309,9 @@ class Sub:
 
 
 class ChurnTest(unittest.TestCase):
+    life_record_bytes = 16000  # records put into "life" (6 batches of 200 a round)
+    keep_batches = 4           # batches of 50 x 200 B put into "keep" a round
+
     @classmethod
     def setUpClass(cls):
         # See the module docstring: a small quarantine keeps RSS a measure of live memory.
@@ -483,7 +486,7 @@ class ChurnTest(unittest.TestCase):
         tag = b"r%d" % r
         # "keep": PutRecords/GetRecords traffic; a consumer registered, subscribed and
         # deregistered under its pipe; the persistent consumer catches up from TRIM_HORIZON.
-        for i in range(4):
+        for i in range(self.keep_batches):
             self.put("keep", 50, 200, tag + b"k%d" % i, self.acked)
         for shard in self.keep_shards:
             self.read_shard("keep", shard)
@@ -499,7 +502,7 @@ class ChurnTest(unittest.TestCase):
         life = self.create("life", 2)
         carns = [self.consumer(life, "c%d" % i) for i in range(6)]
         for i in range(2):
-            self.put("life", 200, 16000, tag + b"l%d" % i)
+            self.put("life", 200, self.life_record_bytes, tag + b"l%d" % i)
         shards = [SHARD0, "shardId-000000000001"]
         ways = [("h2", "cut-rst"), ("h1", "cut-close"), ("h2-tls", "cancel"),
                 ("h1", "cut-rst"), ("h2", "cancel"), ("h2-tls", "cut-close")]
@@ -523,7 +526,7 @@ class ChurnTest(unittest.TestCase):
                 self.subscribe(carns[3], shards[1], "h2", "end", pos="LATEST"),
                 self.subscribe(carns[4], SHARD0, "h2", "end")]
         for i in range(4):
-            self.put("life", 200, 16000, tag + b"l%d" % (i + 2))
+            self.put("life", 200, self.life_record_bytes, tag + b"l%d" % (i + 2))
         wait_for(lambda: all(len(s.events()) >= 1 or s.done.is_set() for s in live),
                  what="live pipes running")
         self.call("DeleteStream", {"StreamName": "life", "EnforceConsumerDeletion": True})
@@ -623,12 +626,43 @@ class ChurnTest(unittest.TestCase):
             rst_close(s) if rst else s.close()
 
     # -- the test -----------------------------------------------------------------------------
-    def test_resources_stay_bounded_under_churn(self):
-        t0 = time.monotonic()
+    def begin(self):
+        """The stream that lives through every round, its shards and its persistent consumer."""
         self.acked = {}
         self.keep_arn = self.create("keep", 4)
         self.keep_shards = ["shardId-%012d" % i for i in range(4)]
         self.keep_consumer = self.consumer(self.keep_arn, "k")
+
+    def check_threads(self, s, base, what):
+        # Our own threads (main + workers) exactly; io_uring's io-wq workers ("iou-wrk-<tid of
+        # the ring's thread>") are kernel threads started for blocking file I/O and reaped when
+        # idle: bounded by the kernel at 4 per CPU per ring for such work.
+        ours = [n for n in s["names"] if not n.startswith("iou-")]
+        self.assertEqual(ours, [n for n in base["names"] if not n.startswith("iou-")], what)
+        for ring in set(n for n in s["names"] if n.startswith("iou-wrk-")):
+            self.assertLessEqual(s["names"].count(ring), 4 * (os.cpu_count() or 1),
+                                 "%s: %s" % (what, s["names"]))
+
+    def check_fds(self, s, base, what):
+        self.assertEqual(self.fd_kinds(s["fds"]), self.fd_kinds(base["fds"]),
+                         "%s: fds %s, baseline %s" % (what, sorted(s["fds"].items()),
+                                                      sorted(base["fds"].items())))
+
+    def check_acked(self):
+        """Every acknowledged record of "keep" is still there, once, with its bytes."""
+        got = {}
+        for shard in self.keep_shards:
+            for rec in self.read_shard("keep", shard):
+                got[(shard, rec["SequenceNumber"])] = base64.b64decode(rec["Data"])
+        missing = [k for k in self.acked if got.get(k) != self.acked[k]]
+        self.assertEqual(missing, [], "acknowledged records lost")
+        extra = [v for k, v in got.items() if k not in self.acked and v != DROPPED]
+        self.assertEqual(extra, [], "records nobody sent")
+        return len(got)
+
+    def test_resources_stay_bounded_under_churn(self):
+        t0 = time.monotonic()
+        self.begin()
         samples = []
         for r in range(ROUNDS):
             self.assertLess(time.monotonic() - t0, TEST_DEADLINE_S, "round %d too late" % r)
@@ -643,30 +677,11 @@ class ChurnTest(unittest.TestCase):
             sys.stdout.flush()
         base = samples[0]
         for r, s in enumerate(samples[1:], 1):
-            self.assertEqual(self.fd_kinds(s["fds"]), self.fd_kinds(base["fds"]),
-                             "round %d: fds %s, baseline %s" % (r, sorted(s["fds"].items()),
-                                                                 sorted(base["fds"].items())))
-            # Our own threads (main + workers) exactly; io_uring's io-wq workers ("iou-wrk-<tid
-            # of the ring's thread>") are kernel threads started for blocking file I/O and
-            # reaped when idle: bounded by the kernel at 4 per CPU per ring for such work.
-            ours = [n for n in s["names"] if not n.startswith("iou-")]
-            self.assertEqual(ours, [n for n in base["names"] if not n.startswith("iou-")],
-                             "round %d" % r)
-            for ring in set(n for n in s["names"] if n.startswith("iou-wrk-")):
-                self.assertLessEqual(s["names"].count(ring), 4 * (os.cpu_count() or 1),
-                                     "round %d: %s" % (r, s["names"]))
+            self.check_fds(s, base, "round %d" % r)
+            self.check_threads(s, base, "round %d" % r)
         growth = samples[-1]["rss"] - samples[1]["rss"]
         self.assertLess(growth, RSS_GROWTH_MAX, "RSS %s" % [s["rss"] for s in samples])
-        # Every acknowledged record is still there, once, with its bytes.
-        got = {}
-        for shard in self.keep_shards:
-            for rec in self.read_shard("keep", shard):
-                got[(shard, rec["SequenceNumber"])] = base64.b64decode(rec["Data"])
-        missing = [k for k in self.acked if got.get(k) != self.acked[k]]
-        self.assertEqual(missing, [], "acknowledged records lost")
-        extra = [v for k, v in got.items() if k not in self.acked and v != DROPPED]
-        self.assertEqual(extra, [], "records nobody sent")
-
+        self.check_acked()
 
 if __name__ == "__main__":
     harness.main()
