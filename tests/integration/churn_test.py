@@ -9,7 +9,8 @@ workers:
   via SO_LINGER 0, or a plain close with unread data), some are ended cleanly by the client
   (h2 RST_STREAM CANCEL + GOAWAY) or by the server (consumer deregistered, stream deleted with
   EnforceConsumerDeletion, shard split / UpdateShardCount -> ChildShards), two that subscribe
-  and never read (h2 window left at 64 KiB while ~13 MB arrive) until they are reset;
+  and never read (h2 with its window left at 64 KiB, HTTP/1.1) while ~13 MB arrive, until they
+  are reset;
 - PutRecords/GetRecords on a stream that lives for the whole test ("keep"), every acknowledged
   record remembered;
 - connections dropped mid-request: half an HTTP/1.1 head, half a body, half an h2 DATA frame, a
@@ -130,7 +131,7 @@ class Sub:
                 or sends FIN when nothing is pending)
       cancel    read `events` events, then RST_STREAM CANCEL + GOAWAY, read to EOF (h2 only)
       end       read until the server ends the stream (END_STREAM / last chunk)
-      idle      send the request and never read; close() resets it (h2 only)
+      idle      send the request and never read; close() resets it
     Every socket operation has a timeout; the thread is bounded by it."""
 
     def __init__(self, server, body, transport, how, events=2, timeout=20):
@@ -199,9 +200,13 @@ class Sub:
         return sock, conn, sid
 
     def start_idle(self):
-        # A 64 KiB stream and connection window that is never opened: the server's pipe stalls
-        # on flow control and its queue hits the bound while records keep arriving.
-        self.h2_start(window=65535)
+        # h2: a 64 KiB stream and connection window that is never opened; HTTP/1.1: a socket
+        # never read. The server's pipe stalls on flow control or a full socket, and its queue
+        # hits the bound while records keep arriving.
+        if self.transport == "h1":
+            self.connect().sendall(h1_request("SubscribeToShard", self.body))
+        else:
+            self.h2_start(window=65535)
 
     def feed(self, buf, data):
         buf.add_data(data)
@@ -520,7 +525,7 @@ class ChurnTest(unittest.TestCase):
             # A cut or cancelled pipe gives its lease back (only kx's pipe is left).
             wait_for(lambda: (lambda st: (st["pipes_open"], st["leases"]) == (1, 1))(
                 self.stats()), what="cut pipes gone")
-        idle = [self.subscribe(carns[0], shards[j], "h2", "idle") for j in range(2)]
+        idle = [self.subscribe(carns[0], shards[j], ("h2", "h1")[j], "idle") for j in range(2)]
         live = [self.subscribe(carns[1], SHARD0, "h1", "end"),
                 self.subscribe(carns[2], shards[1], "h2-tls", "end", pos="LATEST"),
                 self.subscribe(carns[3], shards[1], "h2", "end", pos="LATEST"),
