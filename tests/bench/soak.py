@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Soak (by hand, not a test): the churn of tests/integration/churn_test.py for SOAK_SECONDS
 (default 600) against the release build, with a table of the server's fds, threads and RSS once
-a minute.
+a minute, and (when gdb is installed) glibc's live heap bytes beside RSS.
 
 Each round is churn_test's: SubscribeToShard pipes over h2c, TLS h2 and HTTP/1.1 cut, cancelled,
 never read or ended by the server (deregistration, deletion with EnforceConsumerDeletion,
@@ -24,9 +24,12 @@ grow by that much; the table shows the record count.
     SOAK_SECONDS=600 /usr/bin/python3 tests/bench/soak.py
 
 Env: SOAK_SECONDS (600), SHARDCASTD (build-rel/server/shardcastd), SOAK_KEEP_BATCHES (1),
-SOAK_RECORD_BYTES (16000: the deleted stream's record size).
+SOAK_RECORD_BYTES (16000: the deleted stream's record size), SOAK_HEAP (1; 0: no gdb attach).
 """
 import os
+import re
+import shutil
+import subprocess
 import sys
 import time
 
@@ -36,11 +39,31 @@ import churn_test  # noqa: E402
 import harness  # noqa: E402
 
 
-def row(label, rounds, s, keep_records):
+def heap_in_use(srv):
+    """glibc's live heap bytes ("in use bytes" of malloc_stats' total), read by attaching gdb
+    for a moment; None without gdb or with SOAK_HEAP=0. RSS alone cannot tell memory the
+    allocator keeps from memory the server holds. Called only once the churn settled (threads
+    idle in epoll_wait, so no arena lock is held)."""
+    gdb = shutil.which("gdb")
+    if gdb is None or os.environ.get("SOAK_HEAP", "1") == "0":
+        return None
+    try:
+        subprocess.run([gdb, "-p", str(srv.proc.pid), "-batch", "-nx",
+                        "-ex", "call (void)malloc_stats()"], capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
+    log = srv.read_log()
+    i = log.rfind("Total (incl. mmap):")
+    m = re.search(r"in use bytes\s*=\s*(\d+)", log[i:]) if i >= 0 else None
+    return int(m.group(1)) if m else None
+
+
+def row(label, rounds, s, keep_records, heap):
     iowq = sum(n.startswith("iou-") for n in s["names"])
-    print("%-8s %7d %5d %8d %6d %9.1f %9.1f %12d" % (
+    print("%-8s %7d %5d %8d %6d %9.1f %9.1f %9s %12d" % (
         label, rounds, len(s["fds"]), s["threads"] - iowq, iowq, s["rss"] / 1048576,
-        s["hwm"] / 1048576, keep_records), flush=True)
+        s["hwm"] / 1048576, "-" if heap is None else "%.1f" % (heap / 1048576), keep_records),
+        flush=True)
 
 
 def main():
@@ -71,14 +94,15 @@ def main():
         print("shardcastd %s pid %d, %.0f s, started %s" % (
             harness.SHARDCASTD, srv.proc.pid, seconds,
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())), flush=True)
-        print("%-8s %7s %5s %8s %6s %9s %9s %12s" % ("elapsed", "rounds", "fds", "threads",
-                                                     "io-wq", "RSS MiB", "HWM MiB",
-                                                     "keep records"))
+        print("%-8s %7s %5s %8s %6s %9s %9s %9s %12s" % (
+            "elapsed", "rounds", "fds", "threads", "io-wq", "RSS MiB", "HWM MiB", "heap MiB",
+            "keep records"))
         t0 = time.monotonic()
         t.begin()
         t.round(0)
         base = t.settle()
-        row("warm-up", 1, base, len(t.acked))
+        heaps = [heap_in_use(srv)]
+        row("warm-up", 1, base, len(t.acked), heaps[-1])
         rounds, next_row, last = 1, 60.0, base
         rss = []
         while time.monotonic() - t0 < seconds:
@@ -93,10 +117,12 @@ def main():
                 break
             rss.append(last["rss"])
             if time.monotonic() - t0 >= next_row:
+                heaps.append(heap_in_use(srv))
                 row("%d:%02d" % divmod(int(time.monotonic() - t0), 60), rounds, last,
-                    len(t.acked))
+                    len(t.acked), heaps[-1])
                 next_row += 60.0
-        row("end", rounds, last, len(t.acked))
+        heaps.append(heap_in_use(srv))
+        row("end", rounds, last, len(t.acked), heaps[-1])
         n = t.check_acked()
         print("rounds %d in %.0f s; keep: %d acknowledged records read back (%d stored)"
               % (rounds, time.monotonic() - t0, len(t.acked), n))
