@@ -28,7 +28,7 @@ from botocore.credentials import Credentials
 from botocore.eventstream import EventStreamBuffer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, main, wait_for  # noqa: E402
+from harness import ServerTestCase, h2_subscribe_events, main, wait_for  # noqa: E402
 
 CT_CBOR = "application/x-amz-cbor-1.1"
 SHARD0 = "shardId-000000000000"
@@ -157,7 +157,6 @@ class Subscription:
     def run_h2(self):
         import h2.config
         import h2.connection
-        import h2.events
         tls = self.transport == "h2-tls"
         port = self.server.tls_port if tls else self.server.port
         sock = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -186,18 +185,7 @@ class Subscription:
             data = sock.recv(65536)
             if not data:
                 raise AssertionError("connection closed before END_STREAM")
-            for ev in conn.receive_data(data):
-                if isinstance(ev, h2.events.ResponseReceived):
-                    hd = {k.decode() if isinstance(k, bytes) else k:
-                          v.decode() if isinstance(v, bytes) else v for k, v in ev.headers}
-                    self.status, self.headers = int(hd[":status"]), hd
-                elif isinstance(ev, h2.events.DataReceived):
-                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                    self.feed(buf, ev.data)
-                elif isinstance(ev, h2.events.StreamEnded):
-                    self.ended = True
-                elif isinstance(ev, h2.events.StreamReset):
-                    raise AssertionError("the server reset the event stream")
+            h2_subscribe_events(self, conn, buf, conn.receive_data(data))
             sock.sendall(conn.data_to_send())
 
     def data(self):

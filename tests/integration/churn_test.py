@@ -66,7 +66,6 @@ import unittest
 import h2.config
 import h2.connection
 import h2.errors
-import h2.events
 from botocore.eventstream import EventStreamBuffer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -274,16 +273,7 @@ class Sub:
             data = sock.recv(65536)
             if not data:
                 raise AssertionError("connection closed before END_STREAM")
-            for ev in conn.receive_data(data):
-                if isinstance(ev, h2.events.ResponseReceived):
-                    self.status = int(dict(ev.headers)[b":status"])
-                elif isinstance(ev, h2.events.DataReceived):
-                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                    self.feed(buf, ev.data)
-                elif isinstance(ev, h2.events.StreamEnded):
-                    self.ended = True
-                elif isinstance(ev, h2.events.StreamReset):
-                    raise AssertionError("the server reset the event stream")
+            harness.h2_subscribe_events(self, conn, buf, conn.receive_data(data))
             if self.ended and self.how == "end":
                 return
             if self.enough() and self.how == "cancel":

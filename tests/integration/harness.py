@@ -13,7 +13,6 @@ import re
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -337,13 +336,13 @@ class GoSdkTestCase(ServerTestCase):
                 self.assertIn("--- PASS: %s" % name, p.stdout)
 
 
-class GoSdkSignedTestCase(GoSdkTestCase):
-    """GoSdkTestCase against a server with --credentials (write_test_keys' pair, which the Go
-    tests sign with) plus server_args."""
+class SignedServerTestCase(ServerTestCase):
+    """ServerTestCase against a server with --credentials (write_test_keys' pair, which every
+    test client signs with) plus server_args."""
 
     @classmethod
     def setUpClass(cls):
-        cls.keydir = tempfile.mkdtemp(prefix="shardcast-gokeys-")
+        cls.keydir = tempfile.mkdtemp(prefix="shardcast-keys-")
         cls.server = Server("--credentials", write_test_keys(cls.keydir), *cls.server_args,
                             tls=cls.server_tls)
 
@@ -353,6 +352,30 @@ class GoSdkSignedTestCase(GoSdkTestCase):
             super().tearDownClass()
         finally:
             shutil.rmtree(cls.keydir, ignore_errors=True)
+
+
+class GoSdkSignedTestCase(SignedServerTestCase, GoSdkTestCase):
+    """GoSdkTestCase against a server with --credentials."""
+
+
+def h2_subscribe_events(reader, conn, buf, events):
+    """Applies one batch of python3-h2 events of a SubscribeToShard stream to `reader`: the
+    response's status and headers (str), DATA acknowledged and fed to reader.feed(buf, data),
+    END_STREAM as reader.ended. A reset of the event stream fails the test (pipes end with
+    END_STREAM, never RST_STREAM)."""
+    import h2.events
+    for ev in events:
+        if isinstance(ev, h2.events.ResponseReceived):
+            hd = {k.decode() if isinstance(k, bytes) else k:
+                  v.decode() if isinstance(v, bytes) else v for k, v in ev.headers}
+            reader.status, reader.headers = int(hd[":status"]), hd
+        elif isinstance(ev, h2.events.DataReceived):
+            conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            reader.feed(buf, ev.data)
+        elif isinstance(ev, h2.events.StreamEnded):
+            reader.ended = True
+        elif isinstance(ev, h2.events.StreamReset):
+            raise AssertionError("the server reset the event stream")
 
 
 def write_test_keys(directory):

@@ -9,32 +9,18 @@ getLongValue). Each scenario is one JVM run that exits 0 only if every check hel
 proves the checks reject wrong encodings (float or seconds timestamps, base64 Data, bad CRCs).
 SubscribeToShard is read over HTTP/1.1 chunked with the client's own event-stream decoder."""
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, ServerTestCase, main, write_test_keys  # noqa: E402
+from harness import SignedServerTestCase, main  # noqa: E402
 
 JAVA_TESTS_DIR = os.environ.get("SHARDCAST_JAVA_TESTS_DIR") or os.path.join(
     os.environ.get("SHARDCAST_BUILD_DIR", "build"), "javatests")
 
 
-class JavaCborTest(ServerTestCase):
+class JavaCborTest(SignedServerTestCase):
     server_args = ("--limits", "off", "--heartbeat-ms", "300")
-
-    @classmethod
-    def setUpClass(cls):
-        cls.keydir = tempfile.mkdtemp(prefix="shardcast-javakeys-")
-        cls.server = Server("--credentials", write_test_keys(cls.keydir), *cls.server_args)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.keydir, ignore_errors=True)
 
     def java(self, scenario, with_server=True):
         """Runs one scenario; asserts exit 0 and its PASS line, shows the checks it made."""

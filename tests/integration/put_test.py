@@ -496,7 +496,8 @@ class ThrottleTest(ServerTestCase):
                     for _ in range(500)])
                 k.put_record(StreamName="burst", Data=b"d" * (1000 << 10), PartitionKey="a",
                              ExplicitHashKey="0")
-        e = cm.exception.response["Error"]
+        self.assertEqual(cm.exception.response["Error"]["Code"],
+                         "ProvisionedThroughputExceededException")
         # Bytes: 1 MiB/s per shard. Two 600 KiB records in one burst: the second is refused.
         shard1 = str(1 << 127)
         r = k.put_records(StreamName="burst", Records=[

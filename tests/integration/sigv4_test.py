@@ -13,7 +13,6 @@ import shutil
 import sys
 import tempfile
 import threading
-import time
 import unittest
 from unittest import mock
 
