@@ -84,37 +84,36 @@ static struct segment *seg_alloc(const char *path, uint64_t base, int fd)
     seg->base = base;
     seg->end = base;
     seg->fd = fd;
+    seg->dir_fd = -1;
     atomic_init(&seg->refs, 1);
     atomic_init(&seg->written, 0);
     return seg;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -errno;
-    int rc = fsync(dfd) < 0 ? -errno : 0;
-    close(dfd);
-    return rc;
-}
-
-int segment_create(const char *dir, uint64_t base, struct segment **out)
+int segment_create(const char *dir, uint64_t base, bool sync_dir, struct segment **out)
 {
     char path[4096];
     int n = snprintf(path, sizeof(path), "%s/%020" PRIu64 ".seg", dir, base);
     if (n < 0 || (size_t)n >= sizeof(path))
         return -ENAMETOOLONG;
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
         return -errno;
-    int rc = fsync_dir(dir);
-    if (rc != 0) {
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : 0;
+    if (rc == 0 && sync_dir && fsync(dfd) < 0) {
+        rc = -errno;
         close(fd);
         unlink(path);
-        return rc;
     }
+    if (rc != 0 || sync_dir) {
+        close(dfd);
+        dfd = -1;
+    }
+    if (rc != 0)
+        return rc;
     *out = seg_alloc(path, base, fd);
+    (*out)->dir_fd = dfd;
     return 0;
 }
 
@@ -342,6 +341,8 @@ void segment_decref(struct segment *seg)
     if (prev > 1)
         return;
     close(seg->fd);
+    if (seg->dir_fd >= 0)
+        close(seg->dir_fd);
     free(seg->idx);
     free(seg);
 }

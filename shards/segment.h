@@ -66,6 +66,7 @@ struct segment {
     size_t idx_len, idx_cap;
     atomic_uint refs; /* shardlog's list holds one; each in-flight disk read one */
     bool idx_saved;   /* the <base>.idx sidecar matches this segment */
+    int dir_fd;       /* >= 0: the directory, whose entry for this file is not yet synced */
     char path[];
 };
 
@@ -79,9 +80,11 @@ void segment_encode_hdr(uint8_t out[SEGMENT_HDR_SIZE], const struct segment_rec 
 int64_t segment_decode(const uint8_t *p, size_t avail, bool verify_wire, struct segment_rec *out,
                        size_t *need);
 
-/* Creates DIR/<base>.seg (must not exist), syncs the directory. Returns 0 and *out (refs 1), or
- * -errno. */
-int segment_create(const char *dir, uint64_t base, struct segment **out);
+/* Creates DIR/<base>.seg (must not exist). With sync_dir, syncs the directory now; without, the
+ * segment keeps the directory open in dir_fd for its owner to sync off this thread (fsync, then
+ * close it and set -1) before a record in the file is acknowledged. Returns 0 and *out (refs 1),
+ * or -errno. */
+int segment_create(const char *dir, uint64_t base, bool sync_dir, struct segment **out);
 
 /* Opens an existing file, scans it and builds the index. A torn/corrupt tail (or a counter out of
  * sequence) is truncated when `repair` (the shard's last segment), else the segment simply ends

@@ -67,6 +67,7 @@ struct shardlog {
     uint64_t appended_bytes, written_bytes;
     struct tblock *wcur;   /* oldest block with unwritten bytes (or the last written one) */
     struct segment *wseg;  /* segment of the last write (ref), what a sync covers */
+    struct segment *wdseg; /* segment whose directory entry is being synced (ref) */
     uint64_t w_target_bytes, w_target_end, s_target;
     struct append_req *ack_head, **ack_tail;
     struct sio *wsio;      /* the current writer's sio */
@@ -181,7 +182,7 @@ static int load_segments(struct shardlog *log)
     free(bases);
     if (rc == 0 && log->nsegs == 0) {
         struct segment *seg;
-        rc = segment_create(log->dir, 0, &seg);
+        rc = segment_create(log->dir, 0, true, &seg);
         if (rc == 0)
             segs_push(log, seg);
     }
@@ -272,7 +273,8 @@ static struct tblock *block_for(struct shardlog *log, size_t need, int *err)
     struct segment *seg = log->segs[log->nsegs - 1];
     if (seg->size > 0 && seg->size + need > log->cfg.segment_bytes_max) {
         struct segment *next;
-        *err = segment_create(log->dir, seg->end, &next);
+        /* The directory's sync waits for the writer (writer_next), not this append. */
+        *err = segment_create(log->dir, seg->end, false, &next);
         if (*err != 0)
             return NULL;
         segs_push(log, next);
@@ -453,6 +455,16 @@ static void submit_sync(struct shardlog *log)
                                .arg = log};
 }
 
+/* A rolled segment's directory entry, synced before the first write into it (so before any of
+ * its records is acknowledged); segment_create left it to the writer, off the append path. */
+static void submit_dir_sync(struct shardlog *log, struct segment *seg)
+{
+    segment_incref(seg);
+    log->wdseg = seg;
+    log->wop = (struct sio_op){.kind = SIO_FSYNC, .fd = seg->dir_fd, .cb = on_writer_op,
+                               .arg = log};
+}
+
 static void submit_write(struct shardlog *log, struct tblock *b)
 {
     if (log->wseg != b->seg) {
@@ -484,6 +496,8 @@ static void writer_next(struct shardlog *log)
                       atomic_load(&log->sync_wanted) || (pending && b->seg != log->wseg));
     if (log->failed == 0 && want_sync) {
         submit_sync(log);
+    } else if (pending && b->seg->dir_fd >= 0) {
+        submit_dir_sync(log, b->seg);
     } else if (pending) {
         submit_write(log, b);
     } else {
@@ -501,9 +515,20 @@ static void on_writer_op(struct sio_op *op, int64_t res)
 {
     struct shardlog *log = op->arg;
     pthread_mutex_lock(&log->alock);
+    if (op->kind == SIO_FSYNC) {
+        if (res == 0) {
+            close(log->wdseg->dir_fd);
+            log->wdseg->dir_fd = -1;
+        }
+        segment_decref(log->wdseg);
+        log->wdseg = NULL;
+    }
     if (res < 0) {
         LOG_ERROR("shard log %s: %s failed: %s; the log refuses further appends", log->dir,
-                  op->kind == SIO_WRITE ? "write" : "fdatasync", strerror((int)-res));
+                  op->kind == SIO_WRITE    ? "write"
+                  : op->kind == SIO_FSYNC ? "fsync of the directory"
+                                          : "fdatasync",
+                  strerror((int)-res));
         log->failed = (int)res;
         acks_release(log, (int)res);
     } else if (op->kind == SIO_WRITE) {
@@ -519,7 +544,7 @@ static void on_writer_op(struct sio_op *op, int64_t res)
         pthread_mutex_lock(&log->ilock);
         blocks_trim(log);
         pthread_mutex_unlock(&log->ilock);
-    } else {
+    } else if (op->kind == SIO_FDATASYNC) {
         atomic_store(&log->durable, log->s_target);
         log->last_sync_ns = clock_mono_ns();
         acks_release(log, 0);
@@ -1136,6 +1161,12 @@ static void flush_sync(struct shardlog *log)
 {
     struct segment *last = NULL;
     for (struct tblock *b = log->wcur; b != NULL && log->failed == 0; b = b->next) {
+        if (b->written < b->used && b->seg->dir_fd >= 0) {
+            if (fsync(b->seg->dir_fd) < 0)
+                LOG_ERROR("shard log %s: directory fsync at close: %s", log->dir, strerror(errno));
+            close(b->seg->dir_fd);
+            b->seg->dir_fd = -1;
+        }
         while (b->written < b->used) {
             ssize_t n = pwrite(b->seg->fd, b->buf->data + b->written, b->used - b->written,
                                (off_t)(b->file_off + b->written));

@@ -132,6 +132,9 @@ static bool uring_prep(struct sio *s, struct sio_op *op)
     case SIO_FDATASYNC:
         io_uring_prep_fsync(sqe, op->fd, IORING_FSYNC_DATASYNC);
         break;
+    case SIO_FSYNC:
+        io_uring_prep_fsync(sqe, op->fd, 0);
+        break;
     case SIO_POST:
         ASSERT(!"post is not submitted");
     }
@@ -194,7 +197,7 @@ static bool classify(struct sio_op *op, int64_t res)
         op->res = res;
         return true;
     }
-    if (op->kind == SIO_FDATASYNC) {
+    if (op->kind == SIO_FDATASYNC || op->kind == SIO_FSYNC) {
         op->res = 0;
         return true;
     }
@@ -226,6 +229,9 @@ static int64_t run_sync(struct sio_op *op)
         break;
     case SIO_FDATASYNC:
         n = fdatasync(op->fd);
+        break;
+    case SIO_FSYNC:
+        n = fsync(op->fd);
         break;
     case SIO_POST:
         ASSERT(!"post is not run");

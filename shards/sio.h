@@ -31,7 +31,7 @@ struct sio_op;
 /* res: bytes transferred (>= 0) for read/write, 0 for fsync and post, or -errno. */
 typedef void (*sio_cb)(struct sio_op *op, int64_t res);
 
-enum sio_kind { SIO_READ, SIO_WRITE, SIO_FDATASYNC, SIO_POST };
+enum sio_kind { SIO_READ, SIO_WRITE, SIO_FDATASYNC, SIO_FSYNC, SIO_POST };
 
 struct sio_op {
     /* set by the caller */
@@ -63,7 +63,8 @@ bool sio_uses_uring(const struct sio *s);
 /* Ops submitted or posted and not yet delivered. Any thread may read it (approximate). */
 unsigned sio_inflight(const struct sio *s);
 
-/* Owner thread. Starts op (kind READ/WRITE/FDATASYNC); its callback runs from a later
+/* Owner thread. Starts op (kind READ/WRITE/FDATASYNC/FSYNC; FSYNC is for a directory's
+ * entries); its callback runs from a later
  * sio_run_completions(). Never fails: a full ring queues the op until slots free up. */
 void sio_submit(struct sio *s, struct sio_op *op);
 

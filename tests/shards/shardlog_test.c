@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -271,6 +272,82 @@ static void test_durability_modes(void)
         shardlog_close(log);
         sio_destroy(s);
     }
+}
+
+static int count_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
+
+static int fds_at_ack;
+
+static int count_segments(const char *dir)
+{
+    DIR *d = opendir(dir);
+    ASSERT(d != NULL);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += strstr(e->d_name, ".seg") != NULL;
+    closedir(d);
+    return n;
+}
+
+static void on_ack_fds(void *arg, int err, uint64_t first, uint32_t count, int64_t ms)
+{
+    fds_at_ack = count_fds();
+    on_ack(arg, err, first, count, ms);
+}
+
+/* A segment roll inside an append does not sync the directory on the appending thread: the
+ * directory stays open (one more fd) until the writer's fsync of it, which comes before the
+ * first write into the new segment, so before the ack (durability ALWAYS: after the new
+ * segment's write and fdatasync). After a reopen every record is there. */
+static void test_roll_syncs_directory_off_append(void)
+{
+    char dir[512] = "";
+    struct sio *s = new_sio();
+    struct shardlog *log = open_log(SHARDLOG_SYNC_ALWAYS, 1024, 0, dir);
+    append_n(log, s, "fill", 5); /* ~100 B each: the 1 KiB segment has room */
+    int base = count_fds(), segs_before = count_segments(dir);
+    char keys[20][16];
+    struct record_in recs[20];
+    for (int j = 0; j < 20; j++) {
+        snprintf(keys[j], sizeof(keys[j]), "roll-%d", j);
+        recs[j] = (struct record_in){"QUJDRA==", 8, keys[j], strlen(keys[j])};
+    }
+    struct ack a = {.log = log};
+    CHECK_EQ_INT(shardlog_append(log, s, recs, 20, on_ack_fds, &a), 0);
+    /* The rolls happened in the call (20 x ~100 B over 1 KiB segments); their directory
+     * syncs did not: each new segment holds the directory open (a second fd) until the
+     * writer has synced it. */
+    int rolled = count_segments(dir) - segs_before;
+    CHECK(rolled >= 2);
+    CHECK_EQ_INT(count_fds() - base, 2 * rolled);
+    pump(s, &a.done, 1);
+    CHECK_EQ_INT(a.done, 1);
+    CHECK_EQ_INT(a.err, 0);
+    CHECK_EQ_INT(a.count, 20);
+    CHECK(a.durable_at_cb >= a.first + 20);
+    /* By the ack every new segment's directory entry was synced and the directory closed:
+     * what is left open is the new segments' own fds. */
+    CHECK_EQ_INT(fds_at_ack - base, rolled);
+    CHECK_EQ_INT(sio_drain(s, 2000), 0);
+    shardlog_close(log);
+    log = open_log(SHARDLOG_SYNC_ALWAYS, 1024, 0, dir);
+    CHECK_EQ_INT(shardlog_end(log), 25);
+    for (uint64_t pos = 5; pos < 25;) { /* from disk, several segments */
+        struct shardlog_batch *b = read_sync(log, s, pos, 100, 0);
+        CHECK(b->count > 0);
+        for (uint32_t i = 0; i < b->count && pos + i < 25; i++)
+            check_slice(log, &b->slices[i], pos + i, keys[pos + i - 5]);
+        pos += b->count ? b->count : 25;
+        shardlog_batch_free(b);
+    }
+    shardlog_close(log);
+    sio_destroy(s);
 }
 
 struct thr {
@@ -557,6 +634,7 @@ static void run_all(void)
     TEST_RUN(test_append_read_reopen);
     TEST_RUN(test_recover_torn);
     TEST_RUN(test_durability_modes);
+    TEST_RUN(test_roll_syncs_directory_off_append);
     TEST_RUN(test_concurrent_appends);
     TEST_RUN(test_retention_and_time);
     TEST_RUN(test_watch_and_seal);
