@@ -120,6 +120,7 @@ int api_init(const struct config *cfg)
         .data_dir = cfg->data_dir[0] ? cfg->data_dir : ".",
         .durability = dur[cfg->fsync],
         .sync_interval_ms = cfg->fsync_interval_ms,
+        .segment_bytes_max = cfg->segment_bytes,
         .limits = cfg->limits == LIMITS_AWS,
     };
     rc = shardtab_create(g_reg, &to, &g_tab);

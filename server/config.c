@@ -34,6 +34,7 @@ static void usage(FILE *out)
           "[--consumer-transition-ms N]\n"
           "        [--subscription-lifetime-ms N] [--heartbeat-ms N] [--shard-limit N] "
           "[--body-max-bytes N]\n"
+          "        [--segment-bytes N]\n"
           "  --credentials FILE  verify SigV4 signatures against the keys in FILE, one\n"
           "                      'ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN]' a line ('#'\n"
           "                      comments); the credential scope's region must be --region.\n"
@@ -111,6 +112,7 @@ static void set_defaults(struct config *cfg)
     cfg->subscription_lifetime_ms = 300000;
     cfg->heartbeat_ms = 5000;
     cfg->shard_limit = 500;
+    cfg->segment_bytes = 64u << 20;
     cfg->body_max_bytes = 16u << 20; /* PutRecords allows 5 MiB of data; base64 adds a third */
 }
 
@@ -118,7 +120,7 @@ enum {
     OPT_LISTEN = 256, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_DATA_DIR, OPT_FSYNC,
     OPT_FSYNC_INTERVAL, OPT_LIMITS, OPT_MAX_CONSUMERS, OPT_WORKERS, OPT_REGION, OPT_ACCOUNT,
     OPT_STREAM_TRANSITION, OPT_CONSUMER_TRANSITION, OPT_SUB_LIFETIME, OPT_HEARTBEAT,
-    OPT_SHARD_LIMIT, OPT_BODY_MAX, OPT_CREDENTIALS, OPT_HELP, OPT_VERSION,
+    OPT_SHARD_LIMIT, OPT_BODY_MAX, OPT_SEGMENT_BYTES, OPT_CREDENTIALS, OPT_HELP, OPT_VERSION,
 };
 
 static int apply(struct config *cfg, int opt, const char *arg)
@@ -169,6 +171,7 @@ static int apply(struct config *cfg, int opt, const char *arg)
             return -1;
         cfg->body_max_bytes = v;
         return 0;
+    case OPT_SEGMENT_BYTES: return parse_u32(arg, 64u << 10, 1u << 30, &cfg->segment_bytes);
     case OPT_CREDENTIALS: return copy_str(cfg->credentials, sizeof(cfg->credentials), arg);
     default: return -1;
     }
@@ -195,6 +198,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
         {"shard-limit", required_argument, NULL, OPT_SHARD_LIMIT},
         {"body-max-bytes", required_argument, NULL, OPT_BODY_MAX},
+        {"segment-bytes", required_argument, NULL, OPT_SEGMENT_BYTES},
         {"credentials", required_argument, NULL, OPT_CREDENTIALS},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},

@@ -33,6 +33,7 @@ struct config {
     uint32_t heartbeat_ms;             /* empty event on an idle pipe */
     uint32_t shard_limit;              /* account shard quota reported by DescribeLimits */
     uint64_t body_max_bytes;           /* request body limit */
+    uint32_t segment_bytes;            /* a shard log's segment file rolls past this size */
 };
 
 /* Fills *cfg from argv. Returns 0, 1 when --help/--version was printed (exit 0), or -1 after

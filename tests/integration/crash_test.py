@@ -94,7 +94,10 @@ class CrashTest(unittest.TestCase):
         acked = {}  # payload -> (shard, seq)
         sent = set()
         deadline = time.monotonic() + 150
-        with Server("--fsync", "always", "--limits", "off", "--workers", "2") as srv:
+        # Small segments (~30 per shard over 10 cycles), so kills also land around segment rolls (a new file, its directory
+        # entry synced by the writer before the first write into it).
+        with Server("--fsync", "always", "--limits", "off", "--workers", "2",
+                    "--segment-bytes", "262144") as srv:
             k = srv.boto3()
             k.create_stream(StreamName=STREAM, ShardCount=SHARDS)
             wait_for(lambda: k.describe_stream_summary(StreamName=STREAM)
@@ -117,7 +120,12 @@ class CrashTest(unittest.TestCase):
                 srv.start()
                 k = srv.boto3()
                 self.verify(k, acked, sent, ps, cycle)
+            segs = [f for _, _, files in os.walk(os.path.join(srv.dir, "data", "streams"))
+                    for f in files if f.endswith(".seg")]
+        print("crash_test: %d records acknowledged, %d segment files" % (len(acked), len(segs)),
+              flush=True)
         self.assertGreater(len(acked), 100)
+        self.assertGreater(len(segs), 2 * SHARDS, "no segment rolled: %s" % segs)
 
     def test_sigterm_during_writes(self):
         """SIGTERM while producers write: exit 0 (an ASan leak report would fail it), and every

@@ -445,9 +445,10 @@ class TlsTest(harness.ServerTestCase):
 
 class CommandLineTest(unittest.TestCase):
     def test_bad_command_line_exits_2(self):
-        p = subprocess.run([harness.SHARDCASTD, "--no-such-option"], capture_output=True,
-                           timeout=30)
-        self.assertEqual(p.returncode, 2)
+        for bad in (["--no-such-option"], ["--segment-bytes", "65535"],
+                    ["--segment-bytes", "1073741825"]):
+            p = subprocess.run([harness.SHARDCASTD] + bad, capture_output=True, timeout=30)
+            self.assertEqual(p.returncode, 2, bad)
 
     def test_port_in_use_fails(self):
         holder = socket.socket()
