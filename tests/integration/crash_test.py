@@ -94,8 +94,9 @@ class CrashTest(unittest.TestCase):
         acked = {}  # payload -> (shard, seq)
         sent = set()
         deadline = time.monotonic() + 150
-        # Small segments (~30 per shard over 10 cycles), so kills also land around segment rolls (a new file, its directory
-        # entry synced by the writer before the first write into it).
+        # Small segments (dozens per shard: 130 files in 4 cycles of one run), so kills also
+        # land around segment rolls (a new file whose directory entry the writer syncs before
+        # the first write into it).
         with Server("--fsync", "always", "--limits", "off", "--workers", "2",
                     "--segment-bytes", "262144") as srv:
             k = srv.boto3()
