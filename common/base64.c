@@ -17,13 +17,24 @@ static const uint8_t digit[256] = {
     ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
     ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64};
 
+/* '=' characters ending s[0..len) (len a multiple of 4): 0, 1 or 2. */
+static size_t pad_of(const char *s, size_t len)
+{
+    if (len == 0 || s[len - 1] != '=')
+        return 0;
+    return s[len - 2] == '=' ? 2 : 1;
+}
+
+size_t base64_decoded_len(const char *s, size_t len)
+{
+    return len / 4 * 3 - pad_of(s, len);
+}
+
 bool base64_check(const char *s, size_t len, size_t *decoded)
 {
     if (len % 4 != 0)
         return false;
-    size_t pad = 0;
-    if (len > 0 && s[len - 1] == '=')
-        pad = s[len - 2] == '=' ? 2 : 1;
+    size_t pad = pad_of(s, len);
     size_t i = 0;
 #if defined(__SSE2__)
     /* 16 characters per step (a 1 MiB record is 1.4 MB of base64). Signed compares: bytes
@@ -55,7 +66,7 @@ long base64_decode(uint8_t *dst, const uint8_t *s, size_t n)
         return -1;
     if (n == 0)
         return 0;
-    size_t pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
+    size_t pad = pad_of((const char *)s, n);
     size_t full = n - (pad ? 4 : 0);
     uint8_t *w = dst;
     uint32_t bad = 0;

@@ -5,15 +5,6 @@
 #include "common/common.h"
 #include "shards/seqnum.h"
 
-size_t record_b64_decoded_len(const char *b64, size_t len)
-{
-    ASSERT(len % 4 == 0);
-    if (len == 0)
-        return 0;
-    size_t pad = (size_t)(b64[len - 1] == '=') + (size_t)(b64[len - 2] == '=');
-    return len / 4 * 3 - pad;
-}
-
 /* 0: pass through; 1: two-char escape; 2: \u00XX. */
 static inline int esc_class(unsigned char c)
 {

@@ -39,9 +39,6 @@ struct record_in {
 #define RECORD_KMS_END ",\"EncryptionType\":\"KMS\"}"
 #define RECORD_KMS_END_LEN (sizeof(RECORD_KMS_END) - 1)
 
-/* Bytes of the decoded payload of a validated base64 text (the 1 MiB data+key limit counts
- * decoded bytes). Asserts len % 4 == 0. */
-size_t record_b64_decoded_len(const char *b64, size_t len);
 
 /* Bytes the escaped partition key occupies inside the quotes. */
 size_t record_escaped_len(const char *s, size_t len);

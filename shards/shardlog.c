@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/clock.h"
 #include "common/common.h"
 #include "common/crc32.h"
@@ -303,7 +304,7 @@ static int place(struct shardlog *log, const struct record_in *r, uint64_t pos, 
         .wire_crc = crc32_update(0, at + SEGMENT_HDR_SIZE, wl),
         .counter = pos,
         .arrival_ms = ms,
-        .data_len = (uint32_t)record_b64_decoded_len(r->data_b64, r->data_b64_len),
+        .data_len = (uint32_t)base64_decoded_len(r->data_b64, r->data_b64_len),
         .pkey_len = (uint16_t)r->pkey_len,
     };
     segment_encode_hdr(at, &h);

@@ -96,6 +96,7 @@ static void test_base64(void)
         size_t n = strlen(vec[i][0]);
         CHECK(base64_check(vec[i][0], n, &dec));
         CHECK_EQ_INT(dec, strlen(vec[i][1]));
+        CHECK_EQ_INT(base64_decoded_len(vec[i][0], n), strlen(vec[i][1]));
         long got = base64_decode(out, (const uint8_t *)vec[i][0], n);
         CHECK_EQ_INT(got, (long)strlen(vec[i][1]));
         CHECK(got >= 0 && memcmp(out, vec[i][1], (size_t)got) == 0);

@@ -41,19 +41,9 @@ static void test_escaping(void)
     CHECK(strstr(out, "\"PartitionKey\":\"\\b\\f\\r\"}") != NULL);
 }
 
-static void test_decoded_len(void)
-{
-    CHECK_EQ_INT(record_b64_decoded_len("", 0), 0);
-    CHECK_EQ_INT(record_b64_decoded_len("QQ==", 4), 1);
-    CHECK_EQ_INT(record_b64_decoded_len("QUI=", 4), 2);
-    CHECK_EQ_INT(record_b64_decoded_len("QUJD", 4), 3);
-    CHECK_EQ_INT(record_b64_decoded_len("aGVsbG8=", 8), 5);
-}
-
 int main(void)
 {
     TEST_RUN(test_golden);
     TEST_RUN(test_escaping);
-    TEST_RUN(test_decoded_len);
     TEST_EXIT();
 }
