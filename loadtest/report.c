@@ -137,6 +137,15 @@ static void print_table(const struct run *r, const struct path_summary s[LT_PATH
     ROW("MillisBehindLatest max",
         snprintf(v[p], 32, "%lld", (long long)r->stats[p].millis_behind_max));
 #undef ROW
+    /* A tail from a few stalled seconds reads differently from one spread over the run. */
+    for (int p = 0; p < LT_PATH_N && r->timeline_n <= 60; p++) {
+        if (!s[p].present || s[p].hist.total == 0)
+            continue;
+        printf("%s p99 ms by second:", path_names[p]);
+        for (int k = 0; k < r->timeline_n; k++)
+            printf(" %.1f", (double)hist_percentile(&r->timeline[p][k], 99) / 1e3);
+        printf("\n");
+    }
     printf("produced: %llu records sent, %llu acknowledged, %llu failed (%llu throttled), "
            "%llu behind schedule; measured %llu\n",
            (unsigned long long)r->sent, (unsigned long long)r->acked_n,
@@ -200,6 +209,19 @@ static json_t *hist_json(const struct hist *h)
         "mean_us", hist_mean(h), "cdf", cdf);
 }
 
+static json_t *timeline_json(const struct run *r, int path)
+{
+    json_t *a = json_array();
+    for (int k = 0; k < r->timeline_n; k++) {
+        const struct hist *h = &r->timeline[path][k];
+        json_array_append_new(
+            a, json_pack("{s:i, s:I, s:I, s:I, s:I}", "second", k, "records", (json_int_t)h->total,
+                         "p50_us", (json_int_t)hist_percentile(h, 50), "p99_us",
+                         (json_int_t)hist_percentile(h, 99), "max_us", (json_int_t)h->max_us));
+    }
+    return a;
+}
+
 static json_t *pipes_json(const struct run *r, double secs)
 {
     json_t *a = json_array();
@@ -236,6 +258,7 @@ static int write_json(const struct run *r, const struct path_summary s[LT_PATH_N
             (json_int_t)r->stats[p].millis_behind_max, "latency", hist_json(&s[p].hist));
         json_object_set_new(o, "latency_send_to_arrival", hist_json(&s[p].leg_in));
         json_object_set_new(o, "latency_arrival_to_delivery", hist_json(&s[p].leg_out));
+        json_object_set_new(o, "timeline", timeline_json(r, p));
         json_object_set_new(paths, path_names[p], o);
     }
     const char *mode = r->cfg.mode == LT_MODE_BOTH  ? "both"

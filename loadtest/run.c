@@ -2,6 +2,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -65,6 +66,13 @@ bool run_on_record(struct lt_consumer *c, const uint8_t *data, size_t len, int64
     c->received++;
     c->bytes += (uint64_t)r->cfg.record_size;
     record_leg(&c->hist, now_ns - (int64_t)sent);
+    int64_t second = ((int64_t)sent - r->measure_start_ns) / 1000000000;
+    /* The producer stops by the monotonic clock, the stamp is wall time: a record sent at the
+     * very end belongs to the last second, not past it. */
+    if (second == r->timeline_n && second > 0 && r->cfg.duration_s <= LT_TIMELINE_MAX_S)
+        second = r->timeline_n - 1;
+    if (second < r->timeline_n)
+        record_leg(&r->timeline[c->path][second], now_ns - (int64_t)sent);
     if (stored_ms >= 0) {
         record_leg(&c->leg_in, stored_ms * 1000000 - (int64_t)sent);
         record_leg(&c->leg_out, now_ns - stored_ms * 1000000);
@@ -208,6 +216,12 @@ static int start_consumers(struct run *r)
     int n = (classic ? r->cfg.pollers : 0) + (efo ? r->cfg.consumers : 0);
     r->consumers = sc_calloc((size_t)SC_MAX(n, 1), sizeof(*r->consumers));
     double total = r->cfg.rate * (r->cfg.duration_s + r->cfg.warmup_s) * 1.2 + 1024;
+    r->timeline_n = (int)SC_MIN(ceil(r->cfg.duration_s), (double)LT_TIMELINE_MAX_S);
+    for (int p = 0; p < LT_PATH_N; p++) {
+        r->timeline[p] = sc_calloc((size_t)SC_MAX(r->timeline_n, 1), sizeof(struct hist));
+        for (int k = 0; k < r->timeline_n; k++)
+            hist_init(&r->timeline[p][k]);
+    }
     for (int i = 0; i < n; i++) {
         struct lt_consumer *c = &r->consumers[i];
         c->run = r;
@@ -440,6 +454,8 @@ void run_dispose(struct run *r)
         free(c->seen);
     }
     free(r->consumers);
+    for (int p = 0; p < LT_PATH_N; p++)
+        free(r->timeline[p]);
     if (r->tick)
         event_free(r->tick);
     if (r->ptimer)

@@ -31,6 +31,8 @@ enum lt_exit { LT_EXIT_OK = 0, LT_EXIT_FAILED = 1, LT_EXIT_USAGE = 2, LT_EXIT_UN
  * with the receiver's wall clock), record id, then padding up to --record-size. */
 #define LT_MAGIC "SCLT"
 #define LT_PAYLOAD_MIN 20
+/* The per-second timeline covers at most this many seconds of the measured window. */
+#define LT_TIMELINE_MAX_S 600
 
 struct lt_config {
     const char *endpoint;
@@ -159,6 +161,11 @@ struct run {
     bool cleanup_stream_deleted;
     int cleanup_consumers_created, cleanup_consumers_deleted;
     char cleanup_left[512]; /* what is left behind and why ("" when nothing) */
+
+    /* Delay by second of the measured window (by send time), per path: a tail made of a few
+     * bad seconds (the box stalled) reads differently from one spread over the whole run. */
+    struct hist *timeline[LT_PATH_N];
+    int timeline_n;
 
     struct lt_consumer *consumers; /* pollers then enhanced consumers */
     int n_consumers;

@@ -5,6 +5,7 @@ delivered every record, percentiles are ordered, results.json parses, the SVG pl
 the bad-input cases end with the documented exit codes instead of hanging.
 """
 import json
+import math
 import os
 import socket
 import subprocess
@@ -39,7 +40,7 @@ def loadtest(endpoint, *args, timeout=120):
 
 
 class LoadtestSmoke(unittest.TestCase):
-    def check_path(self, results, name, consumers):
+    def check_path(self, results, name, consumers, stdout):
         path = results["paths"][name]
         self.assertEqual(path["consumers"], consumers)
         self.assertGreater(path["expected"], 0)
@@ -52,6 +53,17 @@ class LoadtestSmoke(unittest.TestCase):
         self.assertEqual(order, sorted(order), lat)
         self.assertLess(lat["max_us"], 10_000_000)
         self.assertAlmostEqual(lat["cdf"][-1][1], 1.0, places=6)
+        # One entry per second of the measured window, every measured delivery in one of them.
+        timeline = path["timeline"]
+        self.assertEqual([t["second"] for t in timeline],
+                         list(range(math.ceil(results["config"]["duration_s"]))))
+        self.assertEqual(sum(t["records"] for t in timeline), lat["count"])
+        for t in timeline:
+            if t["records"]:
+                self.assertLessEqual(t["p50_us"], t["p99_us"])
+                self.assertLessEqual(t["p99_us"], t["max_us"])
+                self.assertLessEqual(t["max_us"], lat["max_us"])
+        self.assertIn(f"{name} p99 ms by second:", stdout)
 
     def test_both_paths_h2c(self):
         with Server() as srv:
@@ -66,8 +78,8 @@ class LoadtestSmoke(unittest.TestCase):
             self.assertEqual(put["count"], res["producer"]["calls"])
             self.assertLessEqual(put["p50_us"], put["max_us"])
             self.assertIn("PutRecords call latency", out)
-            self.check_path(res, "standard", 1)
-            self.check_path(res, "enhanced", 2)
+            self.check_path(res, "standard", 1, out)
+            self.check_path(res, "enhanced", 2, out)
             for word in ("standard", "enhanced", "p99.9 ms", "MillisBehindLatest"):
                 self.assertIn(word, out)
             with open(os.path.join(outdir, "latency-cdf.svg")) as f:
@@ -90,7 +102,7 @@ class LoadtestSmoke(unittest.TestCase):
                 "--rate", 200, "--duration", 2, "--warmup", 0.5, "--stream", "lt-cbor")
             self.assertEqual(code, 0, out + err)
             self.assertTrue(res["config"]["cbor"])
-            self.check_path(res, "enhanced", 2)
+            self.check_path(res, "enhanced", 2, out)
 
     def test_throttled_entries_are_counted(self):
         # 2500 records/s into one shard under --limits aws (1000 records/s): PutRecords answers
@@ -107,7 +119,7 @@ class LoadtestSmoke(unittest.TestCase):
             self.assertEqual(prod["failed"], prod["throttled"])
             self.assertEqual(prod["acked"] + prod["failed"], prod["sent"])
             self.assertIn("(%d throttled)" % prod["throttled"], out)
-            self.check_path(res, "enhanced", 1)
+            self.check_path(res, "enhanced", 1, out)
 
     def test_classic_http1(self):
         with Server() as srv:
@@ -115,7 +127,7 @@ class LoadtestSmoke(unittest.TestCase):
                                               "--rate", 40, "--duration", 1.5, "--warmup", 0.5,
                                               "--stream", "lt-h1")
             self.assertEqual(code, 0, out + err)
-            self.check_path(res, "standard", 1)
+            self.check_path(res, "standard", 1, out)
             self.assertNotIn("enhanced", res["paths"])
 
     def test_tls(self):
@@ -123,8 +135,8 @@ class LoadtestSmoke(unittest.TestCase):
             code, out, err, res, _ = loadtest(srv.tls_endpoint, "--insecure", "--mode", "both",
                                               "--rate", 40, "--duration", 1.5, "--warmup", 0.5)
             self.assertEqual(code, 0, out + err)
-            self.check_path(res, "standard", 1)
-            self.check_path(res, "enhanced", 1)
+            self.check_path(res, "standard", 1, out)
+            self.check_path(res, "enhanced", 1, out)
 
     def test_unreachable_endpoint(self):
         s = socket.socket()
@@ -191,7 +203,7 @@ class LoadtestSmoke(unittest.TestCase):
                 "--stream", "lt-stress", "--cleanup", timeout=90)
             self.assertEqual(code, 0, out + err)
             self.assertLess(time.monotonic() - t0, 60)
-            self.check_path(res, "enhanced", consumers)
+            self.check_path(res, "enhanced", consumers, out)
             self.assertNotIn("standard", res["paths"])
             st = res["stress"]
             self.assertEqual(st["pipes"], shards * consumers)
