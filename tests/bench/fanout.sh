@@ -5,7 +5,8 @@
 # records/s of SIZE bytes per shard, then reads GET /stats and stops the server by PID.
 # Prints one line per step: pipes, latency percentiles, per-pipe and total delivered MiB/s,
 # missing deliveries, producer throttles, load average; then the delay split at the arrival
-# stamp, the server's CPU seconds, and the zero-copy counters.
+# stamp, the server's CPU seconds, the box's busy CPU seconds and steal during the run, the p99
+# of each measured second, and the zero-copy counters.
 #
 # A pipe's read limit is 2 MiB/s, but --limits aws caps a shard's writes at 1 MiB/s and 1000
 # records/s, so a "fully loaded" pipe carries what its shard can take: 950 x 1 KiB/s by default.
@@ -49,6 +50,10 @@ for n in $steps; do
     ep=$(sed -n 's/^shardcastd listening on //p' "$dir/server.out")
     [ -n "$ep" ] || { echo "shardcastd did not start: $(cat "$dir/server.err")" >&2; exit 1; }
     load0=$(cut -d' ' -f1 /proc/loadavg)
+    # The whole box's CPU ticks over the load generator's run: busy (user..softirq), steal
+    # (the host ran something else on our vCPUs), all. On a shared VM the tail follows steal.
+    ticks='/^cpu /{print $2+$3+$4+$7+$8, $9, $2+$3+$4+$5+$6+$7+$8+$9}'
+    cpu0=$(awk "$ticks" /proc/stat)
     set -- "$lt" --endpoint "$ep" --stream fanout --shards "$shards" --consumers "$consumers" \
         --stress --rate "$rate" --record-size "$size" --duration "${DURATION:-10}" \
         --warmup "${WARMUP:-2}" --drain-ms 3000 --quiet --cleanup --out "$dir" ${LOADTEST_ARGS:-}
@@ -56,6 +61,7 @@ for n in $steps; do
     rc=0
     timeout 180 "$@" > "$dir/stdout.txt" 2> "$dir/stderr.txt" || rc=$?
     load1=$(cut -d' ' -f1 /proc/loadavg)
+    cpu1=$(awk "$ticks" /proc/stat)
     curl -s --max-time 5 "$ep/stats" > "$dir/stats.json" || true
     # The server's CPU over its whole life (setup, warm-up, run, drain), io_uring workers included.
     cpu=$(awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$pid/stat" 2>/dev/null || echo "?")
@@ -63,9 +69,11 @@ for n in $steps; do
     wait "$pid" || true
     pid=
     rm -rf "$dir/data"
-    /usr/bin/python3 - "$dir" "$rc" "$load0/$load1" "$cpu" <<'EOF'
+    /usr/bin/python3 - "$dir" "$rc" "$load0/$load1" "$cpu" "$cpu0" "$cpu1" <<'EOF'
 import json, os, sys
 d, rc, load, cpu = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+t0, t1 = [list(map(int, a.split())) for a in sys.argv[5:7]]
+busy, steal, total = (b - a for a, b in zip(t0, t1))
 try:
     r = json.load(open(os.path.join(d, "results.json")))
 except (OSError, ValueError):
@@ -84,7 +92,10 @@ if li and lo and li["count"]:
               li["p50_us"] / 1e3, li["p99_us"] / 1e3, li["max_us"] / 1e3, lo["p50_us"] / 1e3,
               lo["p99_us"] / 1e3, lo["max_us"] / 1e3,
               r["producer"]["put_latency"]["p99_us"] / 1e3))
-print("      shardcastd CPU: %s s over its life" % cpu)
+print("      shardcastd CPU: %s s over its life; the box during the run: busy %.1f CPU s, steal "
+      "%.1f%% of all ticks" % (cpu, busy / 100.0, 100.0 * steal / total if total else 0))
+if e.get("timeline"):
+    print("      p99 ms by second: " + " ".join("%.1f" % (t["p99_us"] / 1e3) for t in e["timeline"]))
 try:
     s = json.load(open(os.path.join(d, "stats.json")))
     moved = s["h2_data_ref_bytes"] + s["h2_data_copied_bytes"]
