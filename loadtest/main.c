@@ -24,6 +24,8 @@ static void usage(FILE *f)
             "  --pollers N           classic GetRecords consumers (default 1)\n"
             "  --poll-interval-ms N  GetRecords period per shard (default 200 = 5 calls/s)\n"
             "  --rate N              records/s produced (default 100)\n"
+            "  --tick-ms N           producer pacing: every N ms one PutRecords batch of the\n"
+            "                        records due (default 5)\n"
             "  --record-size N       bytes per record, >= %d (default 100)\n"
             "  --duration S          measured seconds (default 10)\n"
             "  --warmup S            unmeasured seconds first (default 2)\n"
@@ -58,8 +60,19 @@ static bool parse_num(const char *s, double lo, double hi, double *out)
     return true;
 }
 
-enum { O_POLL = 256, O_SIZE, O_DRAIN, O_TIMEOUT, O_PREFIX, O_H1, O_INSECURE, O_STRESS, O_CLEANUP,
-       O_CBOR };
+enum {
+    O_POLL = 256,
+    O_SIZE,
+    O_DRAIN,
+    O_TIMEOUT,
+    O_PREFIX,
+    O_H1,
+    O_INSECURE,
+    O_STRESS,
+    O_CLEANUP,
+    O_CBOR,
+    O_TICK
+};
 
 static const struct option lt_options[] = {{"endpoint", 1, 0, 'e'},
                                            {"stream", 1, 0, 's'},
@@ -68,6 +81,7 @@ static const struct option lt_options[] = {{"endpoint", 1, 0, 'e'},
                                            {"pollers", 1, 0, 'p'},
                                            {"poll-interval-ms", 1, 0, O_POLL},
                                            {"rate", 1, 0, 'r'},
+                                           {"tick-ms", 1, 0, O_TICK},
                                            {"record-size", 1, 0, O_SIZE},
                                            {"duration", 1, 0, 'd'},
                                            {"warmup", 1, 0, 'w'},
@@ -99,6 +113,7 @@ static bool apply_numeric(int o, const char *arg, struct lt_config *cfg, bool *o
         {'p', 0, 10000, offsetof(struct lt_config, pollers), false},
         {O_POLL, 1, 60000, offsetof(struct lt_config, poll_interval_ms), false},
         {'r', 0.1, 10e6, offsetof(struct lt_config, rate), true},
+        {O_TICK, 1, 1000, offsetof(struct lt_config, tick_ms), false},
         {O_SIZE, LT_PAYLOAD_MIN, 1 << 20, offsetof(struct lt_config, record_size), false},
         {'d', 0.1, 86400, offsetof(struct lt_config, duration_s), true},
         {'w', 0, 3600, offsetof(struct lt_config, warmup_s), true},
@@ -162,6 +177,7 @@ static int parse_args(int argc, char **argv, struct lt_config *cfg)
                               .pollers = 1,
                               .poll_interval_ms = 200,
                               .rate = 100,
+                              .tick_ms = 5,
                               .record_size = 100,
                               .duration_s = 10,
                               .warmup_s = 2,

@@ -1,4 +1,4 @@
-/* producer.c — PutRecords at --rate records/s. A 5 ms timer computes how many records are due
+/* producer.c — PutRecords at --rate records/s. A --tick-ms timer computes how many records are due
  * since the start (so a late timer catches up instead of drifting), and sends them in batches
  * of at most 500 records / 4 MiB (AWS limits). At most LT_PUT_INFLIGHT calls are in flight;
  * records that cannot be sent because of that are counted as `behind`, not silently dropped. */
@@ -234,7 +234,7 @@ int producer_start(struct run *r)
     if (!r->pconn)
         return -ENOMEM;
     r->ptimer = event_new(r->base, -1, EV_PERSIST, on_ptimer, r);
-    struct timeval tv = {0, 5000};
+    struct timeval tv = {r->cfg.tick_ms / 1000, (r->cfg.tick_ms % 1000) * 1000};
     event_add(r->ptimer, &tv);
     r->producing = true;
     return 0;

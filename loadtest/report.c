@@ -265,15 +265,15 @@ static int write_json(const struct run *r, const struct path_summary s[LT_PATH_N
                        : r->cfg.mode == LT_MODE_EFO ? "efo"
                                                     : "classic";
     json_t *root = json_pack(
-        "{s:{s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:i, s:f, s:f, s:s, s:b, s:b, s:b}, "
+        "{s:{s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:f, s:f, s:s, s:b, s:b, s:b}, "
         "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:s?, s:b}",
         "config", "endpoint", r->cfg.endpoint, "stream", r->cfg.stream, "shards", r->n_shards,
         "consumers", r->cfg.consumers, "pollers", r->cfg.pollers, "poll_interval_ms",
-        r->cfg.poll_interval_ms, "rate", r->cfg.rate, "record_size", r->cfg.record_size,
-        "duration_s", r->cfg.duration_s, "warmup_s", r->cfg.warmup_s, "mode", mode, "h1", r->cfg.h1,
-        "stress", r->cfg.stress, "cbor", r->cfg.cbor, "producer", "sent", (json_int_t)r->sent, "acked",
-        (json_int_t)r->acked_n, "failed", (json_int_t)r->put_failed, "throttled",
-        (json_int_t)r->put_throttled, "calls", (json_int_t)r->put_calls, "behind",
+        r->cfg.poll_interval_ms, "rate", r->cfg.rate, "tick_ms", r->cfg.tick_ms, "record_size",
+        r->cfg.record_size, "duration_s", r->cfg.duration_s, "warmup_s", r->cfg.warmup_s, "mode",
+        mode, "h1", r->cfg.h1, "stress", r->cfg.stress, "cbor", r->cfg.cbor, "producer", "sent",
+        (json_int_t)r->sent, "acked", (json_int_t)r->acked_n, "failed", (json_int_t)r->put_failed,
+        "throttled", (json_int_t)r->put_throttled, "calls", (json_int_t)r->put_calls, "behind",
         (json_int_t)r->behind, "measured", (json_int_t)r->measured_acked, "paths", paths, "pipes",
         pipes_json(r, s[0].seconds), "failure", r->failure[0] ? r->failure : NULL, "ok",
         r->exit_code == 0);

@@ -44,6 +44,7 @@ struct lt_config {
     int pollers;   /* classic */
     int poll_interval_ms;
     double rate; /* records/s */
+    int tick_ms; /* producer pacing period */
     int record_size;
     double duration_s;
     double warmup_s;

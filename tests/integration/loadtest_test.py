@@ -104,6 +104,21 @@ class LoadtestSmoke(unittest.TestCase):
             self.assertTrue(res["config"]["cbor"])
             self.check_path(res, "enhanced", 2, out)
 
+    def test_tick_sets_the_batches(self):
+        # --tick-ms 50 at 200 records/s: one PutRecords of ~10 records per tick, so ~50 calls in
+        # the 2.5 s produced (the default 5 ms tick sends ~500 calls of one record).
+        with Server() as srv:
+            code, out, err, res, _ = loadtest(
+                srv.endpoint, "--mode", "efo", "--shards", 1, "--consumers", 1, "--rate", 200,
+                "--tick-ms", 50, "--duration", 2, "--warmup", 0.5, "--stream", "lt-tick")
+            self.assertEqual(code, 0, out + err)
+            self.assertEqual(res["config"]["tick_ms"], 50)
+            self.assertTrue(40 <= res["producer"]["calls"] <= 60, res["producer"])
+            self.check_path(res, "enhanced", 1, out)
+            code, out, err, res, _ = loadtest(srv.endpoint, "--tick-ms", 0)
+            self.assertEqual(code, 2, out + err)
+            self.assertIn("bad value", err)
+
     def test_throttled_entries_are_counted(self):
         # 2500 records/s into one shard under --limits aws (1000 records/s): PutRecords answers
         # with per-entry throttles, which the report counts; only acknowledged records are
