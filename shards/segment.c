@@ -84,37 +84,78 @@ static struct segment *seg_alloc(const char *path, uint64_t base, int fd)
     seg->base = base;
     seg->end = base;
     seg->fd = fd;
-    seg->dir_fd = -1;
     atomic_init(&seg->refs, 1);
     atomic_init(&seg->written, 0);
     return seg;
 }
 
-int segment_create(const char *dir, uint64_t base, bool sync_dir, struct segment **out)
+/* Opens the parent of directory `dir` (its path up to the last '/'). */
+static int open_parent_dir(const char *dir)
+{
+    char parent[4096];
+    const char *slash = strrchr(dir, '/');
+    size_t len = slash == NULL ? 0 : (size_t)(slash - dir);
+    if (len >= sizeof(parent))
+        return -ENAMETOOLONG;
+    if (slash == NULL) {
+        memcpy(parent, ".", 2);
+    } else if (len == 0) {
+        memcpy(parent, "/", 2);
+    } else {
+        memcpy(parent, dir, len);
+        parent[len] = '\0';
+    }
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int segment_create(const char *dir, uint64_t base, enum segment_dir_sync how, struct segment **out)
 {
     char path[4096];
     int n = snprintf(path, sizeof(path), "%s/%020" PRIu64 ".seg", dir, base);
     if (n < 0 || (size_t)n >= sizeof(path))
         return -ENAMETOOLONG;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
+    int fds[2] = {open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), -1};
+    if (fds[0] < 0)
         return -errno;
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    int rc = fd < 0 ? -errno : 0;
-    if (rc == 0 && sync_dir && fsync(dfd) < 0) {
+    unsigned nfds = 1;
+    int rc = 0;
+    if (how == SEGMENT_DIR_SYNC_LATER_PARENT) {
+        fds[1] = open_parent_dir(dir);
+        rc = fds[1] < 0 ? fds[1] : 0;
+        nfds = 2;
+    }
+    int fd = rc == 0 ? open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : -1;
+    if (rc == 0 && fd < 0)
+        rc = -errno;
+    if (rc == 0 && how == SEGMENT_DIR_SYNC_NOW && fsync(fds[0]) < 0) {
         rc = -errno;
         close(fd);
         unlink(path);
     }
-    if (rc != 0 || sync_dir) {
-        close(dfd);
-        dfd = -1;
+    if (rc != 0 || how == SEGMENT_DIR_SYNC_NOW) {
+        for (unsigned i = 0; i < nfds; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+        nfds = 0;
     }
     if (rc != 0)
         return rc;
     *out = seg_alloc(path, base, fd);
-    (*out)->dir_fd = dfd;
+    memcpy((*out)->dir_fds, fds, sizeof(fds));
+    (*out)->dir_fds_n = nfds;
     return 0;
+}
+
+int segment_dir_unsynced(const struct segment *seg)
+{
+    return seg->dir_fds_n > 0 ? seg->dir_fds[seg->dir_fds_n - 1] : -1;
+}
+
+void segment_dir_synced(struct segment *seg)
+{
+    ASSERT(seg->dir_fds_n > 0);
+    close(seg->dir_fds[--seg->dir_fds_n]);
 }
 
 void segment_note_record(struct segment *seg, uint64_t position, uint64_t offset, int64_t arrival_ms,
@@ -341,8 +382,8 @@ void segment_decref(struct segment *seg)
     if (prev > 1)
         return;
     close(seg->fd);
-    if (seg->dir_fd >= 0)
-        close(seg->dir_fd);
+    while (seg->dir_fds_n > 0)
+        close(seg->dir_fds[--seg->dir_fds_n]);
     free(seg->idx);
     free(seg);
 }

@@ -66,7 +66,10 @@ struct segment {
     size_t idx_len, idx_cap;
     atomic_uint refs; /* shardlog's list holds one; each in-flight disk read one */
     bool idx_saved;   /* the <base>.idx sidecar matches this segment */
-    int dir_fd;       /* >= 0: the directory, whose entry for this file is not yet synced */
+    /* Directories whose entries leading to this file are not yet synced: the file's directory,
+     * then (a shard's first segment) that directory's parent. See segment_create. */
+    int dir_fds[2];
+    unsigned dir_fds_n;
     char path[];
 };
 
@@ -80,11 +83,21 @@ void segment_encode_hdr(uint8_t out[SEGMENT_HDR_SIZE], const struct segment_rec 
 int64_t segment_decode(const uint8_t *p, size_t avail, bool verify_wire, struct segment_rec *out,
                        size_t *need);
 
-/* Creates DIR/<base>.seg (must not exist). With sync_dir, syncs the directory now; without, the
- * segment keeps the directory open in dir_fd for its owner to sync off this thread (fsync, then
- * close it and set -1) before a record in the file is acknowledged. Returns 0 and *out (refs 1),
- * or -errno. */
-int segment_create(const char *dir, uint64_t base, bool sync_dir, struct segment **out);
+enum segment_dir_sync {
+    SEGMENT_DIR_SYNC_NOW,          /* fsync DIR before returning */
+    SEGMENT_DIR_SYNC_LATER,        /* keep DIR open in dir_fds for the owner */
+    SEGMENT_DIR_SYNC_LATER_PARENT, /* keep DIR and DIR/.. open (DIR itself may be new) */
+};
+
+/* Creates DIR/<base>.seg (must not exist). SYNC_LATER leaves the directory syncs to the owner,
+ * off this thread: before a record in the file is acknowledged it fsyncs each fd that
+ * segment_dir_unsynced() gives and calls segment_dir_synced(). Returns 0 and *out (refs 1), or
+ * -errno. */
+int segment_create(const char *dir, uint64_t base, enum segment_dir_sync how, struct segment **out);
+/* The next directory fd to fsync for seg's entry, or -1 when every one is synced. */
+int segment_dir_unsynced(const struct segment *seg);
+/* Closes the fd segment_dir_unsynced() gave, after its fsync succeeded. */
+void segment_dir_synced(struct segment *seg);
 
 /* Opens an existing file, scans it and builds the index. A torn/corrupt tail (or a counter out of
  * sequence) is truncated when `repair` (the shard's last segment), else the segment simply ends

@@ -183,7 +183,9 @@ static int load_segments(struct shardlog *log)
     free(bases);
     if (rc == 0 && log->nsegs == 0) {
         struct segment *seg;
-        rc = segment_create(log->dir, 0, true, &seg);
+        /* The writer syncs the directory, and its parent (the directory may be new), before
+         * the first write: no sync on the thread opening the log (under the table's lock). */
+        rc = segment_create(log->dir, 0, SEGMENT_DIR_SYNC_LATER_PARENT, &seg);
         if (rc == 0)
             segs_push(log, seg);
     }
@@ -224,7 +226,7 @@ int shardlog_open(const struct shardlog_config *cfg, struct shardlog **out)
         return rc;
     }
     struct segment *last = log->segs[log->nsegs - 1];
-    if (fdatasync(last->fd) < 0)
+    if (last->size > 0 && fdatasync(last->fd) < 0)
         LOG_WARN("shard log %s: fdatasync at open: %s", log->dir, strerror(errno));
     for (size_t i = log->nsegs; i-- > 0;)
         if (log->segs[i]->end > log->segs[i]->base) {
@@ -275,7 +277,7 @@ static struct tblock *block_for(struct shardlog *log, size_t need, int *err)
     if (seg->size > 0 && seg->size + need > log->cfg.segment_bytes_max) {
         struct segment *next;
         /* The directory's sync waits for the writer (writer_next), not this append. */
-        *err = segment_create(log->dir, seg->end, false, &next);
+        *err = segment_create(log->dir, seg->end, SEGMENT_DIR_SYNC_LATER, &next);
         if (*err != 0)
             return NULL;
         segs_push(log, next);
@@ -456,14 +458,15 @@ static void submit_sync(struct shardlog *log)
                                .arg = log};
 }
 
-/* A rolled segment's directory entry, synced before the first write into it (so before any of
- * its records is acknowledged); segment_create left it to the writer, off the append path. */
+/* A new segment's directory entries, synced one by one before the first write into it (so
+ * before any of its records is acknowledged); segment_create left them to the writer, off the
+ * append path. */
 static void submit_dir_sync(struct shardlog *log, struct segment *seg)
 {
     segment_incref(seg);
     log->wdseg = seg;
-    log->wop = (struct sio_op){.kind = SIO_FSYNC, .fd = seg->dir_fd, .cb = on_writer_op,
-                               .arg = log};
+    log->wop = (struct sio_op){.kind = SIO_FSYNC, .fd = segment_dir_unsynced(seg),
+                               .cb = on_writer_op, .arg = log};
 }
 
 static void submit_write(struct shardlog *log, struct tblock *b)
@@ -497,7 +500,7 @@ static void writer_next(struct shardlog *log)
                       atomic_load(&log->sync_wanted) || (pending && b->seg != log->wseg));
     if (log->failed == 0 && want_sync) {
         submit_sync(log);
-    } else if (pending && b->seg->dir_fd >= 0) {
+    } else if (pending && segment_dir_unsynced(b->seg) >= 0) {
         submit_dir_sync(log, b->seg);
     } else if (pending) {
         submit_write(log, b);
@@ -517,10 +520,8 @@ static void on_writer_op(struct sio_op *op, int64_t res)
     struct shardlog *log = op->arg;
     pthread_mutex_lock(&log->alock);
     if (op->kind == SIO_FSYNC) {
-        if (res == 0) {
-            close(log->wdseg->dir_fd);
-            log->wdseg->dir_fd = -1;
-        }
+        if (res == 0)
+            segment_dir_synced(log->wdseg);
         segment_decref(log->wdseg);
         log->wdseg = NULL;
     }
@@ -1162,11 +1163,10 @@ static void flush_sync(struct shardlog *log)
 {
     struct segment *last = NULL;
     for (struct tblock *b = log->wcur; b != NULL && log->failed == 0; b = b->next) {
-        if (b->written < b->used && b->seg->dir_fd >= 0) {
-            if (fsync(b->seg->dir_fd) < 0)
+        for (int dfd; b->written < b->used && (dfd = segment_dir_unsynced(b->seg)) >= 0;) {
+            if (fsync(dfd) < 0)
                 LOG_ERROR("shard log %s: directory fsync at close: %s", log->dir, strerror(errno));
-            close(b->seg->dir_fd);
-            b->seg->dir_fd = -1;
+            segment_dir_synced(b->seg);
         }
         while (b->written < b->used) {
             ssize_t n = pwrite(b->seg->fd, b->buf->data + b->written, b->used - b->written,

@@ -13,7 +13,7 @@ static char dir[256];
 static void write_segment(uint64_t base, int n, uint64_t *offs, uint64_t *size_out)
 {
     struct segment *seg;
-    CHECK_EQ_INT(segment_create(dir, base, true, &seg), 0);
+    CHECK_EQ_INT(segment_create(dir, base, SEGMENT_DIR_SYNC_NOW, &seg), 0);
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
         char wire[128];
@@ -68,7 +68,7 @@ static void test_clean_and_index(void)
     CHECK_EQ_INT(segment_parse_name("00000000000000000100.seg", &b), 0);
     CHECK_EQ_INT(b, 100);
     CHECK_EQ_INT(segment_parse_name("100.seg", &b), -EINVAL);
-    CHECK_EQ_INT(segment_create(dir, 100, true, &seg), -EEXIST);
+    CHECK_EQ_INT(segment_create(dir, 100, SEGMENT_DIR_SYNC_NOW, &seg), -EEXIST);
     unlink(p);
 }
 

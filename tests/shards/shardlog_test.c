@@ -350,6 +350,38 @@ static void test_roll_syncs_directory_off_append(void)
     sio_destroy(s);
 }
 
+/* A new log's first segment: opening it syncs nothing (it runs under the shard table's lock
+ * on a worker); the segment holds its directory and that directory's parent open (the shard's
+ * directory was just made) until the writer has synced both, before the first ack. */
+static void test_first_segment_syncs_directories_off_open(void)
+{
+    char dir[512] = "";
+    struct sio *s = new_sio();
+    int base = count_fds();
+    struct shardlog *log = open_log(SHARDLOG_SYNC_ALWAYS, 0, 0, dir);
+    CHECK_EQ_INT(count_fds() - base, 3); /* the segment, its directory, the parent */
+    struct record_in r = {"QUJDRA==", 8, "first", 5};
+    struct ack a = {.log = log};
+    CHECK_EQ_INT(shardlog_append(log, s, &r, 1, on_ack_fds, &a), 0);
+    pump(s, &a.done, 1);
+    CHECK_EQ_INT(a.err, 0);
+    CHECK(a.durable_at_cb >= 1);
+    CHECK_EQ_INT(fds_at_ack - base, 1);
+    CHECK_EQ_INT(sio_drain(s, 2000), 0);
+    shardlog_close(log);
+    CHECK_EQ_INT(count_fds(), base);
+    log = open_log(SHARDLOG_SYNC_ALWAYS, 0, 0, dir);
+    CHECK_EQ_INT(shardlog_end(log), 1);
+    CHECK_EQ_INT(count_fds() - base, 1); /* an existing segment: nothing left to sync */
+    shardlog_close(log);
+    /* Opened and closed without a record: the held directories are closed, not leaked. */
+    char dir2[512] = "";
+    log = open_log(SHARDLOG_SYNC_ALWAYS, 0, 0, dir2);
+    shardlog_close(log);
+    CHECK_EQ_INT(count_fds(), base);
+    sio_destroy(s);
+}
+
 struct thr {
     struct shardlog *log;
     int id, n;
@@ -635,6 +667,7 @@ static void run_all(void)
     TEST_RUN(test_recover_torn);
     TEST_RUN(test_durability_modes);
     TEST_RUN(test_roll_syncs_directory_off_append);
+    TEST_RUN(test_first_segment_syncs_directories_off_open);
     TEST_RUN(test_concurrent_appends);
     TEST_RUN(test_retention_and_time);
     TEST_RUN(test_watch_and_seal);
