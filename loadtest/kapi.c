@@ -157,19 +157,51 @@ static void sync_cb(void *arg, int err, int status, json_t *resp, const char *er
     snprintf(s->type, sizeof(s->type), "%s", err_type);
 }
 
+static void on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    *(bool *)arg = true;
+}
+
+/* Runs k's loop for ms milliseconds. */
+static void backoff(struct kapi *k, int ms)
+{
+    bool done = false;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    ASSERT(event_base_once(k->base, -1, EV_TIMEOUT, on_backoff, &done, &tv) == 0);
+    while (!done)
+        event_base_loop(k->base, EVLOOP_ONCE);
+}
+
 int kapi_call_sync(struct kapi *k, struct hconn *c, const char *op, json_t *req, json_t **resp,
                    char err_type[64])
 {
-    struct sync_result s = {0};
-    err_type[0] = '\0';
-    *resp = NULL;
-    int rv = kapi_call(k, c, op, req, sync_cb, &s);
-    if (rv < 0)
-        return rv;
-    /* hconn's own timer fails the request after its timeout, so this loop is bounded. */
-    while (!s.done)
-        event_base_loop(k->base, EVLOOP_ONCE);
-    *resp = s.resp;
-    snprintf(err_type, 64, "%s", s.type);
-    return s.rv;
+    static const int backoff_ms[] = {100, 200, 400, 800, 1000};
+    for (size_t attempt = 0;; attempt++) {
+        struct sync_result s = {0};
+        err_type[0] = '\0';
+        *resp = NULL;
+        bool last = attempt == SC_ARRAY_LEN(backoff_ms);
+        /* kapi_call steals a reference: keep one for the next attempt but the last. */
+        int rv = kapi_call(k, c, op, last ? req : json_incref(req), sync_cb, &s);
+        if (rv < 0) {
+            if (!last)
+                json_decref(req);
+            return rv;
+        }
+        /* hconn's own timer fails the request after its timeout, so this loop is bounded. */
+        while (!s.done)
+            event_base_loop(k->base, EVLOOP_ONCE);
+        *resp = s.resp;
+        snprintf(err_type, 64, "%s", s.type);
+        bool throttled = s.rv == 1 && (strcmp(s.type, "LimitExceededException") == 0 ||
+                                       strcmp(s.type, "ProvisionedThroughputExceededException") == 0);
+        if (!throttled || last) {
+            if (!last)
+                json_decref(req);
+            return s.rv;
+        }
+        backoff(k, backoff_ms[attempt]);
+    }
 }

@@ -40,9 +40,11 @@ typedef void (*kapi_body_cb)(void *arg, int err, int status, const char *body, s
 int kapi_call_body(struct kapi *k, struct hconn *c, const char *op, const char *body, size_t len,
                    kapi_body_cb cb, void *arg);
 
-/* Blocking variant for setup: runs the loop until the answer or timeout_ms. Returns 0 with
- * *resp (owned by the caller, may be NULL) on HTTP 200; the negative connection error; or 1
- * for an AWS error with its code in err_type (64 bytes). */
+/* Blocking variant for setup: runs the loop until the answer or timeout_ms. A throttle
+ * (LimitExceededException, ProvisionedThroughputExceededException: AWS's control-plane call
+ * rates, e.g. RegisterStreamConsumer 5/s per account) is retried after 100, 200, 400, 800 and
+ * 1000 ms, as the SDKs do. Returns 0 with *resp (owned by the caller, may be NULL) on HTTP 200;
+ * the negative connection error; or 1 for an AWS error with its code in err_type (64 bytes). */
 int kapi_call_sync(struct kapi *k, struct hconn *c, const char *op, json_t *req, json_t **resp,
                    char err_type[64]);
 
