@@ -26,6 +26,7 @@
 #include "server/errmap.h"
 #include "server/http.h"
 #include "server/iterator.h"
+#include "server/oprate.h"
 #include "server/stats.h"
 #include "shards/registry.h"
 #include "shards/shardtab.h"
@@ -92,6 +93,7 @@ static int seal_trampoline(void *arg, const char *stream, uint32_t index, uint64
 int api_init(const struct config *cfg)
 {
     g_cfg = cfg;
+    oprate_init(cfg->limits == LIMITS_AWS);
     struct registry_opts o = {
         .data_dir = cfg->data_dir[0] ? cfg->data_dir : NULL,
         .transition_ms = cfg->stream_transition_ms,
@@ -444,6 +446,36 @@ static bool request_from_cbor(struct api_ctx *c)
     return true;
 }
 
+/* The control-plane call rate of c's operation (server/oprate.h), before its validation as
+ * AWS's front end throttles first; false after replying LimitExceededException. The stream is
+ * the one the request names, by StreamName, StreamARN or ConsumerARN. */
+static bool admit_rate(struct api_ctx *c)
+{
+    enum oprate_scope scope = oprate_scope_of(c->op_name);
+    if (scope == OPRATE_NONE)
+        return true;
+    char name[REG_NAME_MAX + 1], consumer[REG_NAME_MAX + 1];
+    int64_t secs;
+    const char *stream = json_string_value(json_object_get(c->in, "StreamName"));
+    const char *arn = json_string_value(json_object_get(c->in, "StreamARN"));
+    const char *carn = json_string_value(json_object_get(c->in, "ConsumerARN"));
+    if (stream == NULL && arn != NULL && arn_parse_stream(arn, name, NULL, NULL) == 0)
+        stream = name;
+    if (stream == NULL && carn != NULL &&
+        arn_parse_consumer(carn, name, consumer, &secs, NULL, NULL) == 0)
+        stream = name;
+    if (oprate_admit(c->op_name, stream, clock_mono_ns()))
+        return true;
+    /* c->in's strings are valid UTF-8 (jansson); a name too long to be one is not quoted. */
+    if (stream != NULL && strlen(stream) <= REG_NAME_MAX)
+        api_reply_error(c, KERR_LIMIT_EXCEEDED, "Rate exceeded for stream %s under account %s.",
+                        stream, g_cfg->account_id);
+    else
+        api_reply_error(c, KERR_LIMIT_EXCEEDED, "Rate exceeded for account %s.",
+                        g_cfg->account_id);
+    return false;
+}
+
 void api_handle(struct http_exchange *x)
 {
     const struct http_request *req = http_exchange_request(x);
@@ -486,6 +518,8 @@ void api_handle(struct http_exchange *x)
             return;
         }
     }
+    if (!admit_rate(c))
+        return;
     validate_init(&c->v);
     op->fn(c);
 }

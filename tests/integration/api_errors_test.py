@@ -17,6 +17,10 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[
 
 
 class ApiErrorsTest(ServerTestCase):
+    # Raw requests back to back, far above AWS's control-plane call rates (ControlPlaneRateTest
+    # below has those).
+    server_args = ("--limits", "off")
+
     def err(self, op, body, code, message=None, **kw):
         status, headers, data = self.server.raw(body, target=op, **kw)
         self.assertEqual(status, 400, data)
@@ -439,7 +443,7 @@ class ApiErrorsTest(ServerTestCase):
 
 class LimitsTest(ServerTestCase):
     """Slow transitions so streams stay CREATING; a small shard quota."""
-    server_args = ("--stream-transition-ms", "20000", "--shard-limit", "10")
+    server_args = ("--stream-transition-ms", "20000", "--shard-limit", "10", "--limits", "off")
 
     def test_creating_and_shard_limits(self):
         def create(name, n):
@@ -461,6 +465,78 @@ class LimitsTest(ServerTestCase):
         self.assertEqual(json.loads(data), {
             "__type": "ResourceInUseException",
             "message": "Stream c0 under account %s not ACTIVE, instead in state CREATING" % ACCOUNT})
+
+
+class ControlPlaneRateTest(ServerTestCase):
+    """AWS's control-plane call rates under --limits aws (the default): per account
+    (DescribeStream 10/s, ListStreams 5/s, ...) and per stream (ListStreamConsumers 5/s, ...),
+    answered LimitExceededException in AWS's words; SDKs retry them."""
+
+    def burst(self, op, body, n):
+        """n raw calls back to back: their statuses and the first refusal's body."""
+        statuses, refused = [], None
+        for _ in range(n):
+            status, headers, data = self.server.raw(body, target=op)
+            statuses.append(status)
+            if status != 200 and refused is None:
+                refused = (headers.get("x-amzn-errortype"), json.loads(data))
+        return statuses, refused
+
+    def test_rates(self):
+        k = self.server.boto3()
+        for name in ("r1", "r2"):
+            k.create_stream(StreamName=name, ShardCount=1)
+        time.sleep(1.1)  # CreateStream's bucket (5/s) and the waits' calls are behind us
+        wait_for(lambda: all(k.describe_stream_summary(StreamName=n)["StreamDescriptionSummary"]
+                             ["StreamStatus"] == "ACTIVE" for n in ("r1", "r2")), what="ACTIVE")
+        time.sleep(1.1)
+        # Per account, the stream named in the message (as AWS words it for DescribeStream).
+        statuses, refused = self.burst("DescribeStream", {"StreamName": "r1"}, 14)
+        self.assertEqual(statuses[:10], [200] * 10)
+        self.assertIn(400, statuses[10:])
+        self.assertEqual(refused, ("LimitExceededException", {
+            "__type": "LimitExceededException",
+            "message": "Rate exceeded for stream r1 under account %s." % ACCOUNT}))
+        # ... and no stream: the account.
+        statuses, refused = self.burst("ListStreams", {}, 8)
+        self.assertEqual(statuses[:5], [200] * 5)
+        self.assertEqual(refused[1]["message"], "Rate exceeded for account %s." % ACCOUNT)
+        # Another operation has its own bucket; a second later the first has refilled.
+        self.assertEqual(self.server.raw({"StreamName": "r1"}, target="ListShards")[0], 200)
+        time.sleep(1.1)
+        self.assertEqual(self.burst("DescribeStream", {"StreamName": "r2"}, 5)[0], [200] * 5)
+        # Per stream (ListStreamConsumers 5/s): r1's calls spent, r2's not; by ARN.
+        arn = {n: k.describe_stream_summary(StreamName=n)["StreamDescriptionSummary"]["StreamARN"]
+               for n in ("r1", "r2")}
+        statuses, refused = self.burst("ListStreamConsumers", {"StreamARN": arn["r1"]}, 8)
+        self.assertEqual(statuses[:5], [200] * 5)
+        self.assertEqual(refused[1]["message"],
+                         "Rate exceeded for stream r1 under account %s." % ACCOUNT)
+        self.assertEqual(self.burst("ListStreamConsumers", {"StreamARN": arn["r2"]}, 5)[0],
+                         [200] * 5)
+        # An SDK retries the refusals (botocore retries LimitExceededException for Kinesis):
+        # 25 DescribeStream calls in a row all answer, taking over a second.
+        import boto3
+        from botocore.config import Config
+        sdk = boto3.client("kinesis", endpoint_url=self.server.endpoint, region_name="us-east-1",
+                           aws_access_key_id="AKIDSHARDCASTTEST",
+                           aws_secret_access_key="shardcast-test-secret",
+                           config=Config(retries={"mode": "standard", "max_attempts": 10}))
+        t0 = time.monotonic()
+        for _ in range(25):
+            sdk.describe_stream(StreamName="r2")
+        self.assertGreater(time.monotonic() - t0, 1.0)
+
+    def test_limits_off(self):
+        self.server.stop()
+        self.server.args += ["--limits", "off"]
+        self.server.start()
+        try:
+            self.assertEqual(self.burst("ListStreams", {}, 30)[0], [200] * 30)
+        finally:
+            self.server.stop()
+            self.server.args = self.server.args[:-2]
+            self.server.start()
 
 
 class ScalingQuotaTest(ServerTestCase):

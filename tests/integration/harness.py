@@ -242,8 +242,10 @@ def cli_env():
     }
 
 
-def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
-    """Poll pred() until truthy; bounded in time."""
+def wait_for(pred, timeout=10.0, interval=0.11, what="condition"):
+    """Poll pred() until truthy; bounded in time. The default interval keeps a Describe* poll
+    under AWS's control-plane call rates (DescribeStream 10/s per account), which the server
+    enforces under --limits aws."""
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
