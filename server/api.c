@@ -446,13 +446,26 @@ static bool request_from_cbor(struct api_ctx *c)
     return true;
 }
 
-/* The control-plane call rate of c's operation (server/oprate.h), before its validation as
- * AWS's front end throttles first; false after replying LimitExceededException. The stream is
- * the one the request names, by StreamName, StreamARN or ConsumerARN. */
+bool api_admit_rate(struct api_ctx *c, const char *stream)
+{
+    if (oprate_admit(c->op_name, stream, clock_mono_ns()))
+        return true;
+    /* c->in's strings are valid UTF-8 (jansson); a name too long to be one is not quoted. */
+    if (stream != NULL && strlen(stream) <= REG_NAME_MAX)
+        api_reply_error(c, KERR_LIMIT_EXCEEDED, "Rate exceeded for stream %s under account %s.",
+                        stream, g_cfg->account_id);
+    else
+        api_reply_error(c, KERR_LIMIT_EXCEEDED, "Rate exceeded for account %s.",
+                        g_cfg->account_id);
+    return false;
+}
+
+/* The control-plane call rate of c's operation, before its validation as AWS's front end
+ * throttles first; false after replying. The stream is the one the request names, by
+ * StreamName, StreamARN or ConsumerARN (ListShards by NextToken alone: its handler). */
 static bool admit_rate(struct api_ctx *c)
 {
-    enum oprate_scope scope = oprate_scope_of(c->op_name);
-    if (scope == OPRATE_NONE)
+    if (oprate_scope_of(c->op_name) == OPRATE_NONE)
         return true;
     char name[REG_NAME_MAX + 1], consumer[REG_NAME_MAX + 1];
     int64_t secs;
@@ -464,16 +477,7 @@ static bool admit_rate(struct api_ctx *c)
     if (stream == NULL && carn != NULL &&
         arn_parse_consumer(carn, name, consumer, &secs, NULL, NULL) == 0)
         stream = name;
-    if (oprate_admit(c->op_name, stream, clock_mono_ns()))
-        return true;
-    /* c->in's strings are valid UTF-8 (jansson); a name too long to be one is not quoted. */
-    if (stream != NULL && strlen(stream) <= REG_NAME_MAX)
-        api_reply_error(c, KERR_LIMIT_EXCEEDED, "Rate exceeded for stream %s under account %s.",
-                        stream, g_cfg->account_id);
-    else
-        api_reply_error(c, KERR_LIMIT_EXCEEDED, "Rate exceeded for account %s.",
-                        g_cfg->account_id);
-    return false;
+    return api_admit_rate(c, stream);
 }
 
 void api_handle(struct http_exchange *x)

@@ -52,6 +52,11 @@ const struct api_op *api_op_find(const char *name);
 void api_subscribe_to_shard(struct api_ctx *c);
 void api_subscribe_end_consumer(const char *stream, const char *consumer);
 
+/* Charges one call of c's operation to its control-plane call rate (server/oprate.h) for
+ * `stream` (NULL: the call names none); false after replying LimitExceededException. The
+ * dispatcher does this for every call before its handler, with the stream the request names. */
+bool api_admit_rate(struct api_ctx *c, const char *stream);
+
 /* Fresh x-amzn-RequestId (uuid v4 text) and x-amz-id-2 values for one response. Any thread. */
 #define API_RID_LEN 37
 #define API_ID2_LEN 48

@@ -133,6 +133,9 @@ static bool list_shards_query(struct api_ctx *c, const struct api_sel *sel, cons
         q->after = after;
         q->f = (enum filter)f;
         q->ts_ms = ts;
+        /* The dispatcher charged the per-stream rate only when the request named the stream. */
+        if (sel->name == NULL && sel->arn == NULL && !api_admit_rate(c, name))
+            return false;
         /* AWS CLI v2 pagination resends the stream selector with the token: tolerate it when it
          * names the token's stream. */
         char sname[REG_NAME_MAX + 1];

@@ -92,13 +92,14 @@ enum oprate_scope oprate_scope_of(const char *op)
     return i < 0 ? OPRATE_NONE : rates[i].scope;
 }
 
-/* FNV-1a. */
+/* FNV-1a, its high bits folded down: names differing in a last digit ("s1", "s2") otherwise
+ * land in neighbouring slots and fill a probe run. */
 static uint32_t name_hash(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++)
         h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
+    return (h ^ (h >> 16)) * 2654435761u >> 8;
 }
 
 /* The stream's buckets, claiming a slot when it has none; NULL when its probe run is busy. Lock

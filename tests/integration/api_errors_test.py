@@ -4,6 +4,7 @@ checked field by field."""
 import json
 import os
 import re
+import socket
 import sys
 import time
 
@@ -526,6 +527,38 @@ class ControlPlaneRateTest(ServerTestCase):
         for _ in range(25):
             sdk.describe_stream(StreamName="r2")
         self.assertGreater(time.monotonic() - t0, 1.0)
+
+    def test_list_shards_by_token(self):
+        # ListShards' 1000/s per stream counts the calls that name their stream only through a
+        # NextToken too: 2000 of them pipelined on one HTTP/1.1 connection.
+        self.assertEqual(self.server.call("CreateStream", {"StreamName": "lt", "ShardCount": 2})[0],
+                         200)
+        wait_for(lambda: self.server.call("DescribeStreamSummary", {"StreamName": "lt"})[1]
+                 ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
+        status, out = self.server.call("ListShards", {"StreamName": "lt", "MaxResults": 1})
+        self.assertEqual(status, 200, out)
+        body = json.dumps({"NextToken": out["NextToken"]}).encode()
+        head = ("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/x-amz-json-1.1\r\n"
+                "X-Amz-Target: Kinesis_20131202.ListShards\r\n"
+                "X-Amz-Date: %s\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIDSHARDCASTTEST/"
+                "20240101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, "
+                "Signature=%s\r\nContent-Length: %d\r\n\r\n"
+                % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), "0" * 64, len(body)))
+        n = 2000
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=30) as sock:
+            sock.sendall((head.encode() + body) * n)
+            data, deadline = b"", time.monotonic() + 60
+            while data.count(b"HTTP/1.1 ") < n and time.monotonic() < deadline:
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+        ok = data.count(b"HTTP/1.1 200 ")
+        refused = data.count(b"Rate exceeded for stream lt under account %s." % ACCOUNT.encode())
+        self.assertEqual(ok + refused, n, data[-300:])
+        self.assertGreaterEqual(ok, 1000)
+        self.assertGreater(refused, 0)
 
     def test_limits_off(self):
         self.server.stop()

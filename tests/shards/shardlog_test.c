@@ -256,10 +256,12 @@ static void test_durability_modes(void)
         if (modes[m] == SHARDLOG_SYNC_ALWAYS)
             CHECK(a.durable_at_cb >= 1);
         if (modes[m] == SHARDLOG_SYNC_INTERVAL) {
-            /* Idle: the periodic tick makes it durable. */
+            /* Idle: the periodic tick makes it durable. The tick starts the sync (1), or finds
+             * the writer still busy (0): a write that outlasted the 5 ms interval (the new
+             * segment's directory syncs come first) queued the sync itself. Either way it is
+             * durable once the ring is drained. */
             usleep(6000);
-            int started = shardlog_tick(log, s);
-            CHECK(started == 1 || shardlog_durable(log) == 1);
+            (void)shardlog_tick(log, s);
             CHECK_EQ_INT(sio_drain(s, 2000), 0);
             CHECK_EQ_INT(shardlog_durable(log), 1);
         }
