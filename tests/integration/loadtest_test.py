@@ -40,6 +40,12 @@ def loadtest(endpoint, *args, timeout=120):
 
 
 class LoadtestSmoke(unittest.TestCase):
+    def run_ok(self, endpoint, *args, **kw):
+        """A run that must succeed: (stdout, results, out dir)."""
+        code, out, err, res, outdir = loadtest(endpoint, *args, **kw)
+        self.assertEqual(code, 0, out + err)
+        return out, res, outdir
+
     def check_path(self, results, name, consumers, stdout):
         path = results["paths"][name]
         self.assertEqual(path["consumers"], consumers)
@@ -67,10 +73,9 @@ class LoadtestSmoke(unittest.TestCase):
 
     def test_both_paths_h2c(self):
         with Server() as srv:
-            code, out, err, res, outdir = loadtest(
+            out, res, outdir = self.run_ok(
                 srv.endpoint, "--mode", "both", "--shards", 2, "--pollers", 1, "--consumers", 2,
                 "--rate", 50, "--duration", 2, "--warmup", 0.5, "--stream", "lt-both")
-            self.assertEqual(code, 0, out + err)
             self.assertTrue(res["ok"])
             self.assertGreater(res["producer"]["acked"], 0)
             self.assertEqual(res["producer"]["failed"], 0)
@@ -97,10 +102,9 @@ class LoadtestSmoke(unittest.TestCase):
         # decoded from CBOR (a JSON payload fails the run), so a record arriving means its CBOR
         # bytes and times were right.
         with Server() as srv:
-            code, out, err, res, _ = loadtest(
+            out, res, _ = self.run_ok(
                 srv.endpoint, "--mode", "efo", "--cbor", "--shards", 2, "--consumers", 2,
                 "--rate", 200, "--duration", 2, "--warmup", 0.5, "--stream", "lt-cbor")
-            self.assertEqual(code, 0, out + err)
             self.assertTrue(res["config"]["cbor"])
             self.check_path(res, "enhanced", 2, out)
 
@@ -108,10 +112,9 @@ class LoadtestSmoke(unittest.TestCase):
         # --tick-ms 50 at 200 records/s: one PutRecords of ~10 records per tick, so ~50 calls in
         # the 2.5 s produced (the default 5 ms tick sends ~500 calls of one record).
         with Server() as srv:
-            code, out, err, res, _ = loadtest(
+            out, res, _ = self.run_ok(
                 srv.endpoint, "--mode", "efo", "--shards", 1, "--consumers", 1, "--rate", 200,
                 "--tick-ms", 50, "--duration", 2, "--warmup", 0.5, "--stream", "lt-tick")
-            self.assertEqual(code, 0, out + err)
             self.assertEqual(res["config"]["tick_ms"], 50)
             self.assertTrue(40 <= res["producer"]["calls"] <= 60, res["producer"])
             self.check_path(res, "enhanced", 1, out)
@@ -124,10 +127,9 @@ class LoadtestSmoke(unittest.TestCase):
         # with per-entry throttles, which the report counts; only acknowledged records are
         # expected at the consumer, and all of them arrive.
         with Server("--limits", "aws") as srv:
-            code, out, err, res, _ = loadtest(
+            out, res, _ = self.run_ok(
                 srv.endpoint, "--mode", "efo", "--shards", 1, "--consumers", 1, "--rate", 2500,
                 "--duration", 2, "--warmup", 0.5, "--stream", "lt-throttle")
-            self.assertEqual(code, 0, out + err)
             prod = res["producer"]
             self.assertGreater(prod["throttled"], 0, prod)
             self.assertGreater(prod["acked"], 0, prod)
@@ -138,18 +140,16 @@ class LoadtestSmoke(unittest.TestCase):
 
     def test_classic_http1(self):
         with Server() as srv:
-            code, out, err, res, _ = loadtest(srv.endpoint, "--mode", "classic", "--h1",
-                                              "--rate", 40, "--duration", 1.5, "--warmup", 0.5,
-                                              "--stream", "lt-h1")
-            self.assertEqual(code, 0, out + err)
+            out, res, _ = self.run_ok(srv.endpoint, "--mode", "classic", "--h1",
+                                      "--rate", 40, "--duration", 1.5, "--warmup", 0.5,
+                                      "--stream", "lt-h1")
             self.check_path(res, "standard", 1, out)
             self.assertNotIn("enhanced", res["paths"])
 
     def test_tls(self):
         with Server(tls=True) as srv:
-            code, out, err, res, _ = loadtest(srv.tls_endpoint, "--insecure", "--mode", "both",
-                                              "--rate", 40, "--duration", 1.5, "--warmup", 0.5)
-            self.assertEqual(code, 0, out + err)
+            out, res, _ = self.run_ok(srv.tls_endpoint, "--insecure", "--mode", "both",
+                                      "--rate", 40, "--duration", 1.5, "--warmup", 0.5)
             self.check_path(res, "standard", 1, out)
             self.check_path(res, "enhanced", 1, out)
 
@@ -212,11 +212,10 @@ class LoadtestSmoke(unittest.TestCase):
         shards, consumers = 30, 10
         with Server("--max-consumers", str(consumers)) as srv:
             t0 = time.monotonic()
-            code, out, err, res, _ = loadtest(
+            out, res, _ = self.run_ok(
                 srv.endpoint, "--stress", "--shards", shards, "--consumers", consumers,
                 "--rate", 300, "--record-size", 200, "--duration", 3, "--warmup", 0.5,
                 "--stream", "lt-stress", "--cleanup", timeout=90)
-            self.assertEqual(code, 0, out + err)
             self.assertLess(time.monotonic() - t0, 60)
             self.check_path(res, "enhanced", consumers, out)
             self.assertNotIn("standard", res["paths"])
@@ -255,10 +254,9 @@ class LoadtestSmoke(unittest.TestCase):
                 "StreamDescriptionSummary"]["StreamARN"]
             srv.aws("register-stream-consumer", "--stream-arn", arn,
                     "--consumer-name", "shardcast-lt-0")
-            code, out, err, res, _ = loadtest(srv.endpoint, "--mode", "efo", "--consumers", 2,
-                                              "--rate", 40, "--duration", 1.5, "--warmup", 0.5,
-                                              "--stream", "lt-mine", "--cleanup")
-            self.assertEqual(code, 0, out + err)
+            out, res, _ = self.run_ok(srv.endpoint, "--mode", "efo", "--consumers", 2,
+                                      "--rate", 40, "--duration", 1.5, "--warmup", 0.5,
+                                      "--stream", "lt-mine", "--cleanup")
             cl = res["cleanup"]
             self.assertFalse(cl["stream_created"] or cl["stream_deleted"], cl)
             self.assertEqual((cl["consumers_created"], cl["consumers_deleted"]), (1, 1), cl)
@@ -273,10 +271,9 @@ class LoadtestSmoke(unittest.TestCase):
 
     def test_without_cleanup_says_what_it_kept(self):
         with Server() as srv:
-            code, out, err, res, _ = loadtest(srv.endpoint, "--mode", "efo", "--rate", 40,
-                                              "--duration", 1, "--warmup", 0.2,
-                                              "--stream", "lt-kept")
-            self.assertEqual(code, 0, out + err)
+            out, res, _ = self.run_ok(srv.endpoint, "--mode", "efo", "--rate", 40,
+                                      "--duration", 1, "--warmup", 0.2,
+                                      "--stream", "lt-kept")
             self.assertIn("kept: stream lt-kept and 1 consumer(s)", out)
             self.assertFalse(res["cleanup"]["requested"])
             self.assertEqual(srv.aws("describe-stream-summary", "--stream-name", "lt-kept")[
