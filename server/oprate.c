@@ -111,10 +111,13 @@ static struct tbucket *stream_buckets(const char *name, size_t n, uint64_t now_n
     for (unsigned k = 0; k < OPRATE_PROBE; k++) {
         struct stream_slot *s = &g.slots[(h + k) % OPRATE_SLOTS];
         if (strcmp(s->name, name) == 0) {
-            s->last_ns = now_ns;
+            s->last_ns = SC_MAX(s->last_ns, now_ns);
             return s->b;
         }
-        if (free_slot == NULL && (s->name[0] == '\0' || now_ns - s->last_ns >= OPRATE_IDLE_NS))
+        /* now_ns was read before the lock: another worker may have stamped a later time. */
+        bool idle = s->name[0] == '\0' ||
+                    (now_ns > s->last_ns && now_ns - s->last_ns >= OPRATE_IDLE_NS);
+        if (free_slot == NULL && idle)
             free_slot = s;
     }
     if (free_slot == NULL)
