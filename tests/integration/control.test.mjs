@@ -184,3 +184,55 @@ function controlSuite(tls) {
 
 controlSuite(false);
 controlSuite(true);
+
+// --limits aws (the server's default) enforces the control-plane call rates: the SDK must read
+// our LimitExceededException as a throttle, retry it, and surface it when out of attempts.
+describe('JS SDK v3 and the control-plane call rates (--limits aws)', () => {
+    let srv, retrying, single;
+    const name = 'js-rates';
+
+    before(async () => {
+        srv = await startServer({ tls: false });
+        ({ client: retrying } = await srv.client({ maxAttempts: 10 }));
+        ({ client: single } = await srv.client({ maxAttempts: 1 }));
+        await retrying.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+        await waitFor(async () => {
+            const r = await retrying.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+            return r.StreamDescriptionSummary.StreamStatus === 'ACTIVE';
+        }, { timeoutMs: 10000, intervalMs: 110, what: `${name} ACTIVE` });
+    });
+
+    after(async () => {
+        single.destroy();
+        await stopServerAndClient(srv, retrying);
+    });
+
+    it('a burst past DescribeStream 10/s is refused in AWS words without retries', async () => {
+        await new Promise((r) => setTimeout(r, 1100));
+        let refused = null;
+        for (let i = 0; i < 14 && refused === null; i++) {
+            try {
+                await single.send(new DescribeStreamCommand({ StreamName: name }));
+            } catch (err) {
+                refused = err;
+            }
+        }
+        assert.ok(refused, 'one of 14 back-to-back calls refused');
+        assert.equal(refused.name, 'LimitExceededException');
+        assert.equal(refused.message, `Rate exceeded for stream ${name} under account 000000000000.`);
+        assert.equal(refused.$metadata.httpStatusCode, 400);
+    });
+
+    it('the SDK retries the refusals: 25 calls in a row all answer, over a second', async () => {
+        await new Promise((r) => setTimeout(r, 1100));
+        const t0 = Date.now();
+        let attempts = 0;
+        for (let i = 0; i < 25; i++) {
+            const r = await retrying.send(new DescribeStreamCommand({ StreamName: name }));
+            assert.equal(r.StreamDescription.StreamName, name);
+            attempts += r.$metadata.attempts;
+        }
+        assert.ok(Date.now() - t0 > 1000, 'took the rate into account');
+        assert.ok(attempts > 25, `some calls were retried (${attempts} attempts)`);
+    });
+});
