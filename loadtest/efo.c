@@ -65,9 +65,7 @@ static int describe_until_active(struct lt_consumer *c)
                      EFO_WAIT_MS);
             return -EIO;
         }
-        struct timeval tv = {0, 100000};
-        event_base_loopexit(r->base, &tv);
-        event_base_dispatch(r->base);
+        kapi_sleep_ms(&r->api, 100);
     }
 }
 

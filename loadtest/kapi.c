@@ -164,8 +164,7 @@ static void on_backoff(evutil_socket_t fd, short what, void *arg)
     *(bool *)arg = true;
 }
 
-/* Runs k's loop for ms milliseconds. */
-static void backoff(struct kapi *k, int ms)
+void kapi_sleep_ms(struct kapi *k, int ms)
 {
     bool done = false;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -202,6 +201,6 @@ int kapi_call_sync(struct kapi *k, struct hconn *c, const char *op, json_t *req,
                 json_decref(req);
             return s.rv;
         }
-        backoff(k, backoff_ms[attempt]);
+        kapi_sleep_ms(k, backoff_ms[attempt]);
     }
 }

@@ -40,6 +40,9 @@ typedef void (*kapi_body_cb)(void *arg, int err, int status, const char *body, s
 int kapi_call_body(struct kapi *k, struct hconn *c, const char *op, const char *body, size_t len,
                    kapi_body_cb cb, void *arg);
 
+/* Runs k's loop for ms milliseconds (setup waits: events keep being served meanwhile). */
+void kapi_sleep_ms(struct kapi *k, int ms);
+
 /* Blocking variant for setup: runs the loop until the answer or timeout_ms. A throttle
  * (LimitExceededException, ProvisionedThroughputExceededException: AWS's control-plane call
  * rates, e.g. RegisterStreamConsumer 5/s per account) is retried after 100, 200, 400, 800 and

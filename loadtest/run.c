@@ -102,14 +102,6 @@ uint64_t run_missing(const struct run *r, const struct lt_consumer *c)
     return missing;
 }
 
-/* Pumps the loop for ms milliseconds (setup only, never from a callback). */
-static void sleep_ms(struct run *r, int ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    event_base_loopexit(r->base, &tv);
-    event_base_dispatch(r->base);
-}
-
 /* Classifies a setup failure into an exit code with a clear message. */
 static int setup_error(struct run *r, const char *op, int rv, const char *type)
 {
@@ -171,7 +163,7 @@ static int ensure_stream(struct run *r)
                      LT_SETUP_WAIT_MS);
             return LT_EXIT_FAILED;
         }
-        sleep_ms(r, 100);
+        kapi_sleep_ms(&r->api, 100);
     }
 }
 
@@ -279,7 +271,7 @@ static int start_consumers(struct run *r)
                      want, (unsigned long long)wait_ms);
             break;
         }
-        sleep_ms(r, 20);
+        kapi_sleep_ms(&r->api, 20);
     }
     return r->stopped ? r->exit_code : 0;
 }
