@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/common.h"
@@ -101,7 +102,7 @@ int api_init(const struct config *cfg)
         .shard_limit = cfg->shard_limit,
         .max_consumers = cfg->max_consumers,
         .max_creating = 5,
-        .limit_scalings = cfg->limits == LIMITS_AWS,
+        .limit_daily = cfg->limits == LIMITS_AWS,
         .seal = seal_trampoline,
         .hook_arg = &g_tab,
     };
@@ -357,6 +358,20 @@ void api_reply_error(struct api_ctx *c, int kerr, const char *fmt, ...)
     else if (status >= 500)
         LOG_ERROR("api: %s failed: %s (%s)", c->op_name, msg, kerr_name(kerr));
     api_reply_type(c, status, type, msg);
+}
+
+void api_reply_daily_quota(struct api_ctx *c, const char *name, const char *what, int per_day,
+                           const char *next, int64_t retry_ms)
+{
+    char when[32] = "";
+    time_t t = (time_t)(retry_ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) != NULL)
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    api_reply_error(c, KERR_LIMIT_EXCEEDED,
+                    "%s failed for stream %s under account %s: %s at most %d times in a rolling "
+                    "24-hour period; the next %s is allowed after %s.",
+                    c->op_name, name, g_cfg->account_id, what, per_day, next, when);
 }
 
 bool api_invalid(struct api_ctx *c)

@@ -67,6 +67,11 @@ void api_reply_json(struct api_ctx *c, json_t *out);
 /* Finishes with the error's status/type (server/errmap.c) and a printf-style message. */
 void api_reply_error(struct api_ctx *c, int kerr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* LimitExceededException for a rolling-24 h quota of stream `name`: "<op> failed for stream
+ * <name> under account <a>: <what> at most <per_day> times in a rolling 24-hour period; the
+ * next <next> is allowed after <retry_ms as UTC>." */
+void api_reply_daily_quota(struct api_ctx *c, const char *name, const char *what, int per_day,
+                           const char *next, int64_t retry_ms);
 /* Finishes with 200 and a ready JSON body (copied). */
 void api_reply_raw(struct api_ctx *c, const char *body, size_t len);
 /* Finishes with 200 and the bytes of `body`, which the transport drains (evbuffer references

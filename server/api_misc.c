@@ -303,8 +303,16 @@ static void encryption(struct api_ctx *c, bool start)
                         REG_KEY_ID_MAX);
         return;
     }
-    int rc = registry_encryption_set(api_registry(), name, start ? REG_ENC_KMS : REG_ENC_NONE, key);
-    api_reply_result(c, rc, name);
+    int64_t retry_ms;
+    int rc = registry_encryption_set(api_registry(), name, start ? REG_ENC_KMS : REG_ENC_NONE, key,
+                                     &retry_ms);
+    if (rc == KERR_LIMIT_EXCEEDED)
+        api_reply_daily_quota(c, name,
+                              start ? "encryption of a stream can be started"
+                                    : "encryption of a stream can be stopped",
+                              REG_ENCRYPTIONS_PER_DAY, start ? "start" : "stop", retry_ms);
+    else
+        api_reply_result(c, rc, name);
 }
 
 void api_start_encryption(struct api_ctx *c)

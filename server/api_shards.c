@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "common/common.h"
@@ -366,18 +365,10 @@ void api_update_shard_count(struct api_ctx *c)
                         "TargetShardCount %lld must be between half and double the current "
                         "open shard count (%u), and at most 10000.",
                         name, acct, (long long)target, cur);
-    else if (rc == KERR_LIMIT_EXCEEDED && r.too_often) {
-        char when[32] = "";
-        time_t t = (time_t)(r.retry_ms / 1000);
-        struct tm tm;
-        if (gmtime_r(&t, &tm) != NULL)
-            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        api_reply_error(c, rc,
-                        "UpdateShardCount failed for stream %s under account %s: the shard "
-                        "count of a stream can be updated at most %d times in a rolling 24-hour "
-                        "period; the next update is allowed after %s.",
-                        name, acct, REG_SCALINGS_PER_DAY, when);
-    } else if (rc != 0)
+    else if (rc == KERR_LIMIT_EXCEEDED && r.too_often)
+        api_reply_daily_quota(c, name, "the shard count of a stream can be updated",
+                              REG_SCALINGS_PER_DAY, "update", r.retry_ms);
+    else if (rc != 0)
         reshard_error(c, rc, name, NULL);
     else {
         char arn[2100];

@@ -84,8 +84,9 @@ char *meta_encode(const struct reg_stream *s, size_t *len)
                 u128_print(sh->end_hash, b), sh->created_ms, sh->closed ? 1 : 0, sh->closed_ms,
                 sh->ending_position);
     }
-    for (uint32_t k = 0; k < s->nscaled; k++)
-        fprintf(f, "scaled %" PRId64 "\n", s->scaled_ms[k]);
+    for (int d = 0; d < REG_DAILY_KINDS; d++)
+        for (uint32_t k = 0; k < s->daily[d].n; k++)
+            fprintf(f, "%s %" PRId64 "\n", reg_daily_kinds[d].word, s->daily[d].ms[k]);
     for (size_t k = 0; k < s->nconsumers; k++) {
         const struct reg_consumer_rec *c = &s->consumers[k];
         fputs("consumer ", f);
@@ -195,11 +196,16 @@ static int decode_line(struct reg_stream *s, const char *line)
     }
     if (strncmp(line, "shard ", 6) == 0)
         return decode_shard(s, line + 6);
-    int64_t ms;
-    if (sscanf(line, "scaled %" SCNd64, &ms) == 1) {
-        if (s->nscaled == REG_SCALINGS_PER_DAY || (s->nscaled && ms < s->scaled_ms[s->nscaled - 1]))
+    for (int k = 0; k < REG_DAILY_KINDS; k++) {
+        size_t wl = strlen(reg_daily_kinds[k].word);
+        int64_t ms;
+        if (strncmp(line, reg_daily_kinds[k].word, wl) != 0 || line[wl] != ' ' ||
+            sscanf(line + wl, " %" SCNd64, &ms) != 1)
+            continue;
+        struct reg_daily *d = &s->daily[k];
+        if (d->n == reg_daily_kinds[k].cap || (d->n && ms < d->ms[d->n - 1]))
             return -EBADMSG;
-        s->scaled_ms[s->nscaled++] = ms;
+        d->ms[d->n++] = ms;
         return 0;
     }
     if (strncmp(line, "consumer ", 9) == 0) {

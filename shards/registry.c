@@ -548,6 +548,46 @@ int registry_metrics_update(struct registry *reg, const char *name, uint32_t bit
     return rc;
 }
 
+/* ---- rolling-24 h quotas ------------------------------------------------------------------- */
+
+#define DAILY_WINDOW_MS (24 * 3600 * 1000LL)
+
+/* Index of the first call of `kind` inside the 24 h before `now` (the list is oldest first). */
+static uint32_t daily_first_recent(const struct reg_stream *s, enum reg_daily_kind kind,
+                                   int64_t now)
+{
+    const struct reg_daily *d = &s->daily[kind];
+    uint32_t k = 0;
+    while (k < d->n && now - d->ms[k] >= DAILY_WINDOW_MS)
+        k++;
+    return k;
+}
+
+/* True when the limit is on and `kind`'s quota is spent; *retry_ms is then when the oldest
+ * counted call leaves the window. */
+static bool daily_spent(const struct registry *reg, const struct reg_stream *s,
+                        enum reg_daily_kind kind, int64_t now, int64_t *retry_ms)
+{
+    uint32_t first = daily_first_recent(s, kind, now);
+    if (!reg->opts.limit_daily || s->daily[kind].n - first < reg_daily_kinds[kind].cap)
+        return false;
+    *retry_ms = s->daily[kind].ms[first] + DAILY_WINDOW_MS;
+    return true;
+}
+
+/* Records a call at `now`, forgetting those out of the window (and, with the limit off, the
+ * oldest beyond the cap). */
+static void daily_add(struct reg_stream *s, enum reg_daily_kind kind, int64_t now)
+{
+    struct reg_daily *d = &s->daily[kind];
+    uint32_t drop = daily_first_recent(s, kind, now);
+    if (d->n - drop == reg_daily_kinds[kind].cap)
+        drop++;
+    memmove(d->ms, d->ms + drop, (d->n - drop) * sizeof(d->ms[0]));
+    d->n -= drop;
+    d->ms[d->n++] = now;
+}
+
 static void set_updating(struct reg_stream *c)
 {
     c->info.status = REG_UPDATING;
@@ -555,13 +595,21 @@ static void set_updating(struct reg_stream *c)
 }
 
 int registry_encryption_set(struct registry *reg, const char *name, enum reg_encryption enc,
-                            const char *key_id)
+                            const char *key_id, int64_t *retry_ms)
 {
     size_t pos;
     struct reg_stream *c;
     int rc = lock_clone_active(reg, name, &pos, &c);
     if (rc != 0)
         return rc;
+    enum reg_daily_kind kind = enc == REG_ENC_KMS ? REG_DAILY_ENC_START : REG_DAILY_ENC_STOP;
+    int64_t now = clock_now_ms();
+    if (daily_spent(reg, c, kind, now, retry_ms)) {
+        reg_stream_free(c);
+        pthread_mutex_unlock(&reg->lock);
+        return KERR_LIMIT_EXCEEDED;
+    }
+    daily_add(c, kind, now);
     c->info.encryption = enc;
     snprintf(c->info.key_id, sizeof(c->info.key_id), "%s",
              enc == REG_ENC_KMS && key_id ? key_id : "");
@@ -915,28 +963,6 @@ static int rescale(const struct registry *reg, struct reg_stream *c, uint32_t op
     return rc;
 }
 
-#define SCALING_WINDOW_MS (24 * 3600 * 1000LL)
-
-/* Index of the first scaling inside the 24 h before `now` (the list is oldest first). */
-static uint32_t scalings_first_recent(const struct reg_stream *s, int64_t now)
-{
-    uint32_t k = 0;
-    while (k < s->nscaled && now - s->scaled_ms[k] >= SCALING_WINDOW_MS)
-        k++;
-    return k;
-}
-
-/* Records a scaling at `now`, forgetting those out of the window (and, with the limit off, the
- * oldest beyond REG_SCALINGS_PER_DAY). */
-static void scalings_add(struct reg_stream *s, int64_t now)
-{
-    uint32_t drop = scalings_first_recent(s, now);
-    if (s->nscaled - drop == REG_SCALINGS_PER_DAY)
-        drop++;
-    memmove(s->scaled_ms, s->scaled_ms + drop, (s->nscaled - drop) * sizeof(s->scaled_ms[0]));
-    s->nscaled -= drop;
-    s->scaled_ms[s->nscaled++] = now;
-}
 
 int registry_shard_count_update(struct registry *reg, const char *name, uint32_t target,
                                 struct reg_rescale *out)
@@ -949,7 +975,6 @@ int registry_shard_count_update(struct registry *reg, const char *name, uint32_t
     const struct reg_stream *s = reg->streams[pos];
     uint32_t open = s->info.open_shard_count;
     int64_t now = clock_now_ms();
-    uint32_t first = scalings_first_recent(s, now);
     out->current = open;
     if (s->info.mode == REG_ON_DEMAND)
         rc = KERR_VALIDATION;
@@ -959,11 +984,9 @@ int registry_shard_count_update(struct registry *reg, const char *name, uint32_t
         rc = KERR_INVALID_ARGUMENT;
     else if ((uint64_t)open_shards_total(reg) - open + target > reg->opts.shard_limit)
         rc = KERR_LIMIT_EXCEEDED;
-    else if (target != open && reg->opts.limit_scalings &&
-             s->nscaled - first >= REG_SCALINGS_PER_DAY) {
+    else if (target != open && daily_spent(reg, s, REG_DAILY_SCALE, now, &out->retry_ms)) {
         rc = KERR_LIMIT_EXCEEDED;
         out->too_often = true;
-        out->retry_ms = s->scaled_ms[first] + SCALING_WINDOW_MS;
     }
     if (rc != 0 || target == open)
         goto out;
@@ -973,7 +996,7 @@ int registry_shard_count_update(struct registry *reg, const char *name, uint32_t
         reg_stream_free(c);
         goto out;
     }
-    scalings_add(c, now);
+    daily_add(c, REG_DAILY_SCALE, now);
     set_updating(c);
     rc = stream_commit(reg, pos, c);
 out:

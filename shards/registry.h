@@ -27,6 +27,8 @@ struct shardlog; /* storage helper's per-shard log (shards/shardlog.h), attached
 #define REG_NAME_MAX 128
 #define REG_TAGS_MAX 50
 #define REG_SCALINGS_PER_DAY 10 /* AWS's UpdateShardCount quota per stream, rolling 24 h */
+/* AWS's StartStreamEncryption quota per stream, rolling 24 h, and StopStreamEncryption's. */
+#define REG_ENCRYPTIONS_PER_DAY 25
 #define REG_TAG_KEY_MAX 128   /* characters, as AWS counts them */
 #define REG_TAG_VALUE_MAX 256 /* characters */
 /* A tag's UTF-8 bytes: up to 4 a character. Sized in characters, a key of 128 accented letters
@@ -102,7 +104,9 @@ struct registry_opts {
     uint32_t shard_limit;   /* account open-shard quota */
     uint32_t max_consumers; /* per stream */
     uint32_t max_creating;  /* streams CREATING at once (AWS: 5) */
-    bool limit_scalings;    /* UpdateShardCount at most REG_SCALINGS_PER_DAY times per stream */
+    /* The rolling-24 h quotas per stream: UpdateShardCount REG_SCALINGS_PER_DAY changes,
+     * Start- and StopStreamEncryption REG_ENCRYPTIONS_PER_DAY calls each. */
+    bool limit_daily;
     /* Optional storage hook for split/merge/UpdateShardCount, called under the registry lock
      * (lock order: registry, then the shard's own): seal shard `index` of `stream` against
      * appends and return its ending position (the next counter, shardlog_seal). 0 or a
@@ -174,9 +178,11 @@ int registry_metrics_update(struct registry *reg, const char *name, uint32_t bit
                             uint32_t *before, uint32_t *after);
 
 /* Encryption bookkeeping: KMS + key id (start) or NONE (stop). Stream goes UPDATING.
- * KERR_RESOURCE_IN_USE if not ACTIVE. */
+ * KERR_RESOURCE_IN_USE if not ACTIVE; KERR_LIMIT_EXCEEDED (opts.limit_daily) after
+ * REG_ENCRYPTIONS_PER_DAY starts (or stops) of this stream in the last 24 h, with *retry_ms =
+ * when the oldest counted one leaves the window. Every successful call counts. */
 int registry_encryption_set(struct registry *reg, const char *name, enum reg_encryption enc,
-                            const char *key_id);
+                            const char *key_id, int64_t *retry_ms);
 
 /* Switches the capacity mode. Stream goes UPDATING. KERR_RESOURCE_IN_USE if not ACTIVE. */
 int registry_mode_set(struct registry *reg, const char *name, enum reg_mode mode);
@@ -217,7 +223,7 @@ struct reg_rescale {
 /* UpdateShardCount (UNIFORM_SCALING) as a series of splits and merges, so every child keeps at
  * most two parents; the open shards end with CreateStream(target)'s ranges (u128_split).
  * KERR_INVALID_ARGUMENT when target is above 2x or below half the open count or above 10000;
- * KERR_LIMIT_EXCEEDED over the quota, or (opts.limit_scalings) after REG_SCALINGS_PER_DAY
+ * KERR_LIMIT_EXCEEDED over the quota, or (opts.limit_daily) after REG_SCALINGS_PER_DAY
  * changes of this stream's shard count in the last 24 h; KERR_VALIDATION for on-demand;
  * KERR_RESOURCE_IN_USE if not ACTIVE. A call that changes nothing (target == open) succeeds
  * and is not counted. */

@@ -7,11 +7,35 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "common/common.h"
 #include "shards/registry.h"
 
 struct reg_consumer_rec {
     struct reg_consumer c;
     int64_t status_ms; /* when the current status began */
+};
+
+/* The rolling-24 h quotas (registry_opts.limit_daily): per stream, when each kind of call last
+ * succeeded, oldest first; the newest `cap` of a kind are all its quota needs. Persisted one
+ * line each (`word <ms>`), whether the limit is on or not, so turning it on counts the past. */
+enum reg_daily_kind { REG_DAILY_SCALE, REG_DAILY_ENC_START, REG_DAILY_ENC_STOP, REG_DAILY_KINDS };
+
+static const struct {
+    const char *word;
+    uint32_t cap;
+} reg_daily_kinds[REG_DAILY_KINDS] = {
+    [REG_DAILY_SCALE] = {"scaled", REG_SCALINGS_PER_DAY},
+    [REG_DAILY_ENC_START] = {"encstart", REG_ENCRYPTIONS_PER_DAY},
+    [REG_DAILY_ENC_STOP] = {"encstop", REG_ENCRYPTIONS_PER_DAY},
+};
+
+#define REG_DAILY_MAX 25
+STATIC_ASSERT(REG_SCALINGS_PER_DAY <= REG_DAILY_MAX && REG_ENCRYPTIONS_PER_DAY <= REG_DAILY_MAX,
+              "every kind's history fits");
+
+struct reg_daily {
+    int64_t ms[REG_DAILY_MAX];
+    uint32_t n;
 };
 
 /* One stream as the registry holds it (under the registry mutex) and meta persists it.
@@ -24,10 +48,7 @@ struct reg_stream {
     size_t nshards, cap_shards;
     struct reg_consumer_rec *consumers; /* sorted by name */
     size_t nconsumers, cap_consumers;
-    /* When UpdateShardCount last changed the shard count, oldest first: the newest
-     * REG_SCALINGS_PER_DAY are all the rolling-24 h quota needs. */
-    int64_t scaled_ms[REG_SCALINGS_PER_DAY];
-    uint32_t nscaled;
+    struct reg_daily daily[REG_DAILY_KINDS];
 };
 
 void reg_stream_free(struct reg_stream *s);

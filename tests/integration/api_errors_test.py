@@ -396,23 +396,19 @@ class ApiErrorsTest(ServerTestCase):
             return [s for s in k.list_shards(StreamName=name)["Shards"]
                     if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
 
-        def settle(name):
-            wait_for(lambda: k.describe_stream_summary(StreamName=name)
-                     ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
-
         self.create_active("uni", 3)
         first = open_shards("uni")[0]
         lo, hi = (int(first["HashKeyRange"][x]) for x in ("StartingHashKey", "EndingHashKey"))
         k.split_shard(StreamName="uni", ShardToSplit=first["ShardId"],
                       NewStartingHashKey=str(lo + (hi - lo) // 7))
-        settle("uni")
+        wait_active(k, "uni")
         for target in (5, 4, 7):
             self.create_active("ref%d" % target, target)
             cur = len(open_shards("uni"))
             out = k.update_shard_count(StreamName="uni", TargetShardCount=target,
                                        ScalingType="UNIFORM_SCALING")
             self.assertEqual((out["CurrentShardCount"], out["TargetShardCount"]), (cur, target))
-            settle("uni")
+            wait_active(k, "uni")
             self.assertEqual(ranges(open_shards("uni")), ranges(open_shards("ref%d" % target)))
         every = {s["ShardId"]: s for s in k.list_shards(StreamName="uni")["Shards"]}
         for s in every.values():
@@ -572,6 +568,11 @@ class ControlPlaneRateTest(ServerTestCase):
             self.server.start()
 
 
+def wait_active(k, name):
+    wait_for(lambda: k.describe_stream_summary(StreamName=name)
+             ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
+
+
 class ScalingQuotaTest(ServerTestCase):
     """UpdateShardCount's quota under --limits aws: ten changes of a stream's shard count in any
     24 h, kept across a restart; --limits off lifts it."""
@@ -579,24 +580,19 @@ class ScalingQuotaTest(ServerTestCase):
     def test_ten_scalings_a_day(self):
         k = self.server.boto3()
 
-        def settle():
-            wait_for(lambda: k.describe_stream_summary(StreamName="q")
-                     ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
-
         def scale(n):
             return k.update_shard_count(StreamName="q", TargetShardCount=n,
                                         ScalingType="UNIFORM_SCALING")
 
         k.create_stream(StreamName="q", ShardCount=2)
-        settle()
+        wait_active(k, "q")
         for i in range(10):
             if i == 5:  # the count is durable, not per process
-                self.server.stop()
-                self.server.start()
+                self.server.restart()
                 k = self.server.boto3()
             self.assertEqual(scale(3 if i % 2 == 0 else 2)["TargetShardCount"],
                              3 if i % 2 == 0 else 2)
-            settle()
+            wait_active(k, "q")
         self.assertEqual(scale(2)["CurrentShardCount"], 2)  # no change: not counted, not refused
         with self.assertRaises(k.exceptions.LimitExceededException) as cm:
             scale(3)
@@ -607,18 +603,62 @@ class ScalingQuotaTest(ServerTestCase):
             r"update is allowed after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\.$" % ACCOUNT)
         # Other streams and SplitShard are not limited by it.
         k.create_stream(StreamName="q2", ShardCount=1)
-        wait_for(lambda: k.describe_stream_summary(StreamName="q2")
-                 ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
+        wait_active(k, "q2")
         k.update_shard_count(StreamName="q2", TargetShardCount=2, ScalingType="UNIFORM_SCALING")
         shard = k.list_shards(StreamName="q")["Shards"][-1]
         k.split_shard(StreamName="q", ShardToSplit=shard["ShardId"],
                       NewStartingHashKey=str(int(shard["HashKeyRange"]["StartingHashKey"]) + 2))
-        settle()
+        wait_active(k, "q")
         self.server.stop()
         self.server.args += ["--limits", "off"]
         self.server.start()
         k = self.server.boto3()
         self.assertEqual(scale(4)["CurrentShardCount"], 3)
+
+
+
+class EncryptionQuotaTest(ServerTestCase):
+    """StartStreamEncryption's quota under --limits aws: 25 successful starts of a stream's
+    encryption in any 24 h, kept across a restart; StopStreamEncryption counts apart;
+    --limits off lifts it."""
+
+    def test_25_starts_a_day(self):
+        k = self.server.boto3()
+
+        def start(key):
+            k.start_stream_encryption(StreamName="e", EncryptionType="KMS", KeyId=key)
+            wait_active(k, "e")
+
+        k.create_stream(StreamName="e", ShardCount=1)
+        wait_active(k, "e")
+        for i in range(25):
+            if i == 12:  # the count is durable, not per process
+                self.server.restart()
+                k = self.server.boto3()
+            start("alias/k%d" % i)
+        with self.assertRaises(k.exceptions.LimitExceededException) as cm:
+            start("alias/k25")
+        self.assertRegex(
+            cm.exception.response["Error"]["Message"],
+            r"^StartStreamEncryption failed for stream e under account %s: encryption of a "
+            r"stream can be started at most 25 times in a rolling 24-hour period; the next "
+            r"start is allowed after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\.$" % ACCOUNT)
+        d = k.describe_stream_summary(StreamName="e")["StreamDescriptionSummary"]
+        self.assertEqual((d["EncryptionType"], d["KeyId"]), ("KMS", "alias/k24"))
+        # Stopping has its own count; so does another stream.
+        k.stop_stream_encryption(StreamName="e", EncryptionType="KMS", KeyId="alias/k24")
+        wait_active(k, "e")
+        self.assertEqual(
+            k.describe_stream_summary(StreamName="e")["StreamDescriptionSummary"]
+            ["EncryptionType"], "NONE")
+        k.create_stream(StreamName="e2", ShardCount=1)
+        wait_active(k, "e2")
+        k.start_stream_encryption(StreamName="e2", EncryptionType="KMS", KeyId="alias/x")
+        self.server.stop()
+        self.server.args += ["--limits", "off"]
+        self.server.start()
+        k = self.server.boto3()
+        start("alias/k26")
 
 
 if __name__ == "__main__":

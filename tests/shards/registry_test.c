@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/crc32.h"
 #include "common/errors.h"
 #include "shards/meta.h"
 #include "shards/shards_internal.h"
@@ -299,28 +300,43 @@ static void test_update_shard_count(void)
     registry_destroy(reg);
 }
 
+/* Removes a test's data dir holding exactly streams a and b (and fails if it held more). */
+static void remove_two_streams(const char *dir, const char *a, const char *b)
+{
+    char path[256];
+    for (const char *const *n = (const char *const[]){a, b, NULL}; *n != NULL; n++) {
+        snprintf(path, sizeof(path), "%s/meta/stream.%s.meta", dir, *n);
+        CHECK_EQ_INT(remove(path), 0);
+    }
+    snprintf(path, sizeof(path), "%s/meta", dir);
+    CHECK_EQ_INT(remove(path), 0);
+    CHECK_EQ_INT(remove(dir), 0);
+}
+
 /* AWS's quota: ten shard-count changes per stream in any 24 h, counted across restarts; no-op
- * calls are free; other streams and SplitShard are not affected; off unless limit_scalings. */
+ * calls are free; other streams and SplitShard are not affected; off unless limit_daily. */
 static void test_update_shard_count_per_day(void)
 {
     char dir[] = "/tmp/sc-registry-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
     struct registry_opts o = opts(dir);
     o.shard_limit = 100;
-    o.limit_scalings = true;
+    o.limit_daily = true;
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
     CHECK_EQ_INT(registry_stream_create(reg, "d", 2, REG_PROVISIONED, NULL, 0), 0);
     CHECK_EQ_INT(registry_stream_create(reg, "e", 2, REG_PROVISIONED, NULL, 0), 0);
     clock_advance_ms(600);
     struct reg_rescale r;
-    int64_t first = clock_now_ms();
+    int64_t first = clock_now_ms(), first_hi = 0;
     for (uint32_t i = 0; i < REG_SCALINGS_PER_DAY; i++) {
         if (i == 5) { /* half-way: a restart must not forget the first five */
             registry_destroy(reg);
             CHECK_EQ_INT(registry_create(&o, &reg), 0);
         }
         CHECK_EQ_INT(registry_shard_count_update(reg, "d", i % 2 ? 2 : 3, &r), 0);
+        if (i == 0)
+            first_hi = clock_now_ms();
         CHECK(!r.too_often);
         clock_advance_ms(600);
         CHECK_EQ_INT(registry_shard_count_update(reg, "d", i % 2 ? 2 : 3, &r), 0); /* no-op */
@@ -329,7 +345,7 @@ static void test_update_shard_count_per_day(void)
     CHECK_EQ_INT(registry_shard_count_update(reg, "d", 3, &r), KERR_LIMIT_EXCEEDED);
     CHECK(r.too_often);
     CHECK_EQ_INT(r.current, 2);
-    CHECK_EQ_INT(r.retry_ms, first + 24 * 3600 * 1000LL);
+    CHECK(r.retry_ms >= first + 24 * 3600 * 1000LL && r.retry_ms <= first_hi + 24 * 3600 * 1000LL);
     CHECK_EQ_INT(registry_shard_count_update(reg, "d", 2, &r), 0);
     CHECK_EQ_INT(registry_shard_count_update(reg, "e", 3, &r), 0);
     struct reg_shard one;
@@ -346,26 +362,105 @@ static void test_update_shard_count_per_day(void)
     registry_destroy(reg);
     o.shard_limit = 100;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    /* The first change leaves the window exactly 24 h after it was made. */
-    clock_advance_ms(first + 24 * 3600 * 1000LL - clock_now_ms() - 1);
+    /* The first change leaves the window 24 h after it was made (in [first, first_hi]; the
+     * 20 ms: the wall clock runs on between the advance and the call). */
+    clock_advance_ms(first + 24 * 3600 * 1000LL - clock_now_ms() - 20);
     CHECK_EQ_INT(registry_shard_count_update(reg, "d", 4, &r), KERR_LIMIT_EXCEEDED);
-    clock_advance_ms(1);
+    clock_advance_ms(first_hi + 24 * 3600 * 1000LL - clock_now_ms());
     CHECK_EQ_INT(registry_shard_count_update(reg, "d", 4, &r), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_count_update(reg, "d", 3, &r), KERR_LIMIT_EXCEEDED);
     registry_destroy(reg);
     /* Without the limit (--limits off) the history is kept but not enforced. */
-    o.limit_scalings = false;
+    o.limit_daily = false;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
     CHECK_EQ_INT(registry_shard_count_update(reg, "d", 3, &r), 0);
     registry_destroy(reg);
-    char path[128];
-    for (const char *const *f = (const char *const[]){"meta/stream.d.meta", "meta/stream.e.meta",
-                                                      "meta", "", NULL};
-         *f != NULL; f++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, *f);
-        CHECK_EQ_INT(remove(path), 0);
+    remove_two_streams(dir, "d", "e");
+}
+
+/* Start- and StopStreamEncryption: 25 successful calls each per stream in any 24 h, counted
+ * across restarts and apart from each other; not-ACTIVE is refused first and not counted;
+ * off unless limit_daily. A meta file holding more than the quota's history is corrupt. */
+static void test_encryption_per_day(void)
+{
+    char dir[] = "/tmp/sc-registry-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct registry_opts o = opts(dir);
+    o.limit_daily = true;
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "k", 1, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "m", 1, REG_PROVISIONED, NULL, 0), 0);
+    clock_advance_ms(600);
+    /* Wall time moves on its own too: the first start happened in [first, first_hi]. */
+    int64_t retry = -1, first = clock_now_ms(), first_hi = 0;
+    for (uint32_t i = 0; i < REG_ENCRYPTIONS_PER_DAY; i++) {
+        if (i == 12) { /* a restart must not forget the first twelve */
+            registry_destroy(reg);
+            CHECK_EQ_INT(registry_create(&o, &reg), 0);
+        }
+        CHECK_EQ_INT(registry_encryption_set(reg, "k", REG_ENC_KMS, "alias/a", &retry), 0);
+        if (i == 0)
+            first_hi = clock_now_ms();
+        /* UPDATING: refused as in use, not counted */
+        CHECK_EQ_INT(registry_encryption_set(reg, "k", REG_ENC_KMS, "alias/a", &retry),
+                     KERR_RESOURCE_IN_USE);
+        clock_advance_ms(600);
     }
+    CHECK_EQ_INT(registry_encryption_set(reg, "k", REG_ENC_KMS, "alias/b", &retry),
+                 KERR_LIMIT_EXCEEDED);
+    CHECK(retry >= first + 24 * 3600 * 1000LL && retry <= first_hi + 24 * 3600 * 1000LL);
+    struct reg_stream_info info;
+    CHECK_EQ_INT(registry_stream_get(reg, "k", &info), 0);
+    CHECK_EQ_STR(info.key_id, "alias/a"); /* the refused call changed nothing */
+    CHECK_EQ_INT(info.status, REG_ACTIVE);
+    /* Stopping has its own 25; another stream is not affected. */
+    CHECK_EQ_INT(registry_encryption_set(reg, "m", REG_ENC_KMS, "alias/a", &retry), 0);
+    for (uint32_t i = 0; i < REG_ENCRYPTIONS_PER_DAY; i++) {
+        CHECK_EQ_INT(registry_encryption_set(reg, "k", REG_ENC_NONE, NULL, &retry), 0);
+        clock_advance_ms(600);
+    }
+    CHECK_EQ_INT(registry_encryption_set(reg, "k", REG_ENC_NONE, NULL, &retry),
+                 KERR_LIMIT_EXCEEDED);
+    /* The first start leaves the window 24 h after it was made (20 ms: the wall clock runs). */
+    clock_advance_ms(first + 24 * 3600 * 1000LL - clock_now_ms() - 20);
+    CHECK_EQ_INT(registry_encryption_set(reg, "k", REG_ENC_KMS, "alias/c", &retry),
+                 KERR_LIMIT_EXCEEDED);
+    clock_advance_ms(first_hi + 24 * 3600 * 1000LL - clock_now_ms());
+    CHECK_EQ_INT(registry_encryption_set(reg, "k", REG_ENC_KMS, "alias/c", &retry), 0);
+    clock_advance_ms(550); /* ACTIVE again; the second start (600 ms after the first) still counts */
+    CHECK_EQ_INT(registry_encryption_set(reg, "k", REG_ENC_KMS, "alias/c", &retry),
+                 KERR_LIMIT_EXCEEDED);
+    CHECK(retry >= first + 600 + 24 * 3600 * 1000LL && retry < clock_now_ms() + 24 * 3600 * 1000LL);
+    registry_destroy(reg);
+    /* Without the limit (--limits off) the history is kept but not enforced. */
+    o.limit_daily = false;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_encryption_set(reg, "k", REG_ENC_KMS, "alias/d", &retry), 0);
+    registry_destroy(reg);
+    /* 26 start times cannot have come from us: the file is refused, not trimmed. */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/meta/stream.k.meta", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    char text[16384];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *crc = strstr(text, "crc ");
+    CHECK(crc != NULL);
+    size_t body = (size_t)(crc - text);
+    for (uint32_t i = 0; i < REG_ENCRYPTIONS_PER_DAY + 1; i++)
+        body += (size_t)snprintf(text + body, sizeof(text) - body, "encstart %lld\n",
+                                 (long long)clock_now_ms() + i);
+    snprintf(text + body, sizeof(text) - body, "crc %08x\n", crc32_update(0, text, body));
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+    CHECK_EQ_INT(registry_create(&o, &reg), -EBADMSG);
+    remove_two_streams(dir, "k", "m");
 }
 
 static int seal_calls;
@@ -544,6 +639,7 @@ int main(void)
     TEST_RUN(test_update_shard_count);
     TEST_RUN(test_update_shard_count_uniform);
     TEST_RUN(test_update_shard_count_per_day);
+    TEST_RUN(test_encryption_per_day);
     TEST_RUN(test_seal_hook);
     TEST_RUN(test_persistence);
     TEST_RUN(test_shard_ids);
