@@ -576,10 +576,14 @@ static bool daily_spent(const struct registry *reg, const struct reg_stream *s,
 }
 
 /* Records a call at `now`, forgetting those out of the window (and, with the limit off, the
- * oldest beyond the cap). */
+ * oldest beyond the cap). A wall clock that stepped back records the newest time again: the
+ * list stays ordered, as meta_decode requires (an unordered file would keep the server from
+ * starting). */
 static void daily_add(struct reg_stream *s, enum reg_daily_kind kind, int64_t now)
 {
     struct reg_daily *d = &s->daily[kind];
+    if (d->n > 0 && now < d->ms[d->n - 1])
+        now = d->ms[d->n - 1];
     uint32_t drop = daily_first_recent(s, kind, now);
     if (d->n - drop == reg_daily_kinds[kind].cap)
         drop++;
@@ -962,7 +966,6 @@ static int rescale(const struct registry *reg, struct reg_stream *c, uint32_t op
     free(piece);
     return rc;
 }
-
 
 int registry_shard_count_update(struct registry *reg, const char *name, uint32_t target,
                                 struct reg_rescale *out)

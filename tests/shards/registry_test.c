@@ -438,7 +438,16 @@ static void test_encryption_per_day(void)
     o.limit_daily = false;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
     CHECK_EQ_INT(registry_encryption_set(reg, "k", REG_ENC_KMS, "alias/d", &retry), 0);
+    /* The wall clock steps back an hour: the file stays loadable (its times stay ordered). */
+    CHECK_EQ_INT(registry_encryption_set(reg, "m", REG_ENC_NONE, NULL, &retry), 0);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_encryption_set(reg, "k", REG_ENC_NONE, NULL, &retry), 0); /* ticks m */
+    clock_advance_ms(-3600 * 1000);
+    CHECK_EQ_INT(registry_encryption_set(reg, "m", REG_ENC_NONE, NULL, &retry), 0);
     registry_destroy(reg);
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    registry_destroy(reg);
+    clock_advance_ms(3600 * 1000);
     /* 26 start times cannot have come from us: the file is refused, not trimmed. */
     char path[128];
     snprintf(path, sizeof(path), "%s/meta/stream.k.meta", dir);
