@@ -82,6 +82,14 @@ static void stream_erase(struct registry *reg, size_t pos)
 
 /* ---- lazy transitions ---------------------------------------------------------------------- */
 
+/* Whether a transition begun at `since` is due. A wall clock that stepped back behind `since`
+ * counts as due: time did pass, and waiting for the clock to catch up would hold a stream
+ * CREATING (or a consumer DELETING) for as long as the step. */
+static bool transition_due(int64_t now, int64_t since, uint32_t after_ms)
+{
+    return now < since || now - since >= (int64_t)after_ms;
+}
+
 /* Applies consumer transitions; returns true if a DELETING consumer was dropped (persist). */
 static bool consumers_tick(const struct registry *reg, struct reg_stream *s, int64_t now)
 {
@@ -89,7 +97,7 @@ static bool consumers_tick(const struct registry *reg, struct reg_stream *s, int
     size_t w = 0;
     for (size_t i = 0; i < s->nconsumers; i++) {
         struct reg_consumer_rec *c = &s->consumers[i];
-        bool due = now - c->status_ms >= (int64_t)reg->opts.consumer_transition_ms;
+        bool due = transition_due(now, c->status_ms, reg->opts.consumer_transition_ms);
         if (due && c->c.status == REG_DELETING) {
             dropped = true;
             continue;
@@ -113,7 +121,7 @@ static void registry_tick(struct registry *reg)
     int64_t now = clock_now_ms();
     for (size_t i = 0; i < reg->nstreams;) {
         struct reg_stream *s = reg->streams[i];
-        bool due = now - s->status_ms >= (int64_t)reg->opts.transition_ms;
+        bool due = transition_due(now, s->status_ms, reg->opts.transition_ms);
         if (due && s->info.status == REG_DELETING) {
             if (reg->meta && meta_remove(reg->meta, s->info.name, s->info.revision) != 0)
                 LOG_WARN("registry: could not remove metadata of deleted stream %s", s->info.name);
