@@ -19,6 +19,11 @@ uint64_t clock_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int64_t clock_mono_ms(void)
+{
+    return (int64_t)(clock_mono_ns() / 1000000u);
+}
+
 void clock_advance_ms(int64_t delta_ms)
 {
     atomic_fetch_add(&g_advance_ms, delta_ms);

@@ -9,6 +9,8 @@
 
 int64_t clock_now_ms(void);      /* epoch milliseconds, plus any test advance */
 uint64_t clock_mono_ns(void);    /* CLOCK_MONOTONIC nanoseconds */
+int64_t clock_mono_ms(void);     /* the same in milliseconds: for durations a wall-clock step must
+                                    not stretch (heartbeats, takeovers, deadlines) */
 void clock_advance_ms(int64_t delta_ms);
 
 #endif

@@ -281,7 +281,7 @@ static void start_stream(struct api_ctx *c, struct sub *s, struct pipe_config *p
     s->key.consumer = s->consumer;
     void *evicted = NULL;
     pipe_incref(p); /* the lease table's */
-    int rc = leases_acquire(&s->key, p, clock_now_ms(), &evicted);
+    int rc = leases_acquire(&s->key, p, clock_mono_ms(), &evicted);
     if (rc != 0) {
         pipe_decref(p);
         pipe_closed(p, -ECANCELED);

@@ -305,9 +305,9 @@ unsigned sio_run_completions(struct sio *s)
 
 int sio_drain(struct sio *s, int timeout_ms)
 {
-    int64_t deadline = (int64_t)(clock_mono_ns() / 1000000) + timeout_ms;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     while (sio_inflight(s) > 0) {
-        int64_t left = deadline - (int64_t)(clock_mono_ns() / 1000000);
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0)
             return -ETIMEDOUT;
         struct pollfd pfd = {.fd = s->efd, .events = POLLIN};

@@ -28,7 +28,8 @@ struct lease_key {
     uint32_t shard;
 };
 
-/* Makes `owner` the live subscription of `k`, started at now_ms.
+/* Makes `owner` the live subscription of `k`, started at now_ms (a monotonic clock:
+ * clock_mono_ms, so a wall-clock step neither extends nor cuts the takeover wait).
  * Returns 0 (and *evicted = the previous owner, which started >= LEASES_TAKEOVER_MS ago, or
  * NULL); -EBUSY when the previous owner started less than LEASES_TAKEOVER_MS ago (nothing
  * changes); -ENOSPC when the table is full. The table keeps the key strings (copied). */

@@ -83,7 +83,7 @@ struct pipe {
     struct qent q[PIPE_QUEUE_FRAMES_MAX];
     unsigned qhead, qlen;
     size_t qbytes;
-    int64_t last_queued_ms;
+    int64_t last_queued_ms; /* clock_mono_ms: heartbeats keep their pace over a wall-clock step */
     struct tbucket tb;
     struct event *hb_ev, *life_ev, *rate_ev, *wake_ev;
     struct pipe *tnext, *tprev; /* hub tail list */
@@ -206,7 +206,7 @@ static void q_push(struct pipe *p, struct evframe *f, uint64_t data_bytes)
     memcpy(e->seq, p->seq, SEQNUM_BUF);
     p->qlen++;
     p->qbytes += e->len;
-    p->last_queued_ms = clock_now_ms();
+    p->last_queued_ms = clock_mono_ms();
     pipe_wake(p);
 }
 
@@ -733,7 +733,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
         pipe_end(p, type, msg);
     if (p->ending)
         return;
-    int64_t now = clock_now_ms();
+    int64_t now = clock_mono_ms();
     if (p->qlen == 0 && now - p->last_queued_ms >= (int64_t)p->cfg.heartbeat_ms - 5 &&
         p->mode != PM_NEW && p->mode != PM_SEEK) {
         uint64_t behind = 0;

@@ -14,6 +14,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/common.h"
 #include "shards/shardlog.h"
 #include "subscribe/awscbor.h"
@@ -352,6 +353,14 @@ static void test_tail_sharing_and_positions(void)
     CHECK_EQ_INT(
         seqnum_position(b.cont, strlen(b.cont), SHARD_SECS, SHARD_INDEX, SEQNUM_AFTER, &pos), 0);
     CHECK(pos == 10);
+    /* A wall clock that steps back an hour does not pause the heartbeats. */
+    int hb = b.heartbeats;
+    clock_advance_ms(-3600 * 1000);
+    run_loop(200);
+    drain(&b);
+    drain(&a);
+    CHECK(b.heartbeats > hb);
+    clock_advance_ms(3600 * 1000);
 
     struct pipe_stats st0, st1;
     pipe_stats_get(&st0);
