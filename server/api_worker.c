@@ -32,7 +32,7 @@ static void on_housekeep(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct api_worker *aw = arg;
-    shardtab_housekeep(api_shardtab(), aw->sio, clock_now_ms());
+    shardtab_housekeep(api_shardtab(), aw->sio, clock_now_ms(), clock_mono_ms());
 }
 
 int api_worker_init(struct worker *w)

@@ -58,7 +58,7 @@ struct shard_rt {
     bool limits;
     pthread_mutex_t rate_lock;
     struct tbucket wbytes, wrecs, rcalls, rbytes, icalls;
-    int64_t last_tick_ms, last_retention_ms; /* housekeeper only */
+    int64_t last_tick_mono_ms, last_retention_mono_ms; /* housekeeper only */
 };
 
 struct stream_rt {
@@ -634,7 +634,7 @@ static void streams_poll(struct shardtab *t)
     free(names);
 }
 
-void shardtab_housekeep(struct shardtab *t, struct sio *sio, int64_t now_ms)
+void shardtab_housekeep(struct shardtab *t, struct sio *sio, int64_t now_ms, int64_t mono_ms)
 {
     streams_poll(t);
     /* Collect references to the live, non-provisional logs; reap gone streams. */
@@ -665,12 +665,12 @@ void shardtab_housekeep(struct shardtab *t, struct sio *sio, int64_t now_ms)
     for (size_t i = 0; i < n; i++) {
         struct shard_rt *s = work[i];
         if (t->o.durability == SHARDLOG_SYNC_INTERVAL &&
-            now_ms - s->last_tick_ms >= (int64_t)t->o.sync_interval_ms) {
-            s->last_tick_ms = now_ms;
+            mono_ms - s->last_tick_mono_ms >= (int64_t)t->o.sync_interval_ms) {
+            s->last_tick_mono_ms = mono_ms;
             shardlog_tick(s->log, sio);
         }
-        if (now_ms - s->last_retention_ms >= RETENTION_PERIOD_MS) {
-            s->last_retention_ms = now_ms;
+        if (mono_ms - s->last_retention_mono_ms >= RETENTION_PERIOD_MS) {
+            s->last_retention_mono_ms = mono_ms;
             int rc = shardlog_enforce_retention(s->log, now_ms, (int64_t)hours[i] * 3600000);
             if (rc < 0)
                 LOG_WARN("shardtab: retention of %s shard %u: %s", s->stream, s->index,

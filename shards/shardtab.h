@@ -90,7 +90,9 @@ int shardtab_seal(struct shardtab *t, const char *stream, uint32_t index, uint64
 /* Periodic work, from ONE worker every ~100 ms with that worker's sio: shardlog_tick for interval
  * durability, retention (shardlog_enforce_retention with each stream's retention period), and
  * dropping the logs of streams that are gone (closing them when unreferenced, removing their
- * directories). */
-void shardtab_housekeep(struct shardtab *t, struct sio *sio, int64_t now_ms);
+ * directories). now_ms is the wall clock (retention's cutoff); mono_ms a monotonic one
+ * (clock_mono_ms) that schedules the syncs and retention passes, so a wall clock stepped back
+ * cannot hold an idle shard's last writes unsynced for the length of the step. */
+void shardtab_housekeep(struct shardtab *t, struct sio *sio, int64_t now_ms, int64_t mono_ms);
 
 #endif
