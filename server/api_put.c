@@ -708,6 +708,9 @@ static void put(struct api_ctx *c, bool single)
             for (uint32_t i = 0; i < r->n; i++)
                 if (r->e[i].status == PS_ROUTE)
                     r->e[i].status = PS_FAILED;
+            if (r->ngroups > 0 && rc != KERR_RESOURCE_NOT_FOUND)
+                LOG_WARN("put: routing records of %s failed on pass %d: %s; they fail as "
+                         "InternalFailure", r->stream, attempt + 1, kerr_name(rc));
             if (r->ngroups == 0 || rc == KERR_RESOURCE_NOT_FOUND) {
                 if (rc == KERR_RESOURCE_NOT_FOUND)
                     api_reply_not_found(c, r->stream);
@@ -726,9 +729,15 @@ static void put(struct api_ctx *c, bool single)
         if (!again)
             break;
     }
+    uint32_t unrouted = 0;
     for (uint32_t i = 0; i < r->n; i++)
-        if (r->e[i].status == PS_ROUTE)
+        if (r->e[i].status == PS_ROUTE) {
             r->e[i].status = PS_FAILED;
+            unrouted++;
+        }
+    if (unrouted > 0)
+        LOG_WARN("put: %u records of %s found their shard sealed on each of %d passes; they fail "
+                 "as InternalFailure", unrouted, r->stream, PUT_ROUTE_ATTEMPTS);
     if (--r->pending == 0)
         finish(r);
 }

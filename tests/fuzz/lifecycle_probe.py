@@ -222,7 +222,13 @@ def main():
         ok = alive and not probe.bad
     finally:
         if not ok:
-            sys.stderr.write("---- shardcastd log tail ----\n%s\n" % srv.read_log()[-6000:])
+            log = srv.read_log()
+            # The tail alone is mostly info lines of the last second; the cause is usually a
+            # warning or error from earlier.
+            loud = [ln for ln in log.splitlines() if " warn " in ln or " error " in ln]
+            sys.stderr.write("---- shardcastd warnings and errors (%d) ----\n%s\n"
+                             % (len(loud), "\n".join(loud[-200:])))
+            sys.stderr.write("---- shardcastd log tail ----\n%s\n" % log[-6000:])
         srv.cleanup()
     return 0 if ok else 1
 
