@@ -160,6 +160,9 @@ bool api_shard_id(const char *s, uint32_t *index);
 
 /* Handlers. */
 void api_create_stream(struct api_ctx *c);
+void api_put_resource_policy(struct api_ctx *c);
+void api_get_resource_policy(struct api_ctx *c);
+void api_delete_resource_policy(struct api_ctx *c);
 void api_delete_stream(struct api_ctx *c);
 void api_describe_stream(struct api_ctx *c);
 void api_describe_stream_summary(struct api_ctx *c);

@@ -38,6 +38,9 @@ void reg_stream_free(struct reg_stream *s)
         return;
     free(s->shards);
     free(s->consumers);
+    for (size_t i = 0; i < s->npolicies; i++)
+        free(s->policies[i].text);
+    free(s->policies);
     free(s);
 }
 
@@ -87,6 +90,14 @@ char *meta_encode(const struct reg_stream *s, size_t *len)
     for (int d = 0; d < REG_DAILY_KINDS; d++)
         for (uint32_t k = 0; k < s->daily[d].n; k++)
             fprintf(f, "%s %" PRId64 "\n", reg_daily_kinds[d].word, s->daily[d].ms[k]);
+    for (size_t k = 0; k < s->npolicies; k++) {
+        const struct reg_policy *pol = &s->policies[k];
+        fputs("policy ", f);
+        put_hex(f, pol->consumer);
+        fprintf(f, " %" PRId64 " ", pol->consumer_created_ms);
+        put_hex(f, pol->text);
+        fputc('\n', f);
+    }
     for (size_t k = 0; k < s->nconsumers; k++) {
         const struct reg_consumer_rec *c = &s->consumers[k];
         fputs("consumer ", f);
@@ -153,6 +164,29 @@ static int decode_shard(struct reg_stream *s, const char *rest)
     return 0;
 }
 
+/* "policy <hex consumer or -> <consumer created ms> <hex text>" */
+static int decode_policy(struct reg_stream *s, const char *rest)
+{
+    struct reg_policy p = {0};
+    char who[2 * REG_NAME_MAX + 2];
+    int used = 0;
+    if (sscanf(rest, "%257s %" SCNd64 " %n", who, &p.consumer_created_ms, &used) != 2 ||
+        get_hex(who, p.consumer, sizeof(p.consumer)) != 0)
+        return -EBADMSG;
+    const char *hex = rest + used;
+    size_t n = strlen(hex);
+    if (n < 2 || n > 2 * REG_POLICY_MAX || strchr(hex, ' ') != NULL)
+        return -EBADMSG;
+    p.text = sc_malloc(n / 2 + 1);
+    if (get_hex(hex, p.text, n / 2 + 1) != 0) {
+        free(p.text);
+        return -EBADMSG;
+    }
+    s->policies = sc_realloc(s->policies, (s->npolicies + 1) * sizeof(p));
+    s->policies[s->npolicies++] = p;
+    return 0;
+}
+
 static int decode_line(struct reg_stream *s, const char *line)
 {
     struct reg_stream_info *i = &s->info;
@@ -208,6 +242,8 @@ static int decode_line(struct reg_stream *s, const char *line)
         d->ms[d->n++] = ms;
         return 0;
     }
+    if (strncmp(line, "policy ", 7) == 0)
+        return decode_policy(s, line + 7);
     if (strncmp(line, "consumer ", 9) == 0) {
         struct reg_consumer_rec c = {0};
         if (sscanf(line + 9, "%599s %" SCNd64 " %d %" SCNd64, t1, &c.c.created_ms, &st,
@@ -236,10 +272,12 @@ int meta_decode(const char *buf, size_t len, struct reg_stream **out)
     struct reg_stream *s = sc_calloc(1, sizeof(*s));
     int rc = 0;
     const char *p = buf + ml, *end = buf + len - 13;
-    char line[8192];
+    /* The longest line is a policy's (hex: twice REG_POLICY_MAX); the rest fit in 8 KiB. */
+    size_t cap = 2 * REG_POLICY_MAX + 2 * REG_NAME_MAX + 64;
+    char *line = sc_malloc(cap);
     while (p < end && rc == 0) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (nl == NULL || (size_t)(nl - p) >= sizeof(line)) {
+        if (nl == NULL || (size_t)(nl - p) >= cap) {
             rc = -EBADMSG;
             break;
         }
@@ -248,7 +286,9 @@ int meta_decode(const char *buf, size_t len, struct reg_stream **out)
         rc = decode_line(s, line);
         p = nl + 1;
     }
-    if (rc == 0 && (s->info.name[0] == '\0' || s->info.revision == 0 || s->next_index < s->nshards))
+    free(line);
+    if (rc == 0 && (s->info.name[0] == '\0' || s->info.revision == 0 || s->next_index < s->nshards ||
+                    s->npolicies > s->nconsumers + 1))
         rc = -EBADMSG;
     if (rc != 0) {
         reg_stream_free(s);

@@ -34,11 +34,40 @@ static struct reg_stream *stream_clone(const struct reg_stream *s)
     c->consumers = sc_malloc(c->cap_consumers * sizeof(*c->consumers));
     if (s->nconsumers)
         memcpy(c->consumers, s->consumers, s->nconsumers * sizeof(*c->consumers));
+    c->policies = NULL;
+    if (s->npolicies) {
+        c->policies = sc_malloc(s->npolicies * sizeof(*c->policies));
+        for (size_t i = 0; i < s->npolicies; i++) {
+            c->policies[i] = s->policies[i];
+            c->policies[i].text = sc_strdup(s->policies[i].text);
+        }
+    }
     return c;
+}
+
+/* Whether policy `p` belongs to a consumer that is gone (deregistered, or registered again). */
+static bool policy_orphaned(const struct reg_stream *s, const struct reg_policy *p)
+{
+    if (p->consumer[0] == '\0')
+        return false;
+    for (size_t i = 0; i < s->nconsumers; i++) {
+        const struct reg_consumer_rec *c = &s->consumers[i];
+        if (strcmp(c->c.name, p->consumer) == 0)
+            return c->c.created_ms != p->consumer_created_ms || c->c.status == REG_DELETING;
+    }
+    return true;
 }
 
 static void stream_derive(struct reg_stream *s)
 {
+    size_t w = 0;
+    for (size_t i = 0; i < s->npolicies; i++) {
+        if (policy_orphaned(s, &s->policies[i]))
+            free(s->policies[i].text);
+        else
+            s->policies[w++] = s->policies[i];
+    }
+    s->npolicies = w;
     s->info.shard_count = (uint32_t)s->nshards;
     s->info.open_shard_count = 0;
     for (size_t i = 0; i < s->nshards; i++)
@@ -654,6 +683,134 @@ void registry_limits(struct registry *reg, uint32_t *open_shards, uint32_t *on_d
     for (size_t i = 0; i < reg->nstreams; i++)
         *on_demand_streams += reg->streams[i]->info.mode == REG_ON_DEMAND;
     pthread_mutex_unlock(&reg->lock);
+}
+
+/* ---- resource policies --------------------------------------------------------------------- */
+
+/* The policy slot of (consumer, created) in s, or NULL. */
+static struct reg_policy *policy_find(struct reg_stream *s, const char *consumer,
+                                      int64_t created_ms)
+{
+    for (size_t i = 0; i < s->npolicies; i++) {
+        struct reg_policy *p = &s->policies[i];
+        if (strcmp(p->consumer, consumer) == 0 && p->consumer_created_ms == created_ms)
+            return p;
+    }
+    return NULL;
+}
+
+static struct reg_consumer_rec *consumer_find(struct reg_stream *s, const char *name);
+
+/* Resolves the policy owner in s: the stream (consumer NULL) or a live consumer registration.
+ * KERR_RESOURCE_NOT_FOUND when the consumer is not there. */
+static int policy_owner(struct reg_stream *s, const char *consumer, int64_t created_secs,
+                        const char **name, int64_t *created_ms)
+{
+    *name = "";
+    *created_ms = 0;
+    if (consumer == NULL)
+        return 0;
+    const struct reg_consumer_rec *r = consumer_find(s, consumer);
+    if (r == NULL || r->c.status == REG_DELETING ||
+        (created_secs >= 0 && r->c.created_ms / 1000 != created_secs))
+        return KERR_RESOURCE_NOT_FOUND;
+    *name = r->c.name;
+    *created_ms = r->c.created_ms;
+    return 0;
+}
+
+/* Where a policy is (to be) kept: the owner's name and registration, and its slot if any. */
+struct policy_loc {
+    const char *name;
+    int64_t created_ms;
+    struct reg_policy *slot; /* NULL: none attached */
+};
+
+/* For put and delete: locks, clones the ACTIVE stream into *c and locates the policy in the
+ * clone. On failure nothing is held. */
+static int policy_begin(struct registry *reg, const char *stream, const char *consumer,
+                        int64_t consumer_created_secs, size_t *pos, struct reg_stream **c,
+                        struct policy_loc *at)
+{
+    int rc = lock_clone_active(reg, stream, pos, c);
+    if (rc != 0)
+        return rc;
+    rc = policy_owner(*c, consumer, consumer_created_secs, &at->name, &at->created_ms);
+    if (rc != 0) {
+        reg_stream_free(*c);
+        pthread_mutex_unlock(&reg->lock);
+        return rc;
+    }
+    at->slot = policy_find(*c, at->name, at->created_ms);
+    return 0;
+}
+
+int registry_policy_put(struct registry *reg, const char *stream, const char *consumer,
+                        int64_t consumer_created_secs, const char *text)
+{
+    size_t len = strlen(text);
+    ASSERT(len >= 1 && len <= REG_POLICY_MAX);
+    size_t pos;
+    struct reg_stream *c;
+    struct policy_loc at;
+    int rc = policy_begin(reg, stream, consumer, consumer_created_secs, &pos, &c, &at);
+    if (rc != 0)
+        return rc;
+    struct reg_policy *p = at.slot;
+    if (p == NULL) {
+        c->policies = sc_realloc(c->policies, (c->npolicies + 1) * sizeof(*c->policies));
+        p = &c->policies[c->npolicies++];
+        snprintf(p->consumer, sizeof(p->consumer), "%s", at.name);
+        p->consumer_created_ms = at.created_ms;
+    } else {
+        free(p->text);
+    }
+    p->text = sc_strdup(text);
+    rc = stream_commit(reg, pos, c);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_policy_get(struct registry *reg, const char *stream, const char *consumer,
+                        int64_t consumer_created_secs, char **out)
+{
+    *out = NULL;
+    size_t pos;
+    int rc = lock_find(reg, stream, &pos, false);
+    if (rc != 0)
+        return rc;
+    struct reg_stream *s = reg->streams[pos];
+    const char *name;
+    int64_t created_ms;
+    rc = policy_owner(s, consumer, consumer_created_secs, &name, &created_ms);
+    if (rc == 0) {
+        const struct reg_policy *p = policy_find(s, name, created_ms);
+        if (p != NULL)
+            *out = sc_strdup(p->text);
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_policy_delete(struct registry *reg, const char *stream, const char *consumer,
+                           int64_t consumer_created_secs)
+{
+    size_t pos;
+    struct reg_stream *c;
+    struct policy_loc at;
+    int rc = policy_begin(reg, stream, consumer, consumer_created_secs, &pos, &c, &at);
+    if (rc != 0)
+        return rc;
+    if (at.slot == NULL) {
+        rc = -ENOENT;
+        reg_stream_free(c);
+    } else {
+        free(at.slot->text);
+        *at.slot = c->policies[--c->npolicies];
+        rc = stream_commit(reg, pos, c);
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
 }
 
 /* ---- consumers ----------------------------------------------------------------------------- */

@@ -29,6 +29,8 @@ struct shardlog; /* storage helper's per-shard log (shards/shardlog.h), attached
 #define REG_SCALINGS_PER_DAY 10 /* AWS's UpdateShardCount quota per stream, rolling 24 h */
 /* AWS's StartStreamEncryption quota per stream, rolling 24 h, and StopStreamEncryption's. */
 #define REG_ENCRYPTIONS_PER_DAY 25
+/* A resource policy's bytes. AWS documents no bound for Kinesis; 20 KiB is DynamoDB's. */
+#define REG_POLICY_MAX 20480
 #define REG_TAG_KEY_MAX 128   /* characters, as AWS counts them */
 #define REG_TAG_VALUE_MAX 256 /* characters */
 /* A tag's UTF-8 bytes: up to 4 a character. Sized in characters, a key of 128 accented letters
@@ -183,6 +185,19 @@ int registry_metrics_update(struct registry *reg, const char *name, uint32_t bit
  * when the oldest counted one leaves the window. Every successful call counts. */
 int registry_encryption_set(struct registry *reg, const char *name, enum reg_encryption enc,
                             const char *key_id, int64_t *retry_ms);
+
+/* Resource policies (Put/Get/DeleteResourcePolicy): bookkeeping, nothing enforces them.
+ * `consumer` NULL names the stream's own policy; otherwise a consumer's, whose registration
+ * must have `consumer_created_secs` (< 0: any). A policy goes with its stream or consumer.
+ * put (text of 1..REG_POLICY_MAX bytes, replacing any): KERR_RESOURCE_NOT_FOUND (stream or
+ * consumer), KERR_RESOURCE_IN_USE (stream not ACTIVE). get: *out = a malloc'd copy, or NULL
+ * when none is attached. delete: -ENOENT when none is attached. */
+int registry_policy_put(struct registry *reg, const char *stream, const char *consumer,
+                        int64_t consumer_created_secs, const char *text);
+int registry_policy_get(struct registry *reg, const char *stream, const char *consumer,
+                        int64_t consumer_created_secs, char **out);
+int registry_policy_delete(struct registry *reg, const char *stream, const char *consumer,
+                           int64_t consumer_created_secs);
 
 /* Switches the capacity mode. Stream goes UPDATING. KERR_RESOURCE_IN_USE if not ACTIVE. */
 int registry_mode_set(struct registry *reg, const char *name, enum reg_mode mode);

@@ -38,6 +38,14 @@ struct reg_daily {
     uint32_t n;
 };
 
+/* A resource policy (PutResourcePolicy): the stream's own (consumer "") or a consumer's, which
+ * names the registration it belongs to, so a name registered again does not inherit it. */
+struct reg_policy {
+    char consumer[REG_NAME_MAX + 1];
+    int64_t consumer_created_ms;
+    char *text; /* malloc'd, at most REG_POLICY_MAX bytes */
+};
+
 /* One stream as the registry holds it (under the registry mutex) and meta persists it.
  * info.shard_count/open_shard_count/consumer_count are derived, recomputed after changes. */
 struct reg_stream {
@@ -49,6 +57,8 @@ struct reg_stream {
     struct reg_consumer_rec *consumers; /* sorted by name */
     size_t nconsumers, cap_consumers;
     struct reg_daily daily[REG_DAILY_KINDS];
+    struct reg_policy *policies; /* at most 1 + nconsumers; registry.c prunes the orphans */
+    size_t npolicies;
 };
 
 void reg_stream_free(struct reg_stream *s);

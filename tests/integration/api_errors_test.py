@@ -568,6 +568,73 @@ class ControlPlaneRateTest(ServerTestCase):
             self.server.start()
 
 
+class ResourcePolicyTest(ServerTestCase):
+    """Put/Get/DeleteResourcePolicy on a stream and on a consumer (raw JSON: Debian's botocore
+    predates them; the JS SDK suite covers a real client): kept across a restart, replaced,
+    gone with their consumer, and AWS-shaped errors."""
+    server_args = ("--limits", "off")
+
+    def call_ok(self, op, body):
+        status, out = self.server.call(op, body)
+        self.assertEqual(status, 200, out)
+        return out
+
+    def call_err(self, op, body, code, message=None):
+        status, out = self.server.call(op, body)
+        self.assertEqual((status, out["__type"]), (400, code), out)
+        if message is not None:
+            self.assertEqual(out["message"], message)
+
+    def test_stream_and_consumer_policies(self):
+        self.call_ok("CreateStream", {"StreamName": "pol", "ShardCount": 1})
+        wait_for(lambda: self.call_ok("DescribeStreamSummary", {"StreamName": "pol"})
+                 ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
+        sarn = "arn:aws:kinesis:us-east-1:%s:stream/pol" % ACCOUNT
+        carn = self.call_ok("RegisterStreamConsumer", {"StreamARN": sarn, "ConsumerName": "c"}
+                            )["Consumer"]["ConsumerARN"]
+        doc = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::%s:root" % ACCOUNT},
+            "Action": ["kinesis:GetRecords"], "Resource": sarn}]})
+        self.assertEqual(self.call_ok("GetResourcePolicy", {"ResourceARN": sarn}),
+                         {"Policy": "{}"})
+        self.assertIsNone(self.call_ok("PutResourcePolicy", {"ResourceARN": sarn, "Policy": "{}"}))
+        self.assertIsNone(self.call_ok("PutResourcePolicy", {"ResourceARN": sarn, "Policy": doc}))
+        self.call_ok("PutResourcePolicy", {"ResourceARN": carn, "Policy": doc.replace(
+            "GetRecords", "SubscribeToShard")})
+        self.server.restart()
+        self.assertEqual(self.call_ok("GetResourcePolicy", {"ResourceARN": sarn})["Policy"], doc)
+        self.assertIn("SubscribeToShard",
+                      self.call_ok("GetResourcePolicy", {"ResourceARN": carn})["Policy"])
+        # Errors: not JSON, too long, empty, a bad or foreign ARN, unknown stream and consumer.
+        for bad in ("not json", "[1]", json.dumps({"a": "x" * 20480})):
+            self.call_err("PutResourcePolicy", {"ResourceARN": sarn, "Policy": bad},
+                          "InvalidArgumentException")
+        self.call_err("PutResourcePolicy", {"ResourceARN": sarn, "Policy": ""},
+                      "ValidationException")
+        self.call_err("PutResourcePolicy", {"ResourceARN": sarn}, "ValidationException")
+        self.call_err("GetResourcePolicy", {"ResourceARN": "arn:aws:s3:::bucket"},
+                      "ValidationException")
+        self.call_err("GetResourcePolicy", {"ResourceARN": sarn + "x"},
+                      "ResourceNotFoundException",
+                      "Stream polx under account %s not found." % ACCOUNT)
+        self.call_err("GetResourcePolicy", {"ResourceARN": carn.replace(":us-east-1:", ":eu-west-1:")},
+                      "ResourceNotFoundException")
+        stale = carn.rsplit(":", 1)[0] + ":1"
+        self.call_err("GetResourcePolicy", {"ResourceARN": stale}, "ResourceNotFoundException",
+                      "Consumer %s not found." % stale)
+        self.call_err("GetResourcePolicy", {"ResourceARN": sarn + "/consumer/c"},
+                      "InvalidArgumentException")
+        # Deleted once; then there is none to delete.
+        self.assertIsNone(self.call_ok("DeleteResourcePolicy", {"ResourceARN": sarn}))
+        self.assertEqual(self.call_ok("GetResourcePolicy", {"ResourceARN": sarn}),
+                         {"Policy": "{}"})
+        self.call_err("DeleteResourcePolicy", {"ResourceARN": sarn}, "ResourceNotFoundException",
+                      "No resource policy found for resource ARN %s." % sarn)
+        # A consumer's policy goes with it.
+        self.call_ok("DeregisterStreamConsumer", {"ConsumerARN": carn})
+        self.call_err("GetResourcePolicy", {"ResourceARN": carn}, "ResourceNotFoundException")
+
+
 def wait_active(k, name):
     wait_for(lambda: k.describe_stream_summary(StreamName=name)
              ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")

@@ -7,6 +7,8 @@ import {
     ListStreamsCommand, AddTagsToStreamCommand, ListTagsForStreamCommand,
     RemoveTagsFromStreamCommand, IncreaseStreamRetentionPeriodCommand,
     DecreaseStreamRetentionPeriodCommand, DescribeLimitsCommand, DeleteStreamCommand,
+    PutResourcePolicyCommand, GetResourcePolicyCommand, DeleteResourcePolicyCommand,
+    RegisterStreamConsumerCommand, DeregisterStreamConsumerCommand,
     waitUntilStreamExists, waitUntilStreamNotExists,
 } from '@aws-sdk/client-kinesis';
 import { startServer, waitFor, stopServerAndClient, expectError } from './harness.mjs';
@@ -144,6 +146,34 @@ function controlSuite(tls) {
             assert.ok(Number.isInteger(r.ShardLimit) && r.ShardLimit >= 4);
             assert.ok(Number.isInteger(r.OnDemandStreamCount));
             assert.ok(Number.isInteger(r.OnDemandStreamCountLimit));
+        });
+
+        it('keeps resource policies of a stream and of a consumer', async () => {
+            const sarn = (await client.send(new DescribeStreamSummaryCommand({ StreamName: s3 })))
+                .StreamDescriptionSummary.StreamARN;
+            const carn = (await client.send(new RegisterStreamConsumerCommand({
+                StreamARN: sarn, ConsumerName: 'pol' }))).Consumer.ConsumerARN;
+            const doc = (action, arn) => JSON.stringify({ Version: '2012-10-17', Statement: [{
+                Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' },
+                Action: [action], Resource: arn }] });
+            assert.equal((await client.send(new GetResourcePolicyCommand({ ResourceARN: sarn }))).Policy,
+                '{}');
+            await client.send(new PutResourcePolicyCommand({ ResourceARN: sarn,
+                Policy: doc('kinesis:GetRecords', sarn) }));
+            await client.send(new PutResourcePolicyCommand({ ResourceARN: carn,
+                Policy: doc('kinesis:SubscribeToShard', carn) }));
+            assert.equal((await client.send(new GetResourcePolicyCommand({ ResourceARN: sarn }))).Policy,
+                doc('kinesis:GetRecords', sarn));
+            assert.equal((await client.send(new GetResourcePolicyCommand({ ResourceARN: carn }))).Policy,
+                doc('kinesis:SubscribeToShard', carn));
+            await expectError(client.send(new PutResourcePolicyCommand({ ResourceARN: sarn,
+                Policy: 'not json' })), 'InvalidArgumentException');
+            await client.send(new DeleteResourcePolicyCommand({ ResourceARN: sarn }));
+            await expectError(client.send(new DeleteResourcePolicyCommand({ ResourceARN: sarn })),
+                'ResourceNotFoundException', `No resource policy found for resource ARN ${sarn}.`);
+            await client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: carn }));
+            await expectError(client.send(new GetResourcePolicyCommand({ ResourceARN: carn })),
+                'ResourceNotFoundException', `Consumer ${carn} not found.`);
         });
 
         it('errors surface as modelled exceptions', async () => {

@@ -172,7 +172,7 @@ static void test_gate(void)
     CHECK_EQ_INT(X.status, 400);
     CHECK_EQ_STR(X.etype, "UnknownOperationException");
     CHECK(strstr(X.body, "\"__type\":\"UnknownOperationException\"") != NULL);
-    raw("POST", "application/x-amz-json-1.1", "GetResourcePolicy", AUTH, "{}"); /* in the model, no handler */
+    raw("POST", "application/x-amz-json-1.1", "UpdateStreamWarmThroughput", AUTH, "{}"); /* in the model, no handler */
     CHECK_EQ_STR(X.etype, "UnknownOperationException");
     raw("POST", "text/plain", "ListStreams", AUTH, "{}");
     CHECK_EQ_STR(X.etype, "UnknownOperationException");

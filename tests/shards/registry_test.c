@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -500,6 +502,71 @@ static void test_encryption_per_day(void)
     remove_two_streams(dir, "k", "m");
 }
 
+/* Resource policies: the stream's and each consumer registration's, replaced, kept across a
+ * restart (also at the largest size), gone with their consumer (a name registered again does
+ * not inherit one), deleted once (then -ENOENT); only on ACTIVE streams. */
+static void test_resource_policies(void)
+{
+    char dir[] = "/tmp/sc-registry-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct registry_opts o = opts(dir);
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "p", 1, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_policy_put(reg, "p", NULL, -1, "{}"), KERR_RESOURCE_IN_USE);
+    CHECK_EQ_INT(registry_policy_put(reg, "nope", NULL, -1, "{}"), KERR_RESOURCE_NOT_FOUND);
+    clock_advance_ms(600);
+    struct reg_consumer c;
+    CHECK_EQ_INT(registry_consumer_register(reg, "p", "c", &c), 0);
+    int64_t secs = c.created_ms / 1000;
+    char *got;
+    CHECK_EQ_INT(registry_policy_get(reg, "p", NULL, -1, &got), 0);
+    CHECK(got == NULL);
+    CHECK_EQ_INT(registry_policy_put(reg, "p", NULL, -1, "{\"v\":1}"), 0);
+    CHECK_EQ_INT(registry_policy_put(reg, "p", NULL, -1, "{\"v\":2}"), 0); /* replaces */
+    CHECK_EQ_INT(registry_policy_put(reg, "p", "c", secs + 1, "{}"), KERR_RESOURCE_NOT_FOUND);
+    CHECK_EQ_INT(registry_policy_put(reg, "p", "x", -1, "{}"), KERR_RESOURCE_NOT_FOUND);
+    static char big[REG_POLICY_MAX + 1];
+    memset(big, 'a', REG_POLICY_MAX);
+    big[0] = '"';
+    big[REG_POLICY_MAX - 1] = '"';
+    CHECK_EQ_INT(registry_policy_put(reg, "p", "c", secs, big), 0);
+    registry_destroy(reg);
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_policy_get(reg, "p", NULL, -1, &got), 0);
+    CHECK_EQ_STR(got ? got : "", "{\"v\":2}");
+    free(got);
+    CHECK_EQ_INT(registry_policy_get(reg, "p", "c", secs, &got), 0);
+    CHECK(got != NULL && strcmp(got, big) == 0);
+    free(got);
+    /* Deregistered: its policy goes; the same name registered again starts without one. */
+    CHECK_EQ_INT(registry_consumer_deregister(reg, "p", "c", secs), 0);
+    CHECK_EQ_INT(registry_policy_get(reg, "p", "c", -1, &got), KERR_RESOURCE_NOT_FOUND);
+    clock_advance_ms(1600);
+    CHECK_EQ_INT(registry_consumer_register(reg, "p", "c", &c), 0);
+    CHECK(c.created_ms / 1000 != secs);
+    CHECK_EQ_INT(registry_policy_get(reg, "p", "c", -1, &got), 0);
+    CHECK(got == NULL);
+    CHECK_EQ_INT(registry_policy_delete(reg, "p", "c", -1), -ENOENT);
+    CHECK_EQ_INT(registry_policy_delete(reg, "p", NULL, -1), 0);
+    CHECK_EQ_INT(registry_policy_delete(reg, "p", NULL, -1), -ENOENT);
+    CHECK_EQ_INT(registry_policy_get(reg, "p", NULL, -1, &got), 0);
+    CHECK(got == NULL);
+    registry_destroy(reg);
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_policy_get(reg, "p", NULL, -1, &got), 0);
+    CHECK(got == NULL);
+    CHECK_EQ_INT(registry_stream_delete(reg, "p", true), 0);
+    clock_advance_ms(600);
+    struct reg_stream_info info;
+    CHECK_EQ_INT(registry_stream_get(reg, "p", &info), KERR_RESOURCE_NOT_FOUND); /* removed */
+    registry_destroy(reg);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/meta", dir);
+    CHECK_EQ_INT(remove(path), 0);
+    CHECK_EQ_INT(remove(dir), 0);
+}
+
 static int seal_calls;
 
 static int fake_seal(void *arg, const char *stream, uint32_t index, uint64_t *end)
@@ -678,6 +745,7 @@ int main(void)
     TEST_RUN(test_update_shard_count_uniform);
     TEST_RUN(test_update_shard_count_per_day);
     TEST_RUN(test_encryption_per_day);
+    TEST_RUN(test_resource_policies);
     TEST_RUN(test_seal_hook);
     TEST_RUN(test_persistence);
     TEST_RUN(test_shard_ids);
