@@ -173,6 +173,10 @@ static int decode_policy(struct reg_stream *s, const char *rest)
     if (sscanf(rest, "%257s %" SCNd64 " %n", who, &p.consumer_created_ms, &used) != 2 ||
         get_hex(who, p.consumer, sizeof(p.consumer)) != 0)
         return -EBADMSG;
+    for (size_t i = 0; i < s->npolicies; i++) /* one per owner, as the registry keeps them */
+        if (strcmp(s->policies[i].consumer, p.consumer) == 0 &&
+            s->policies[i].consumer_created_ms == p.consumer_created_ms)
+            return -EBADMSG;
     const char *hex = rest + used;
     size_t n = strlen(hex);
     if (n < 2 || n > 2 * REG_POLICY_MAX || strchr(hex, ' ') != NULL)

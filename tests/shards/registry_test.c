@@ -565,6 +565,21 @@ static void test_resource_policies(void)
     snprintf(path, sizeof(path), "%s/meta", dir);
     CHECK_EQ_INT(remove(path), 0);
     CHECK_EQ_INT(remove(dir), 0);
+    /* A file holding two policies of one owner is refused (the registry keeps one each). */
+    for (int twice = 0; twice < 2; twice++) {
+        char text[256];
+        int n = snprintf(text, sizeof(text), "shardcast-meta 1\nrev 1\nstream x\n%s%s",
+                         "policy - 0 7b7d\n", twice ? "policy - 0 7b7d\n" : "");
+        snprintf(text + n, sizeof(text) - (size_t)n, "crc %08x\n",
+                 crc32_update(0, text, (size_t)n));
+        struct reg_stream *rs = NULL;
+        CHECK_EQ_INT(meta_decode(text, strlen(text), &rs), twice ? -EBADMSG : 0);
+        if (rs != NULL) {
+            CHECK_EQ_INT(rs->npolicies, 1);
+            CHECK_EQ_STR(rs->policies[0].text, "{}");
+            reg_stream_free(rs);
+        }
+    }
 }
 
 static int seal_calls;
