@@ -33,6 +33,18 @@ void tbucket_init(struct tbucket *tb, uint64_t rate_per_s, uint64_t burst, uint6
     tb->frac = 0;
 }
 
+void tbucket_set_burst(struct tbucket *tb, uint64_t burst, uint64_t now_ns)
+{
+    ASSERT(burst <= (uint64_t)INT64_MAX / 2);
+    refill(tb, now_ns);
+    bool full = tb->tokens >= (int64_t)tb->burst;
+    tb->burst = burst;
+    if (full || tb->tokens > (int64_t)burst) {
+        tb->tokens = (int64_t)burst;
+        tb->frac = 0;
+    }
+}
+
 bool tbucket_take(struct tbucket *tb, uint64_t n, uint64_t now_ns)
 {
     if (tb->rate_per_s == 0)

@@ -23,6 +23,10 @@ bool tbucket_take(struct tbucket *tb, uint64_t n, uint64_t now_ns);
 uint64_t tbucket_take_upto(struct tbucket *tb, uint64_t n, uint64_t now_ns);
 /* Take n tokens even if that leaves a debt that later refills must pay back first. */
 void tbucket_charge(struct tbucket *tb, uint64_t n, uint64_t now_ns);
+/* Changes the most tokens held (a stream's write burst follows its maximum record size). A full
+ * bucket stays full (an idle shard's, or one created a moment ago with the default burst); one
+ * in use fills the new room at the rate; a lower burst caps what is held now. */
+void tbucket_set_burst(struct tbucket *tb, uint64_t burst, uint64_t now_ns);
 /* Tokens available now. */
 uint64_t tbucket_available(struct tbucket *tb, uint64_t now_ns);
 /* Nanoseconds until n tokens (capped at burst) are available; 0 if they are now. */

@@ -166,6 +166,7 @@ void api_delete_resource_policy(struct api_ctx *c);
 void api_delete_stream(struct api_ctx *c);
 void api_describe_stream(struct api_ctx *c);
 void api_describe_stream_summary(struct api_ctx *c);
+void api_update_max_record_size(struct api_ctx *c);
 void api_list_streams(struct api_ctx *c);
 void api_list_shards(struct api_ctx *c);
 void api_add_tags(struct api_ctx *c);

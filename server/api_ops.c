@@ -41,7 +41,7 @@ static const struct api_op ops[] = {
     {"TagResource", api_tag_resource},
     {"UntagResource", api_untag_resource},
     {"UpdateAccountSettings", NULL},
-    {"UpdateMaxRecordSize", NULL},
+    {"UpdateMaxRecordSize", api_update_max_record_size},
     {"UpdateShardCount", api_update_shard_count},
     {"UpdateStreamMode", api_update_stream_mode},
     {"UpdateStreamWarmThroughput", NULL},

@@ -25,8 +25,8 @@
 #include "shards/shardtab.h"
 
 #define PUT_RECORDS_MAX 500
-#define PUT_RECORD_BYTES_MAX 1048576u    /* data + partition key (UTF-8 bytes) */
-#define PUT_REQUEST_BYTES_MAX (5u << 20) /* PutRecords: all data + keys */
+/* PutRecords: all data + keys. AWS raised it from 5 MiB with large records, for every stream. */
+#define PUT_REQUEST_BYTES_MAX (10u << 20)
 #define PUT_KEY_CHARS_MAX 256
 #define PUT_ROUTE_ATTEMPTS 3 /* a shard sealed by a reshard mid-request: route again */
 
@@ -60,6 +60,9 @@ struct put_req {
     struct api_ctx *c;
     bool single; /* PutRecord */
     bool kms;    /* the stream is encrypted: answers say EncryptionType KMS */
+    /* The stream's maximum record size in bytes: Data alone and data + partition key must fit
+     * it; also the shard's write burst. */
+    uint64_t max_record;
     char stream[REG_NAME_MAX + 1];
     uint32_t n;
     struct put_entry *e;
@@ -185,12 +188,13 @@ static void entry_validate(struct put_req *r, struct put_entry *e, const struct 
                 snprintf(v->ser_msg, sizeof(v->ser_msg),
                          "Base64 encoded value is not valid: could not decode Data");
             v->serialization = true;
-        } else if (dec > PUT_RECORD_BYTES_MAX) {
+        } else if (dec > r->max_record) {
             char shown[96];
             snprintf(shown, sizeof(shown), "java.nio.HeapByteBuffer[pos=0 lim=%zu cap=%zu]", dec,
                      dec);
             validate_fail(v, shown, member_path(path, sizeof(path), member, "data"),
-                          "Member must have length less than or equal to %u", PUT_RECORD_BYTES_MAX);
+                          "Member must have length less than or equal to %llu",
+                          (unsigned long long)r->max_record);
         }
         e->bytes = dec;
     }
@@ -343,6 +347,21 @@ static void sel_parse(struct put_req *r, const struct jscan_val *sn, const struc
         (void)type_ok(r, sid, JSCAN_STRING, "a String");
 }
 
+/* The selected stream's maximum record size, for the checks of model validation: the model's
+ * own 10 MiB while the stream is not known (a bad selector or a missing stream is answered after
+ * validation, as AWS orders them). */
+static uint64_t stream_max_record(const struct api_sel *sel)
+{
+    char n[REG_NAME_MAX + 1], region[64], account[16];
+    const char *name = sel->name;
+    if (name == NULL && sel->arn != NULL && arn_parse_stream(sel->arn, n, region, account) == 0)
+        name = n;
+    uint32_t kib = REG_RECORD_KIB_MAX;
+    if (name != NULL)
+        (void)registry_stream_max_record(api_registry(), name, &kib);
+    return (uint64_t)kib << 10;
+}
+
 /* ---- request -------------------------------------------------------------------------------- */
 
 static void req_free(struct put_req *r)
@@ -391,6 +410,7 @@ static bool req_parse(struct put_req *r, char *name, char *arn, struct api_sel *
             }
         }
         sel_parse(r, &sn, &sa, &sid, sel, name, arn);
+        r->max_record = stream_max_record(sel);
         if (r->single) {
             r->n = 1;
             r->e = sc_calloc(1, sizeof(*r->e));
@@ -433,11 +453,11 @@ static bool req_check(struct put_req *r)
         } else {
             e->hash = u128_md5(e->key, e->key_len);
         }
-        if (e->bytes > PUT_RECORD_BYTES_MAX) {
+        if (e->bytes > r->max_record) {
             api_reply_error(r->c, KERR_INVALID_ARGUMENT,
                             "Record size of %llu bytes (data + partition key) exceeds the "
-                            "maximum record size of %u bytes.",
-                            (unsigned long long)e->bytes, PUT_RECORD_BYTES_MAX);
+                            "maximum record size of %llu bytes.",
+                            (unsigned long long)e->bytes, (unsigned long long)r->max_record);
             return false;
         }
         total += e->bytes;
@@ -543,7 +563,7 @@ static int route_pass(struct put_req *r, uint64_t now_ns, uint32_t first_group)
         if (rc != 0)
             return rc;
         struct put_group *g = r->g[e->group];
-        if (!shard_rt_admit_write(g->rt, e->bytes, 1, now_ns)) {
+        if (!shard_rt_admit_write(g->rt, e->bytes, 1, r->max_record, now_ns)) {
             e->status = PS_THROTTLED;
             continue;
         }

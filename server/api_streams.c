@@ -127,11 +127,11 @@ void api_create_stream(struct api_ctx *c)
         mode = validate_enum(&c->v, md, "StreamMode", "streamModeDetails.streamMode", true,
                              mode_names, 2);
     json_t *tags = validate_map(&c->v, c->in, "Tags", "tags", false, 1, 200);
-    int64_t dummy;
+    int64_t dummy, max_kib = 0;
     (void)validate_int(&c->v, c->in, "WarmThroughputMiBps", "warmThroughputMiBps", false, 0,
                        INT32_MAX, &dummy);
-    (void)validate_int(&c->v, c->in, "MaxRecordSizeInKiB", "maxRecordSizeInKiB", false, 1024, 10240,
-                       &dummy);
+    (void)validate_int(&c->v, c->in, "MaxRecordSizeInKiB", "maxRecordSizeInKiB", false,
+                       REG_RECORD_KIB_DEFAULT, REG_RECORD_KIB_MAX, &max_kib);
     /* Absent or JSON null ("ShardCount": null once reached the registry as 0: wire_fuzz_test);
      * a present but invalid count has its own message already. */
     json_t *sc = json_object_get(c->in, "ShardCount");
@@ -144,9 +144,9 @@ void api_create_stream(struct api_ctx *c)
     if (tags != NULL && (nt = tags_from_map(c, tags, tv, REG_TAGS_MAX)) < 0)
         return;
     const struct config *cfg = api_config();
-    int rc =
-        registry_stream_create(api_registry(), name, (uint32_t)count,
-                               on_demand ? REG_ON_DEMAND : (enum reg_mode)mode, tv, (size_t)nt);
+    int rc = registry_stream_create(api_registry(), name, (uint32_t)count,
+                                    on_demand ? REG_ON_DEMAND : (enum reg_mode)mode, tv, (size_t)nt,
+                                    (uint32_t)max_kib);
     if (rc == KERR_RESOURCE_IN_USE)
         api_reply_error(c, rc, "Stream %s under account %s already exists.", name, cfg->account_id);
     else if (rc == KERR_LIMIT_EXCEEDED)
@@ -250,7 +250,23 @@ void api_describe_stream_summary(struct api_ctx *c)
     json_t *d = describe_common(&info);
     json_object_set_new(d, "OpenShardCount", json_integer(info.open_shard_count));
     json_object_set_new(d, "ConsumerCount", json_integer(info.consumer_count));
+    json_object_set_new(d, "MaxRecordSizeInKiB", json_integer(info.max_record_kib));
     api_reply_json(c, json_pack("{s:o}", "StreamDescriptionSummary", d));
+}
+
+void api_update_max_record_size(struct api_ctx *c)
+{
+    /* The model selects by StreamARN only (and a reserved StreamId): a StreamName is a member
+     * it does not know, ignored as AWS ignores those, so an ARN-less call selects nothing. */
+    struct api_sel sel = {
+        .arn = validate_string(&c->v, c->in, "StreamARN", "streamARN", false, 1, ARN_MAX, NULL)};
+    int64_t kib = 0;
+    (void)validate_int(&c->v, c->in, "MaxRecordSizeInKiB", "maxRecordSizeInKiB", true,
+                       REG_RECORD_KIB_DEFAULT, REG_RECORD_KIB_MAX, &kib);
+    char name[REG_NAME_MAX + 1];
+    if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
+        return;
+    api_reply_result(c, registry_max_record_set(api_registry(), name, (uint32_t)kib), name);
 }
 
 void api_list_streams(struct api_ctx *c)

@@ -42,7 +42,7 @@ static void fill_defaults(struct server *s, const struct server_opts *o)
     if (!s->opts.max_conns_per_worker)
         s->opts.max_conns_per_worker = SERVER_MAX_CONNS_PER_WORKER;
     if (!s->opts.body_max_bytes)
-        s->opts.body_max_bytes = 16u << 20;
+        s->opts.body_max_bytes = 32u << 20;
 }
 
 static void server_free(struct server *s)

@@ -69,6 +69,10 @@ char *meta_encode(const struct reg_stream *s, size_t *len)
     fprintf(f, "status %d %" PRId64 "\n", (int)i->status, s->status_ms);
     fprintf(f, "mode %d\ncreated %" PRId64 "\nretention %u\nmetrics %u\nnext %u\n", (int)i->mode,
             i->created_ms, i->retention_hours, i->metrics, s->next_index);
+    /* Only when raised: a file of a stream without large records stays readable by builds that
+     * predate them. */
+    if (i->max_record_kib != REG_RECORD_KIB_DEFAULT)
+        fprintf(f, "maxrecord %u\n", i->max_record_kib);
     fprintf(f, "enc %d ", (int)i->encryption);
     put_hex(f, i->key_id);
     fputc('\n', f);
@@ -217,6 +221,13 @@ static int decode_line(struct reg_stream *s, const char *line)
         sscanf(line, "metrics %u", &i->metrics) == 1 ||
         sscanf(line, "next %u", &s->next_index) == 1)
         return 0;
+    unsigned kib;
+    if (sscanf(line, "maxrecord %u", &kib) == 1) {
+        if (kib <= REG_RECORD_KIB_DEFAULT || kib > REG_RECORD_KIB_MAX) /* never written so */
+            return -EBADMSG;
+        i->max_record_kib = kib;
+        return 0;
+    }
     if (sscanf(line, "enc %d %4199s", &x, t2) == 2 && (x == 0 || x == 1)) {
         i->encryption = (enum reg_encryption)x;
         return get_hex(t2, i->key_id, sizeof(i->key_id));
@@ -274,6 +285,7 @@ int meta_decode(const char *buf, size_t len, struct reg_stream **out)
     if (sscanf(buf + len - 9, "%8x", &want) != 1 || crc32_update(0, buf, len - 13) != want)
         return -EBADMSG;
     struct reg_stream *s = sc_calloc(1, sizeof(*s));
+    s->info.max_record_kib = REG_RECORD_KIB_DEFAULT; /* no "maxrecord" line */
     int rc = 0;
     const char *p = buf + ml, *end = buf + len - 13;
     /* The longest line is a policy's (hex: twice REG_POLICY_MAX); the rest fit in 8 KiB. */

@@ -307,6 +307,7 @@ static struct reg_stream *stream_new(const char *name, uint32_t count, enum reg_
     s->info.mode = mode;
     s->info.created_ms = now;
     s->info.retention_hours = REG_RETENTION_MIN;
+    s->info.max_record_kib = REG_RECORD_KIB_DEFAULT;
     s->status_ms = now;
     s->shards = sc_calloc(count, sizeof(*s->shards));
     s->cap_shards = s->nshards = count;
@@ -323,11 +324,14 @@ static struct reg_stream *stream_new(const char *name, uint32_t count, enum reg_
 }
 
 int registry_stream_create(struct registry *reg, const char *name, uint32_t shard_count,
-                           enum reg_mode mode, const struct reg_tag *tags, size_t ntags)
+                           enum reg_mode mode, const struct reg_tag *tags, size_t ntags,
+                           uint32_t max_record_kib)
 {
     if (mode == REG_ON_DEMAND)
         shard_count = REG_ON_DEMAND_SHARDS;
     ASSERT(shard_count >= 1 && strlen(name) <= REG_NAME_MAX);
+    ASSERT(max_record_kib == 0 ||
+           (max_record_kib >= REG_RECORD_KIB_DEFAULT && max_record_kib <= REG_RECORD_KIB_MAX));
     pthread_mutex_lock(&reg->lock);
     registry_tick(reg);
     int rc = 0;
@@ -346,6 +350,8 @@ int registry_stream_create(struct registry *reg, const char *name, uint32_t shar
         goto out;
     }
     struct reg_stream *s = stream_new(name, shard_count, mode, clock_now_ms());
+    if (max_record_kib != 0)
+        s->info.max_record_kib = max_record_kib;
     if (ntags > 0 && tags_merge(&s->info, tags, ntags) != 0) {
         reg_stream_free(s);
         rc = KERR_INVALID_ARGUMENT;
@@ -404,6 +410,12 @@ int registry_stream_get(struct registry *reg, const char *name, struct reg_strea
 int registry_stream_encryption(struct registry *reg, const char *name, enum reg_encryption *out)
 {
     return info_copy(reg, name, offsetof(struct reg_stream_info, encryption), sizeof(*out), out);
+}
+
+int registry_stream_max_record(struct registry *reg, const char *name, uint32_t *kib)
+{
+    return info_copy(reg, name, offsetof(struct reg_stream_info, max_record_kib), sizeof(*kib),
+                     kib);
 }
 
 int registry_stream_status(struct registry *reg, const char *name, enum reg_status *out)
@@ -565,6 +577,20 @@ int registry_retention_set(struct registry *reg, const char *name, uint32_t hour
         c->info.retention_hours = hours;
         rc = stream_commit(reg, pos, c);
     }
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_max_record_set(struct registry *reg, const char *name, uint32_t kib)
+{
+    ASSERT(kib >= REG_RECORD_KIB_DEFAULT && kib <= REG_RECORD_KIB_MAX);
+    size_t pos;
+    struct reg_stream *c;
+    int rc = lock_clone_active(reg, name, &pos, &c);
+    if (rc != 0)
+        return rc;
+    c->info.max_record_kib = kib;
+    rc = stream_commit(reg, pos, c);
     pthread_mutex_unlock(&reg->lock);
     return rc;
 }

@@ -42,6 +42,10 @@ struct shardlog; /* storage helper's per-shard log (shards/shardlog.h), attached
 #define REG_RETENTION_MIN 24
 #define REG_RETENTION_MAX 8760
 #define REG_ON_DEMAND_SHARDS 4
+/* A stream's maximum record size (data + partition key), in KiB: 1 MiB unless CreateStream or
+ * UpdateMaxRecordSize asked for more, up to 10 MiB (AWS's large records). */
+#define REG_RECORD_KIB_DEFAULT 1024u
+#define REG_RECORD_KIB_MAX 10240u
 
 enum reg_status { REG_CREATING, REG_DELETING, REG_ACTIVE, REG_UPDATING };
 enum reg_mode { REG_PROVISIONED, REG_ON_DEMAND };
@@ -85,6 +89,7 @@ struct reg_stream_info {
     enum reg_encryption encryption;
     char key_id[REG_KEY_ID_MAX + 1];
     uint32_t metrics; /* enum reg_metric bits */
+    uint32_t max_record_kib; /* REG_RECORD_KIB_DEFAULT..REG_RECORD_KIB_MAX */
     size_t tag_count;
     struct reg_tag tags[REG_TAGS_MAX]; /* sorted by key (byte order) */
     uint32_t shard_count;              /* all shards, open and closed */
@@ -123,11 +128,13 @@ int registry_create(const struct registry_opts *opts, struct registry **out);
 void registry_destroy(struct registry *reg);
 
 /* Creates a stream in CREATING with `shard_count` shards (ON_DEMAND: REG_ON_DEMAND_SHARDS,
- * shard_count ignored) split per u128_split; tags (may be NULL) are copied and sorted.
+ * shard_count ignored) split per u128_split; tags (may be NULL) are copied and sorted;
+ * max_record_kib 0 means REG_RECORD_KIB_DEFAULT, else within the REG_RECORD_KIB_ range.
  * KERR_RESOURCE_IN_USE: exists. KERR_LIMIT_EXCEEDED: max_creating streams are CREATING, or the
  * open-shard quota would be exceeded. KERR_INVALID_ARGUMENT: more than 50 tags. */
 int registry_stream_create(struct registry *reg, const char *name, uint32_t shard_count,
-                           enum reg_mode mode, const struct reg_tag *tags, size_t ntags);
+                           enum reg_mode mode, const struct reg_tag *tags, size_t ntags,
+                           uint32_t max_record_kib);
 
 /* Marks the stream DELETING (gone after transition_ms). Consumers are dropped when `force`,
  * otherwise KERR_RESOURCE_IN_USE if any exist. KERR_RESOURCE_NOT_FOUND: no such stream
@@ -140,6 +147,12 @@ int registry_stream_get(struct registry *reg, const char *name, struct reg_strea
 /* The stream's encryption alone, without copying its description (PutRecord answers carry
  * EncryptionType KMS). KERR_RESOURCE_NOT_FOUND if absent. */
 int registry_stream_encryption(struct registry *reg, const char *name, enum reg_encryption *out);
+/* The stream's maximum record size alone, likewise (PutRecord's size checks). */
+int registry_stream_max_record(struct registry *reg, const char *name, uint32_t *kib);
+/* UpdateMaxRecordSize: kib within the REG_RECORD_KIB_ range, applied at once (records stored
+ * under an earlier, larger maximum stay readable). KERR_RESOURCE_NOT_FOUND; KERR_RESOURCE_IN_USE
+ * if the stream is not ACTIVE. */
+int registry_max_record_set(struct registry *reg, const char *name, uint32_t kib);
 /* The stream's status alone, likewise (a subscription's periodic check). */
 int registry_stream_status(struct registry *reg, const char *name, enum reg_status *out);
 

@@ -10,7 +10,7 @@
  *   12   4   wire_crc    CRC32 of the wire bytes (the fan-out combines these with crc32_combine)
  *   16   8   counter     the record's position; consecutive within a file, first == file name
  *   24   8   arrival_ms  epoch ms, non-decreasing along the shard
- *   32   4   data_len    decoded Data bytes (1 MiB data+key accounting)
+ *   32   4   data_len    decoded Data bytes (the data+key size accounting)
  *   36   2   pkey_len    partition key bytes (unescaped)
  *   38   2   flags       0 today
  * Integers are little-endian (the host order; asserted at build time).
@@ -35,7 +35,8 @@
 
 #define SEGMENT_MAGIC 0x31524353u /* "SCR1" on disk */
 #define SEGMENT_HDR_SIZE 40u
-#define SEGMENT_WIRE_MAX (2u << 20) /* > 1 MiB base64 (1.34 MiB) + escaped key + fields */
+/* > a 10 MiB record's base64 (13.34 MiB) + its key escaped at worst (4.5 KiB) + fields. */
+#define SEGMENT_WIRE_MAX (14u << 20)
 #define SEGMENT_INDEX_BYTES (32u << 10)
 
 /* A decoded header. */

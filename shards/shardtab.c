@@ -249,11 +249,15 @@ void shard_rt_hash_range(const struct shard_rt *s, u128 *start, u128 *end)
     *end = s->end_hash;
 }
 
-bool shard_rt_admit_write(struct shard_rt *s, uint64_t bytes, uint32_t records, uint64_t now_ns)
+bool shard_rt_admit_write(struct shard_rt *s, uint64_t bytes, uint32_t records,
+                          uint64_t burst_bytes, uint64_t now_ns)
 {
     if (!s->limits)
         return true;
+    ASSERT(burst_bytes >= SHARD_WRITE_BYTES_PER_S);
     pthread_mutex_lock(&s->rate_lock);
+    if (s->wbytes.burst != burst_bytes)
+        tbucket_set_burst(&s->wbytes, burst_bytes, now_ns);
     bool ok = tbucket_available(&s->wbytes, now_ns) >= bytes &&
               tbucket_available(&s->wrecs, now_ns) >= records;
     if (ok) {

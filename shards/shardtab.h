@@ -73,12 +73,15 @@ void shard_rt_hash_range(const struct shard_rt *s, u128 *start, u128 *end);
 
 /* Rate limits; always true when the table was created with limits off.
  * admit_write: takes `bytes` (data + partition key) and `records` from the shard's write buckets
- * if both have them (1 MiB/s, 1000 records/s), else takes nothing and returns false.
+ * if both have them (1 MiB/s, 1000 records/s), else takes nothing and returns false. The byte
+ * bucket holds up to burst_bytes, the stream's maximum record size (>= 1 MiB): AWS lets a
+ * shard burst to take a large record and averages it out at 1 MiB/s.
  * admit_read: one GetRecords call (5/s) and the shared read-byte bucket not in debt.
  * admit_iterator: one GetShardIterator call (5/s, a bucket of its own).
  * charge_read: the bytes a GetRecords call returned (may leave a debt, as AWS throttles the calls
  * that follow a large read). */
-bool shard_rt_admit_write(struct shard_rt *s, uint64_t bytes, uint32_t records, uint64_t now_ns);
+bool shard_rt_admit_write(struct shard_rt *s, uint64_t bytes, uint32_t records,
+                          uint64_t burst_bytes, uint64_t now_ns);
 bool shard_rt_admit_read(struct shard_rt *s, uint64_t now_ns);
 bool shard_rt_admit_iterator(struct shard_rt *s, uint64_t now_ns);
 void shard_rt_charge_read(struct shard_rt *s, uint64_t bytes, uint64_t now_ns);

@@ -15,9 +15,18 @@
 #include "common/common.h"
 #include "common/refbuf.h"
 #include "common/tbucket.h"
+#include "shards/segment.h"
 #include "shards/shardlog.h"
 #include "subscribe/evframe.h"
+#include "subscribe/eventstream.h"
 #include "subscribe/tailring.h"
+
+/* A read returns at most PIPE_READ_BYTES_MAX of records, or one record larger than that (of at
+ * most SEGMENT_WIRE_MAX bytes): either fits one event message with room for its headers, the
+ * continuation number and the JSON around the records (well under 64 KiB). */
+#define READ_FITS_EVENT (SC_MAX(PIPE_READ_BYTES_MAX, SEGMENT_WIRE_MAX) + (64u << 10) <= \
+                         EVENTSTREAM_MAX_LEN)
+STATIC_ASSERT(READ_FITS_EVENT, "a read's records fit one event-stream message");
 
 #define PIPE_EOF ((ssize_t)-1)
 /* Control frames (heartbeat, exception, shard end) always find a slot. */
@@ -367,8 +376,10 @@ static void hub_hand(struct pipe *p, const struct tailframe *tf, struct evframe 
         f = *cbor;
     }
     size_t len = evframe_len(f);
+    /* An empty queue takes a frame past the byte bound (one large record's): otherwise every
+     * tail pipe would fall back to catch-up and read it again from the log. */
     if (p->qlen + 1 > PIPE_QUEUE_FRAMES_MAX - QUEUE_RESERVED ||
-        p->qbytes + len > PIPE_QUEUE_BYTES_MAX) {
+        (p->qbytes > 0 && p->qbytes + len > PIPE_QUEUE_BYTES_MAX)) {
         /* The client does not read: stall alone, from our own position, later. */
         stat_add(&st_drops, 1);
         q_drop_unstarted(p);
@@ -397,7 +408,7 @@ static void frame_of_batch(struct shardlog *log, const struct shardlog_batch *b,
     struct evframe_event ev = {recs, b->count, out->seq, behind_ms(b), NULL, kms};
     struct evframe *f;
     int rc = evframe_create_event(&ev, &f);
-    ASSERT(rc == 0); /* reads are bounded far below the 16 MiB message limit */
+    ASSERT(rc == 0); /* reads stay below the message limit: see READ_FITS_EVENT */
     free(recs);
     size_t len = evframe_len(f);
     struct refbuf *flat = refbuf_create(len);
@@ -579,7 +590,7 @@ static void pipe_on_read(void *arg, int err, struct shardlog_batch *b)
         struct evframe *f;
         int rc = pipe_frame(p, &ev, &f);
         free(recs);
-        if (rc != 0) { /* reads stay far below 16 MiB: only a stored record CBOR cannot take */
+        if (rc != 0) { /* reads fit an event (READ_FITS_EVENT): only a record CBOR cannot take */
             shardlog_batch_free(b);
             pipe_end(p, "InternalFailureException", "Internal service failure encoding records.");
             pipe_decref(p);

@@ -83,7 +83,8 @@ struct pipe_config {
     void *arg; /* for ops */
 };
 
-/* Per-pipe queue bounds: frames and bytes (a tail pipe past them falls back to catch-up). */
+/* Per-pipe queue bounds: frames and bytes (a tail pipe past them falls back to catch-up; a
+ * frame larger than the byte bound, one 10 MiB record's, is taken into an empty queue). */
 #define PIPE_QUEUE_FRAMES_MAX 64u
 #define PIPE_QUEUE_BYTES_MAX (8u << 20)
 /* Catch-up reads ahead only while the queue holds less than this. */

@@ -42,6 +42,18 @@ static void test_tbucket(void)
     for (int i = 1; i <= 10; i++)
         (void)tbucket_available(&tb, (uint64_t)i * (NS / 10));
     CHECK_EQ_INT(tbucket_available(&tb, NS), 3);
+    /* A raised burst fills at the rate; a lowered one caps what is held at once. */
+    tbucket_init(&tb, 1000, 1000, 0);
+    tbucket_set_burst(&tb, 10000, 0); /* full stays full */
+    CHECK_EQ_INT(tbucket_available(&tb, 0), 10000);
+    CHECK(tbucket_take(&tb, 9500, 0));
+    tbucket_set_burst(&tb, 20000, 0); /* in use: the room fills at the rate */
+    CHECK_EQ_INT(tbucket_available(&tb, 0), 500);
+    CHECK_EQ_INT(tbucket_available(&tb, 5 * NS), 5500);
+    CHECK_EQ_INT(tbucket_available(&tb, 60 * NS), 20000);
+    tbucket_set_burst(&tb, 2000, 60 * NS);
+    CHECK_EQ_INT(tbucket_available(&tb, 60 * NS), 2000);
+    CHECK_EQ_INT(tbucket_available(&tb, 61 * NS), 2000);
     /* Unlimited. */
     tbucket_init(&tb, 0, 0, 0);
     CHECK(tbucket_take(&tb, 1u << 30, 0));

@@ -574,17 +574,6 @@ class ResourcePolicyTest(ServerTestCase):
     gone with their consumer, and AWS-shaped errors."""
     server_args = ("--limits", "off")
 
-    def call_ok(self, op, body):
-        status, out = self.server.call(op, body)
-        self.assertEqual(status, 200, out)
-        return out
-
-    def call_err(self, op, body, code, message=None):
-        status, out = self.server.call(op, body)
-        self.assertEqual((status, out["__type"]), (400, code), out)
-        if message is not None:
-            self.assertEqual(out["message"], message)
-
     def test_stream_and_consumer_policies(self):
         self.call_ok("CreateStream", {"StreamName": "pol", "ShardCount": 1})
         wait_for(lambda: self.call_ok("DescribeStreamSummary", {"StreamName": "pol"})

@@ -322,6 +322,27 @@ class CborTest(ServerTestCase):
         got = self.ok("GetRecords", {"ShardIterator": it}, enc=definite)
         self.assertEqual([x["Data"] for x in got["Records"]], later)
 
+    def test_large_record(self):
+        """A 10 MiB record over CBOR (a byte string, not base64) on a large-record stream, back
+        byte for byte; the stream's maximum in DescribeStreamSummary and in the size error."""
+        self.assertIsNone(self.ok("CreateStream", {"StreamName": "cl", "ShardCount": 1,
+                                                   "MaxRecordSizeInKiB": 10240}))
+        wait_for(lambda: self.ok("DescribeStreamSummary", {"StreamName": "cl"})
+                 ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
+        s = self.ok("DescribeStreamSummary", {"StreamName": "cl"})["StreamDescriptionSummary"]
+        self.assertEqual(s["MaxRecordSizeInKiB"], 10240)
+        big = os.urandom(10 * 1024 * 1024 - 1)
+        r = self.ok("PutRecord", {"StreamName": "cl", "Data": big, "PartitionKey": "k"},
+                    enc=definite)
+        e = self.err("PutRecord", definite({"StreamName": "cl", "Data": big + b"x",
+                                            "PartitionKey": "k"}), "InvalidArgumentException")
+        self.assertIn("maximum record size of 10485760 bytes", e["message"])
+        it = self.ok("GetShardIterator", {"StreamName": "cl", "ShardId": SHARD0,
+                                          "ShardIteratorType": "TRIM_HORIZON"})["ShardIterator"]
+        recs = self.ok("GetRecords", {"ShardIterator": it})["Records"]
+        self.assertEqual([(x["SequenceNumber"], x["Data"]) for x in recs],
+                         [(r["SequenceNumber"], big)])
+
     def test_consumers(self):
         s = self.create_active("c3")
         t0 = now_ms()

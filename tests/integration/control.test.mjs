@@ -9,6 +9,7 @@ import {
     DecreaseStreamRetentionPeriodCommand, DescribeLimitsCommand, DeleteStreamCommand,
     PutResourcePolicyCommand, GetResourcePolicyCommand, DeleteResourcePolicyCommand,
     RegisterStreamConsumerCommand, DeregisterStreamConsumerCommand,
+    UpdateMaxRecordSizeCommand, PutRecordCommand, GetShardIteratorCommand, GetRecordsCommand,
     waitUntilStreamExists, waitUntilStreamNotExists,
 } from '@aws-sdk/client-kinesis';
 import { startServer, waitFor, stopServerAndClient, expectError } from './harness.mjs';
@@ -174,6 +175,40 @@ function controlSuite(tls) {
             await client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: carn }));
             await expectError(client.send(new GetResourcePolicyCommand({ ResourceARN: carn })),
                 'ResourceNotFoundException', `Consumer ${carn} not found.`);
+        });
+
+        it('large records: MaxRecordSizeInKiB at creation and by UpdateMaxRecordSize', async () => {
+            const name = `js-large-${tls ? 'tls' : 'h2c'}`;
+            await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1,
+                MaxRecordSizeInKiB: 2048 }));
+            const sum = await waitActive(client, name);
+            assert.equal(sum.MaxRecordSizeInKiB, 2048);
+            assert.equal((await waitActive(client, s1)).MaxRecordSizeInKiB, 1024);
+            const data = new Uint8Array(2 * 1024 * 1024 - 1).map((_, i) => (i * 7 + (i >> 9)) & 255);
+            const put = await client.send(new PutRecordCommand({ StreamName: name, PartitionKey: 'k',
+                Data: data }));
+            await expectError(client.send(new PutRecordCommand({ StreamName: name,
+                PartitionKey: 'kk', Data: data })), 'InvalidArgumentException',
+                'Record size of 2097153 bytes (data + partition key) exceeds the maximum record ' +
+                'size of 2097152 bytes.');
+            await client.send(new UpdateMaxRecordSizeCommand({ StreamARN: sum.StreamARN,
+                MaxRecordSizeInKiB: 10240 }));
+            assert.equal((await waitActive(client, name)).MaxRecordSizeInKiB, 10240);
+            await client.send(new PutRecordCommand({ StreamName: name, PartitionKey: 'kk',
+                Data: data }));
+            await expectError(client.send(new UpdateMaxRecordSizeCommand({ StreamARN: sum.StreamARN,
+                MaxRecordSizeInKiB: 10241 })), 'ValidationException');
+            const it = (await client.send(new GetShardIteratorCommand({ StreamName: name,
+                ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+            const got = (await client.send(new GetRecordsCommand({ ShardIterator: it }))).Records;
+            assert.equal(got.length, 2);
+            assert.equal(got[0].SequenceNumber, put.SequenceNumber);
+            assert.deepEqual(Buffer.from(got[0].Data), Buffer.from(data));
+            assert.deepEqual(Buffer.from(got[1].Data), Buffer.from(data));
+            await client.send(new DeleteStreamCommand({ StreamName: name }));
+            const w = await waitUntilStreamNotExists({ client, maxWaitTime: 30, minDelay: 1 },
+                { StreamName: name });
+            assert.equal(w.state, 'SUCCESS');
         });
 
         it('errors surface as modelled exceptions', async () => {

@@ -273,6 +273,19 @@ class ServerTestCase(unittest.TestCase):
         finally:
             srv.cleanup()
 
+    def call_ok(self, op, body):
+        """Raw JSON call that must answer 200; returns the parsed answer."""
+        status, out = self.server.call(op, body)
+        self.assertEqual(status, 200, out)
+        return out
+
+    def call_err(self, op, body, code, message=None):
+        """Raw JSON call that must answer 400 with error type `code` (and `message`)."""
+        status, out = self.server.call(op, body)
+        self.assertEqual((status, out["__type"]), (400, code), out)
+        if message is not None:
+            self.assertEqual(out["message"], message)
+
     def run(self, result=None):
         before = len(result.failures) + len(result.errors) if result else 0
         out = super().run(result)

@@ -181,13 +181,14 @@ class PutTest(ServerTestCase):
                  "ValidationException", "1 validation error detected: Value 'java.nio.HeapByteBuffer"
                  "[pos=0 lim=1048577 cap=1048577]' at 'data' failed to satisfy constraint: Member "
                  "must have length less than or equal to 1048576")
-        # 6 records of (1 MiB - 1) + 1 key byte: 6 MiB in one call
+        # 11 records of (1 MiB - 1) + 1 key byte: 11 MiB in one call (AWS allows 10 MiB, raised
+        # from 5 MiB with large records)
         self.err("PutRecords", {"StreamName": "p4", "Records": [
-            {"Data": ok, "PartitionKey": "a"} for _ in range(6)]}, "InvalidArgumentException",
-            "Records size of 6291456 bytes (data + partition keys) exceeds the limit of 5242880 "
+            {"Data": ok, "PartitionKey": "a"} for _ in range(11)]}, "InvalidArgumentException",
+            "Records size of 11534336 bytes (data + partition keys) exceeds the limit of 10485760 "
             "bytes per PutRecords request.")
-        five = [{"Data": ok, "PartitionKey": "a"} for _ in range(5)]
-        status, out = self.server.call("PutRecords", {"StreamName": "p4", "Records": five})
+        ten = [{"Data": ok, "PartitionKey": "a"} for _ in range(10)]
+        status, out = self.server.call("PutRecords", {"StreamName": "p4", "Records": ten})
         self.assertEqual(status, 200, out)
         self.assertEqual(out["FailedRecordCount"], 0)
         self.err("PutRecords", {"StreamName": "p4", "Records": [

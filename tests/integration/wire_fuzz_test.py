@@ -38,7 +38,7 @@ N_H1 = int(1000 * SCALE)
 N_H2 = int(500 * SCALE)
 DEADLINE_S = 240 * max(SCALE, 1)
 STREAM = "fz"
-BODY_MAX = 16 << 20  # shardcastd's default request body limit (config.c)
+BODY_MAX = 32 << 20  # shardcastd's default request body limit (config.c)
 AUTH = ("AWS4-HMAC-SHA256 Credential=AKIDSHARDCASTTEST/20240101/us-east-1/kinesis/aws4_request, "
         "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
 

@@ -32,8 +32,8 @@ static void test_lifecycle(void)
     struct registry_opts o = opts(NULL);
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "s1", 3, REG_PROVISIONED, NULL, 0), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "s1", 3, REG_PROVISIONED, NULL, 0),
+    CHECK_EQ_INT(registry_stream_create(reg, "s1", 3, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "s1", 3, REG_PROVISIONED, NULL, 0, 0),
                  KERR_RESOURCE_IN_USE);
     struct reg_stream_info info;
     CHECK_EQ_INT(registry_stream_get(reg, "s1", &info), 0);
@@ -68,7 +68,7 @@ static void test_clock_steps_back(void)
     struct registry_opts o = opts(NULL);
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "b", 1, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "b", 1, REG_PROVISIONED, NULL, 0, 0), 0);
     clock_advance_ms(-3600 * 1000);
     struct reg_stream_info info;
     CHECK_EQ_INT(registry_stream_get(reg, "b", &info), 0);
@@ -97,14 +97,14 @@ static void test_limits(void)
     char name[16];
     for (int i = 0; i < 5; i++) {
         snprintf(name, sizeof(name), "c%d", i);
-        CHECK_EQ_INT(registry_stream_create(reg, name, 1, REG_PROVISIONED, NULL, 0), 0);
+        CHECK_EQ_INT(registry_stream_create(reg, name, 1, REG_PROVISIONED, NULL, 0, 0), 0);
     }
-    CHECK_EQ_INT(registry_stream_create(reg, "c5", 1, REG_PROVISIONED, NULL, 0),
+    CHECK_EQ_INT(registry_stream_create(reg, "c5", 1, REG_PROVISIONED, NULL, 0, 0),
                  KERR_LIMIT_EXCEEDED);
     clock_advance_ms(600);
-    CHECK_EQ_INT(registry_stream_create(reg, "big", 16, REG_PROVISIONED, NULL, 0),
+    CHECK_EQ_INT(registry_stream_create(reg, "big", 16, REG_PROVISIONED, NULL, 0, 0),
                  KERR_LIMIT_EXCEEDED); /* 5 + 16 > 20 */
-    CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0, 0), 0);
     uint32_t open, od;
     registry_limits(reg, &open, &od);
     CHECK_EQ_INT(open, 9);
@@ -127,7 +127,7 @@ static void test_tags_retention(void)
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
     struct reg_tag t[2] = {{"b", "2"}, {"a", "1"}};
-    CHECK_EQ_INT(registry_stream_create(reg, "s", 1, REG_PROVISIONED, t, 2), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "s", 1, REG_PROVISIONED, t, 2, 0), 0);
     clock_advance_ms(600);
     struct reg_stream_info info;
     registry_stream_get(reg, "s", &info);
@@ -158,7 +158,7 @@ static void test_reshard_consumers(void)
     struct registry_opts o = opts(NULL);
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "s", 2, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "s", 2, REG_PROVISIONED, NULL, 0, 0), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_split(reg, "s", 0, 1), KERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(registry_shard_split(reg, "s", 0, 1000), 0);
@@ -280,7 +280,7 @@ static struct registry *registry_with_stream(const char *name, uint32_t shard_li
     o.shard_limit = shard_limit;
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, name, 3, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, name, 3, REG_PROVISIONED, NULL, 0, 0), 0);
     clock_advance_ms(600);
     return reg;
 }
@@ -324,7 +324,7 @@ static void test_update_shard_count(void)
     CHECK_EQ_INT(registry_shard_count_update(reg, "u", 3, &r), 0);
     clock_advance_ms(600);
     check_uniform(reg, "u", 3);
-    CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0, 0), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_count_update(reg, "od", 5, &r), KERR_VALIDATION);
     registry_destroy(reg);
@@ -354,8 +354,8 @@ static void test_update_shard_count_per_day(void)
     o.limit_daily = true;
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "d", 2, REG_PROVISIONED, NULL, 0), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "e", 2, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "d", 2, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "e", 2, REG_PROVISIONED, NULL, 0, 0), 0);
     clock_advance_ms(600);
     struct reg_rescale r;
     int64_t first = clock_now_ms(), first_hi = 0;
@@ -420,8 +420,8 @@ static void test_encryption_per_day(void)
     o.limit_daily = true;
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "k", 1, REG_PROVISIONED, NULL, 0), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "m", 1, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "k", 1, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "m", 1, REG_PROVISIONED, NULL, 0, 0), 0);
     clock_advance_ms(600);
     /* Wall time moves on its own too: the first start happened in [first, first_hi]. */
     int64_t retry = -1, first = clock_now_ms(), first_hi = 0;
@@ -512,7 +512,7 @@ static void test_resource_policies(void)
     struct registry_opts o = opts(dir);
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "p", 1, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "p", 1, REG_PROVISIONED, NULL, 0, 0), 0);
     CHECK_EQ_INT(registry_policy_put(reg, "p", NULL, -1, "{}"), KERR_RESOURCE_IN_USE);
     CHECK_EQ_INT(registry_policy_put(reg, "nope", NULL, -1, "{}"), KERR_RESOURCE_NOT_FOUND);
     clock_advance_ms(600);
@@ -582,6 +582,71 @@ static void test_resource_policies(void)
     }
 }
 
+/* Large records: CreateStream's and UpdateMaxRecordSize's maximum, kept across a restart, the
+ * default left out of the file (builds before large records read it), bad values refused. */
+static void test_max_record_size(void)
+{
+    char dir[] = "/tmp/sc-registry-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct registry_opts o = opts(dir);
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "d", 1, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "l", 1, REG_ON_DEMAND, NULL, 0, REG_RECORD_KIB_MAX),
+                 0);
+    uint32_t kib = 0;
+    CHECK_EQ_INT(registry_stream_max_record(reg, "d", &kib), 0);
+    CHECK_EQ_INT(kib, 1024);
+    CHECK_EQ_INT(registry_stream_max_record(reg, "l", &kib), 0);
+    CHECK_EQ_INT(kib, 10240);
+    CHECK_EQ_INT(registry_stream_max_record(reg, "x", &kib), KERR_RESOURCE_NOT_FOUND);
+    CHECK_EQ_INT(registry_max_record_set(reg, "d", 5000), KERR_RESOURCE_IN_USE); /* CREATING */
+    CHECK_EQ_INT(registry_max_record_set(reg, "x", 5000), KERR_RESOURCE_NOT_FOUND);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_max_record_set(reg, "d", 5000), 0);
+    CHECK_EQ_INT(registry_max_record_set(reg, "l", 1024), 0);
+    struct reg_stream_info info;
+    CHECK_EQ_INT(registry_stream_get(reg, "d", &info), 0);
+    CHECK_EQ_INT(info.max_record_kib, 5000);
+    CHECK_EQ_INT(info.status, REG_ACTIVE); /* applied at once, no UPDATING */
+    registry_destroy(reg);
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    CHECK_EQ_INT(registry_stream_max_record(reg, "d", &kib), 0);
+    CHECK_EQ_INT(kib, 5000);
+    CHECK_EQ_INT(registry_stream_max_record(reg, "l", &kib), 0);
+    CHECK_EQ_INT(kib, 1024);
+    CHECK_EQ_INT(registry_stream_delete(reg, "d", false), 0);
+    CHECK_EQ_INT(registry_stream_delete(reg, "l", false), 0);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_stream_get(reg, "d", &info), KERR_RESOURCE_NOT_FOUND);
+    registry_destroy(reg);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/meta", dir);
+    CHECK_EQ_INT(remove(path), 0);
+    CHECK_EQ_INT(remove(dir), 0);
+    /* The file: no line for the default, "maxrecord" otherwise; out of range is corruption. */
+    static const char *const lines[] = {"", "maxrecord 1025\n", "maxrecord 10240\n",
+                                        "maxrecord 1024\n", "maxrecord 10241\n",
+                                        "maxrecord 0\n"};
+    static const unsigned want[] = {1024, 1025, 10240, 0, 0, 0};
+    for (size_t k = 0; k < SC_ARRAY_LEN(lines); k++) {
+        char text[256];
+        int n = snprintf(text, sizeof(text), "shardcast-meta 1\nrev 1\nstream x\n%s", lines[k]);
+        snprintf(text + n, sizeof(text) - (size_t)n, "crc %08x\n",
+                 crc32_update(0, text, (size_t)n));
+        struct reg_stream *rs = NULL;
+        CHECK_EQ_INT(meta_decode(text, strlen(text), &rs), want[k] ? 0 : -EBADMSG);
+        if (rs != NULL) {
+            CHECK_EQ_INT(rs->info.max_record_kib, want[k]);
+            size_t len;
+            char *enc = meta_encode(rs, &len);
+            CHECK_EQ_INT(strstr(enc, "maxrecord") != NULL, want[k] != 1024);
+            free(enc);
+            reg_stream_free(rs);
+        }
+    }
+}
+
 static int seal_calls;
 
 static int fake_seal(void *arg, const char *stream, uint32_t index, uint64_t *end)
@@ -600,8 +665,8 @@ static void test_seal_hook(void)
     o.seal = fake_seal;
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "ok", 2, REG_PROVISIONED, NULL, 0), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "bad", 2, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "ok", 2, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "bad", 2, REG_PROVISIONED, NULL, 0, 0), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_merge(reg, "ok", 0, 1), 0);
     CHECK_EQ_INT(seal_calls, 2);
@@ -632,8 +697,8 @@ static void test_persistence(void)
             memcpy(t[2].key + 4 * i, "\xf0\x9f\x98\x80", 4);
         memcpy(t[2].value + 4 * i, "\xf0\x9f\x98\x80", 4);
     }
-    CHECK_EQ_INT(registry_stream_create(reg, "p1", 3, REG_PROVISIONED, t, 3), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "..", 1, REG_ON_DEMAND, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "p1", 3, REG_PROVISIONED, t, 3, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "..", 1, REG_ON_DEMAND, NULL, 0, 0), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_split(reg, "p1", 1, 200), KERR_INVALID_ARGUMENT);
     struct reg_consumer c;
@@ -686,7 +751,7 @@ static void *mt_worker(void *arg)
     for (int i = 0; i < 25; i++) {
         snprintf(name, sizeof(name), "t%d-%02d", id, i);
         int rc, tries = 0;
-        while ((rc = registry_stream_create(g_mt, name, 1, REG_PROVISIONED, NULL, 0)) ==
+        while ((rc = registry_stream_create(g_mt, name, 1, REG_PROVISIONED, NULL, 0, 0)) ==
                    KERR_LIMIT_EXCEEDED &&
                ++tries < 100000)
             clock_advance_ms(1); /* other threads' streams are CREATING: let time pass */
@@ -761,6 +826,7 @@ int main(void)
     TEST_RUN(test_update_shard_count_per_day);
     TEST_RUN(test_encryption_per_day);
     TEST_RUN(test_resource_policies);
+    TEST_RUN(test_max_record_size);
     TEST_RUN(test_seal_hook);
     TEST_RUN(test_persistence);
     TEST_RUN(test_shard_ids);

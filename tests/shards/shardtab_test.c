@@ -104,7 +104,7 @@ static void test_route_refs(void)
     struct sio *sio = sio_new();
     struct shard_rt *s;
     CHECK_EQ_INT(shardtab_route(t, "a", 0, &s), KERR_RESOURCE_NOT_FOUND);
-    CHECK_EQ_INT(registry_stream_create(reg, "a", 4, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "a", 4, REG_PROVISIONED, NULL, 0, 0), 0);
     CHECK_EQ_INT(shardtab_route(t, "a", 0, &s), KERR_RESOURCE_NOT_FOUND); /* CREATING */
     clock_advance_ms(600);
     u128 start, end;
@@ -145,7 +145,7 @@ static void test_recreate_housekeep(void)
     struct registry *reg = reg_new();
     struct shardtab *t = tab_new(reg, false);
     struct sio *sio = sio_new();
-    CHECK_EQ_INT(registry_stream_create(reg, "r", 1, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "r", 1, REG_PROVISIONED, NULL, 0, 0), 0);
     clock_advance_ms(600);
     struct shard_rt *s;
     CHECK_EQ_INT(shardtab_route(t, "r", 7, &s), 0);
@@ -156,7 +156,7 @@ static void test_recreate_housekeep(void)
     CHECK_EQ_INT(registry_stream_delete(reg, "r", false), 0);
     CHECK_EQ_INT(shardtab_route(t, "r", 7, &s), KERR_RESOURCE_NOT_FOUND);
     clock_advance_ms(600);
-    CHECK_EQ_INT(registry_stream_create(reg, "r", 1, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "r", 1, REG_PROVISIONED, NULL, 0, 0), 0);
     clock_advance_ms(600);
     /* Old incarnation not reaped yet: retry later. */
     CHECK_EQ_INT(shardtab_route(t, "r", 7, &s), -EAGAIN);
@@ -197,7 +197,7 @@ static void test_seal(void)
     struct registry *reg = reg_new();
     struct shardtab *t = tab_new(reg, false);
     struct sio *sio = sio_new();
-    CHECK_EQ_INT(registry_stream_create(reg, "z", 2, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "z", 2, REG_PROVISIONED, NULL, 0, 0), 0);
     clock_advance_ms(600);
     struct shard_rt *s;
     CHECK_EQ_INT(shardtab_get(t, "z", 0, &s), 0);
@@ -235,7 +235,7 @@ static void test_seal(void)
     shard_rt_decref(s);
     /* A stream whose first touch is a split: its directory gets its marker on the first write,
      * so a restart keeps it. */
-    CHECK_EQ_INT(registry_stream_create(reg, "y", 1, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "y", 1, REG_PROVISIONED, NULL, 0, 0), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_split(reg, "y", 0, 1000), 0);
     CHECK_EQ_INT(shardtab_route(t, "y", 5, &s), 0);
@@ -264,7 +264,7 @@ static void test_tick_retention(void)
     ASSERT(shardtab_create(reg, &o, &t) == 0);
     g_tab = t;
     struct sio *sio = sio_new();
-    CHECK_EQ_INT(registry_stream_create(reg, "ret", 1, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "ret", 1, REG_PROVISIONED, NULL, 0, 0), 0);
     clock_advance_ms(600);
     struct shard_rt *s;
     CHECK_EQ_INT(shardtab_route(t, "ret", 1, &s), 0);
@@ -301,23 +301,36 @@ static void test_tick_retention(void)
     registry_destroy(reg);
 }
 
+#define MIB (UINT64_C(1) << 20)
+
 static void test_rates(void)
 {
     struct registry *reg = reg_new();
     struct shardtab *t = tab_new(reg, true);
-    CHECK_EQ_INT(registry_stream_create(reg, "q", 1, REG_PROVISIONED, NULL, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "q", 1, REG_PROVISIONED, NULL, 0, 0), 0);
     clock_advance_ms(600);
     struct shard_rt *s;
     CHECK_EQ_INT(shardtab_route(t, "q", 1, &s), 0);
     uint64_t now = clock_mono_ns();
-    CHECK(shard_rt_admit_write(s, 100, 999, now));
-    CHECK(!shard_rt_admit_write(s, 100, 2, now)); /* records bucket */
-    CHECK(shard_rt_admit_write(s, 100, 1, now));
-    CHECK(!shard_rt_admit_write(s, 1, 1, now));
-    CHECK(shard_rt_admit_write(s, 1, 1, now + 2000000)); /* 2 ms: 2 records refilled */
+    CHECK(shard_rt_admit_write(s, 100, 999, MIB, now));
+    CHECK(!shard_rt_admit_write(s, 100, 2, MIB, now)); /* records bucket */
+    CHECK(shard_rt_admit_write(s, 100, 1, MIB, now));
+    CHECK(!shard_rt_admit_write(s, 1, 1, MIB, now));
+    CHECK(shard_rt_admit_write(s, 1, 1, MIB, now + 2000000)); /* 2 ms: 2 records refilled */
     uint64_t later = now + 2000000000ull;
-    CHECK(!shard_rt_admit_write(s, (1u << 20) + 1, 1, later)); /* bytes over the burst */
-    CHECK(shard_rt_admit_write(s, 1u << 20, 1, later));
+    CHECK(!shard_rt_admit_write(s, (1u << 20) + 1, 1, MIB, later)); /* bytes over the burst */
+    CHECK(shard_rt_admit_write(s, 1u << 20, 1, MIB, later));
+    /* A stream with 10 MiB records bursts to 10 MiB (a full bucket stays full when the burst
+     * grows), refilled at 1 MiB/s. */
+    later += 1000000000ull;
+    CHECK(shard_rt_admit_write(s, 10 * MIB, 1, 10 * MIB, later));
+    CHECK(!shard_rt_admit_write(s, 1, 1, 10 * MIB, later));
+    CHECK(!shard_rt_admit_write(s, 10 * MIB, 1, 10 * MIB, later + 9000000000ull));
+    CHECK(shard_rt_admit_write(s, 10 * MIB, 1, 10 * MIB, later + 10000000000ull));
+    /* Lowered again (UpdateMaxRecordSize): at most 1 MiB at once however long it idled. */
+    later += 70000000000ull;
+    CHECK(!shard_rt_admit_write(s, MIB + 1, 1, MIB, later));
+    CHECK(shard_rt_admit_write(s, MIB, 1, MIB, later));
     for (int i = 0; i < 5; i++)
         CHECK(shard_rt_admit_read(s, later));
     CHECK(!shard_rt_admit_read(s, later));
@@ -330,7 +343,7 @@ static void test_rates(void)
     t = tab_new(reg, false);
     CHECK_EQ_INT(shardtab_route(t, "q", 1, &s), 0);
     for (int i = 0; i < 100; i++)
-        CHECK(shard_rt_admit_write(s, 1u << 20, 1000, now));
+        CHECK(shard_rt_admit_write(s, 1u << 20, 1000, MIB, now));
     shard_rt_decref(s);
     shardtab_destroy(t);
     registry_destroy(reg);
