@@ -167,6 +167,14 @@ void api_delete_stream(struct api_ctx *c);
 void api_describe_stream(struct api_ctx *c);
 void api_describe_stream_summary(struct api_ctx *c);
 void api_update_max_record_size(struct api_ctx *c);
+void api_describe_account_settings(struct api_ctx *c);
+void api_update_account_settings(struct api_ctx *c);
+void api_update_stream_warm_throughput(struct api_ctx *c);
+/* Warm throughput (api_account.c) for CreateStream and UpdateStreamMode too: within_limit
+ * answers LimitExceededException past 10 GiB/s and returns false; reply_warm_error answers the
+ * registry's REG_ERR_NOT_ON_DEMAND / REG_ERR_NO_COMMITMENT and returns whether rc was one. */
+bool api_warm_within_limit(struct api_ctx *c, int64_t mibps, const char *stream);
+bool api_reply_warm_error(struct api_ctx *c, int rc, const char *stream);
 void api_list_streams(struct api_ctx *c);
 void api_list_shards(struct api_ctx *c);
 void api_add_tags(struct api_ctx *c);

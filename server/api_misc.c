@@ -334,9 +334,15 @@ void api_update_stream_mode(struct api_ctx *c)
     int mode =
         md ? validate_enum(&c->v, md, "StreamMode", "streamModeDetails.streamMode", true, modes, 2)
            : -1;
+    int64_t warm = -1;
+    (void)validate_int(&c->v, c->in, "WarmThroughputMiBps", "warmThroughputMiBps", false, 0,
+                       INT32_MAX, &warm);
     char name[REG_NAME_MAX + 1];
-    if (api_invalid(c) || !api_sel_resolve(c, &sel, name))
+    if (api_invalid(c) || !api_sel_resolve(c, &sel, name) ||
+        !api_warm_within_limit(c, warm, name))
         return;
-    int rc = registry_mode_set(api_registry(), name, (enum reg_mode)mode);
-    api_reply_result(c, rc, name);
+    uint32_t w = (uint32_t)SC_MAX(warm, 0);
+    int rc = registry_mode_set(api_registry(), name, (enum reg_mode)mode, warm >= 0 ? &w : NULL);
+    if (!api_reply_warm_error(c, rc, name))
+        api_reply_result(c, rc, name);
 }

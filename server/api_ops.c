@@ -12,7 +12,7 @@ static const struct api_op ops[] = {
     {"DeleteResourcePolicy", api_delete_resource_policy},
     {"DeleteStream", api_delete_stream},
     {"DeregisterStreamConsumer", api_deregister_consumer},
-    {"DescribeAccountSettings", NULL},
+    {"DescribeAccountSettings", api_describe_account_settings},
     {"DescribeLimits", api_describe_limits},
     {"DescribeStream", api_describe_stream},
     {"DescribeStreamConsumer", api_describe_consumer},
@@ -40,11 +40,11 @@ static const struct api_op ops[] = {
     {"SubscribeToShard", api_subscribe_to_shard},
     {"TagResource", api_tag_resource},
     {"UntagResource", api_untag_resource},
-    {"UpdateAccountSettings", NULL},
+    {"UpdateAccountSettings", api_update_account_settings},
     {"UpdateMaxRecordSize", api_update_max_record_size},
     {"UpdateShardCount", api_update_shard_count},
     {"UpdateStreamMode", api_update_stream_mode},
-    {"UpdateStreamWarmThroughput", NULL},
+    {"UpdateStreamWarmThroughput", api_update_stream_warm_throughput},
 };
 
 static int op_cmp(const void *key, const void *elem)

@@ -127,9 +127,9 @@ void api_create_stream(struct api_ctx *c)
         mode = validate_enum(&c->v, md, "StreamMode", "streamModeDetails.streamMode", true,
                              mode_names, 2);
     json_t *tags = validate_map(&c->v, c->in, "Tags", "tags", false, 1, 200);
-    int64_t dummy, max_kib = 0;
+    int64_t max_kib = 0, warm = -1;
     (void)validate_int(&c->v, c->in, "WarmThroughputMiBps", "warmThroughputMiBps", false, 0,
-                       INT32_MAX, &dummy);
+                       INT32_MAX, &warm);
     (void)validate_int(&c->v, c->in, "MaxRecordSizeInKiB", "maxRecordSizeInKiB", false,
                        REG_RECORD_KIB_DEFAULT, REG_RECORD_KIB_MAX, &max_kib);
     /* Absent or JSON null ("ShardCount": null once reached the registry as 0: wire_fuzz_test);
@@ -137,21 +137,24 @@ void api_create_stream(struct api_ctx *c)
     json_t *sc = json_object_get(c->in, "ShardCount");
     if (!on_demand && !has_count && (sc == NULL || json_is_null(sc)))
         validate_fail(&c->v, NULL, "shardCount", "Member must not be null");
-    if (api_invalid(c))
+    if (api_invalid(c) || !api_warm_within_limit(c, warm, name))
         return;
     struct reg_tag tv[REG_TAGS_MAX];
     int nt = 0;
     if (tags != NULL && (nt = tags_from_map(c, tags, tv, REG_TAGS_MAX)) < 0)
         return;
     const struct config *cfg = api_config();
+    struct reg_create_opts opts = {.max_record_kib = (uint32_t)max_kib,
+                                   .warm = warm >= 0,
+                                   .warm_mibps = (uint32_t)SC_MAX(warm, 0)};
     int rc = registry_stream_create(api_registry(), name, (uint32_t)count,
                                     on_demand ? REG_ON_DEMAND : (enum reg_mode)mode, tv, (size_t)nt,
-                                    (uint32_t)max_kib);
+                                    &opts);
     if (rc == KERR_RESOURCE_IN_USE)
         api_reply_error(c, rc, "Stream %s under account %s already exists.", name, cfg->account_id);
     else if (rc == KERR_LIMIT_EXCEEDED)
         create_limit_error(c, on_demand ? REG_ON_DEMAND_SHARDS : count);
-    else
+    else if (!api_reply_warm_error(c, rc, name))
         api_reply_result(c, rc, name);
 }
 
@@ -251,6 +254,15 @@ void api_describe_stream_summary(struct api_ctx *c)
     json_object_set_new(d, "OpenShardCount", json_integer(info.open_shard_count));
     json_object_set_new(d, "ConsumerCount", json_integer(info.consumer_count));
     json_object_set_new(d, "MaxRecordSizeInKiB", json_integer(info.max_record_kib));
+    /* "Only present for On-Demand streams in accounts that have the commitment enabled." */
+    struct reg_account acct;
+    registry_account_get(api_registry(), &acct);
+    if (info.mode == REG_ON_DEMAND && acct.commitment != REG_COMMIT_DISABLED) {
+        json_t *w = json_pack("{s:I}", "CurrentMiBps", (json_int_t)info.warm_current_mibps);
+        if (info.warm_set)
+            json_object_set_new(w, "TargetMiBps", json_integer(info.warm_target_mibps));
+        json_object_set_new(d, "WarmThroughput", w);
+    }
     api_reply_json(c, json_pack("{s:o}", "StreamDescriptionSummary", d));
 }
 

@@ -13,8 +13,9 @@
 #define OPRATE_IDLE_NS 1000000000ull /* a bucket holds one second: idle this long, it is full */
 
 /* The rates of the API reference ("This operation has a limit of N transactions per second per
- * account / per stream"), as botocore 1.29's model of Kinesis 2013-12-02 carries them. Sorted by
- * name. Not here: GetRecords and GetShardIterator (per shard, in shards/), SubscribeToShard (one
+ * account / per stream"), as botocore 1.29's model of Kinesis 2013-12-02 carries them, and the two
+ * of On-demand Advantage (UpdateAccountSettings, UpdateStreamWarmThroughput: 5 per account, from
+ * the current reference). Sorted by name. Not here: GetRecords and GetShardIterator (per shard, in shards/), SubscribeToShard (one
  * subscription per consumer and shard, server/api_subscribe.c), UpdateShardCount (10 per 24 h,
  * shards/registry.c), and operations the reference gives no rate. */
 static const struct {
@@ -38,6 +39,8 @@ static const struct {
     {"RegisterStreamConsumer", OPRATE_ACCOUNT, 5},
     {"RemoveTagsFromStream", OPRATE_ACCOUNT, 5},
     {"SplitShard", OPRATE_ACCOUNT, 5},
+    {"UpdateAccountSettings", OPRATE_ACCOUNT, 5},
+    {"UpdateStreamWarmThroughput", OPRATE_ACCOUNT, 5},
 };
 #define NRATES SC_ARRAY_LEN(rates)
 

@@ -19,6 +19,8 @@
 #define META_SUFFIX ".meta"
 #define META_TMP_PREFIX ".tmp."
 #define META_FILE_MAX (64u << 20)
+#define ACCOUNT_FILE "account.meta" /* not a stream file: meta_load skips it */
+#define ACCOUNT_MAGIC "shardcast-account 1\n"
 
 struct meta_rev {
     char name[REG_NAME_MAX + 1];
@@ -73,6 +75,8 @@ char *meta_encode(const struct reg_stream *s, size_t *len)
      * predate them. */
     if (i->max_record_kib != REG_RECORD_KIB_DEFAULT)
         fprintf(f, "maxrecord %u\n", i->max_record_kib);
+    if (i->warm_set)
+        fprintf(f, "warm %u %u\n", i->warm_target_mibps, i->warm_current_mibps);
     fprintf(f, "enc %d ", (int)i->encryption);
     put_hex(f, i->key_id);
     fputc('\n', f);
@@ -221,7 +225,15 @@ static int decode_line(struct reg_stream *s, const char *line)
         sscanf(line, "metrics %u", &i->metrics) == 1 ||
         sscanf(line, "next %u", &s->next_index) == 1)
         return 0;
-    unsigned kib;
+    unsigned kib, target, current;
+    if (sscanf(line, "warm %u %u", &target, &current) == 2) {
+        if (target > REG_WARM_MAX_MIBPS || current > REG_WARM_MAX_MIBPS)
+            return -EBADMSG;
+        i->warm_set = true;
+        i->warm_target_mibps = target;
+        i->warm_current_mibps = current;
+        return 0;
+    }
     if (sscanf(line, "maxrecord %u", &kib) == 1) {
         if (kib <= REG_RECORD_KIB_DEFAULT || kib > REG_RECORD_KIB_MAX) /* never written so */
             return -EBADMSG;
@@ -286,6 +298,7 @@ int meta_decode(const char *buf, size_t len, struct reg_stream **out)
         return -EBADMSG;
     struct reg_stream *s = sc_calloc(1, sizeof(*s));
     s->info.max_record_kib = REG_RECORD_KIB_DEFAULT; /* no "maxrecord" line */
+    s->info.warm_current_mibps = REG_ON_DEMAND_MIBPS; /* no "warm" line */
     int rc = 0;
     const char *p = buf + ml, *end = buf + len - 13;
     /* The longest line is a policy's (hex: twice REG_POLICY_MAX); the rest fit in 8 KiB. */
@@ -469,36 +482,94 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* Replaces DATA/meta/fname with buf: temp file, fsync, rename, fsync(dir). 0 or -errno. */
+static int write_durable(struct meta *m, const char *fname, const char *buf, size_t len)
+{
+    char tmp[320];
+    snprintf(tmp, sizeof(tmp), META_TMP_PREFIX "%s", fname);
+    int rc = 0;
+    int fd = openat(m->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        rc = -errno;
+    if (fd >= 0) {
+        rc = write_all(fd, buf, len);
+        if (rc == 0 && fsync(fd) != 0)
+            rc = -errno;
+        close(fd);
+    }
+    if (rc == 0 && renameat(m->dirfd, tmp, m->dirfd, fname) != 0)
+        rc = -errno;
+    if (rc == 0 && fsync(m->dirfd) != 0)
+        rc = -errno;
+    if (rc != 0)
+        LOG_ERROR("meta: writing %s/%s failed: %s", m->dir, fname, strerror(-rc));
+    return rc;
+}
+
 int meta_put(struct meta *m, const struct reg_stream *s, uint64_t expect_rev)
 {
     struct meta_rev *r = rev_find(m, s->info.name);
     if ((r ? r->rev : 0) != expect_rev)
         return KERR_CONFLICT;
-    char fname[300], tmp[320];
+    char fname[300];
     snprintf(fname, sizeof(fname), META_PREFIX "%s" META_SUFFIX, s->info.name);
-    snprintf(tmp, sizeof(tmp), META_TMP_PREFIX "%s", fname);
     size_t len;
     char *buf = meta_encode(s, &len);
-    int rc = 0;
-    int fd = openat(m->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    rc = write_all(fd, buf, len);
-    if (rc == 0 && fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    if (rc == 0 && renameat(m->dirfd, tmp, m->dirfd, fname) != 0)
-        rc = -errno;
-    if (rc == 0 && fsync(m->dirfd) != 0)
-        rc = -errno;
+    int rc = write_durable(m, fname, buf, len);
     if (rc == 0)
         rev_set(m, s->info.name, s->info.revision);
-    else
-        LOG_ERROR("meta: writing %s/%s failed: %s", m->dir, fname, strerror(-rc));
-out:
     free(buf);
+    return rc;
+}
+
+/* The account file: its magic, one "commitment <status> <started> <ended> <earliest>" line and
+ * the checksum line of the stream files. */
+int meta_account_put(struct meta *m, const struct reg_account *a)
+{
+    char buf[160];
+    int n = snprintf(buf, sizeof(buf),
+                     ACCOUNT_MAGIC "commitment %d %" PRId64 " %" PRId64 " %" PRId64 "\n",
+                     (int)a->commitment, a->started_ms, a->ended_ms, a->earliest_end_ms);
+    ASSERT(n > 0 && (size_t)n + 14 < sizeof(buf));
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n, "crc %08x\n",
+                  crc32_update(0, buf, (size_t)n));
+    return write_durable(m, ACCOUNT_FILE, buf, (size_t)n);
+}
+
+int meta_account_decode(const char *buf, size_t len, struct reg_account *out)
+{
+    size_t ml = strlen(ACCOUNT_MAGIC);
+    unsigned want;
+    int st, used = 0;
+    struct reg_account a;
+    if (len < ml + 13 || strlen(buf) != len || memcmp(buf, ACCOUNT_MAGIC, ml) != 0 ||
+        sscanf(buf + len - 13, "crc %8x\n", &want) != 1 || crc32_update(0, buf, len - 13) != want)
+        return -EBADMSG;
+    if (sscanf(buf + ml, "commitment %d %" SCNd64 " %" SCNd64 " %" SCNd64 "\n%n", &st,
+               &a.started_ms, &a.ended_ms, &a.earliest_end_ms, &used) != 4 ||
+        ml + (size_t)used != len - 13 || st < REG_COMMIT_DISABLED || st > REG_COMMIT_ENDING)
+        return -EBADMSG;
+    a.commitment = (enum reg_commitment)st;
+    *out = a;
+    return 0;
+}
+
+int meta_account_load(struct meta *m, struct reg_account *out)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = read_file(m->dirfd, ACCOUNT_FILE, &buf, &len);
+    if (rc == -ENOENT) {
+        *out = (struct reg_account){REG_COMMIT_DISABLED, 0, 0, 0};
+        return 0;
+    }
+    if (rc == 0)
+        rc = meta_account_decode(buf, len, out);
+    free(buf);
+    if (rc != 0)
+        LOG_ERROR("meta: %s/%s is corrupt or unreadable (%s); refusing to start. Move it away "
+                  "to reset the account's settings.",
+                  m->dir, ACCOUNT_FILE, rc == -EBADMSG ? "bad format or checksum" : strerror(-rc));
     return rc;
 }
 

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 struct meta;
+struct reg_account;
 struct reg_stream;
 
 /* Opens (creating) DATA/meta. 0 or -errno. */
@@ -38,6 +39,12 @@ int meta_put(struct meta *m, const struct reg_stream *s, uint64_t expect_rev);
 
 /* Deletes the stream's file if its revision is `expect_rev`. 0, KERR_CONFLICT or -errno. */
 int meta_remove(struct meta *m, const char *name, uint64_t expect_rev);
+
+/* The account's settings, DATA/meta/account.meta (written like a stream file). load: 0 with
+ * the defaults when there is none, -EBADMSG (logged) when it is corrupt, or -errno. */
+int meta_account_put(struct meta *m, const struct reg_account *a);
+int meta_account_load(struct meta *m, struct reg_account *out);
+int meta_account_decode(const char *buf, size_t len, struct reg_account *out);
 
 /* Encoding, exposed for tests: appends the text form of s to a malloc'd buffer. */
 char *meta_encode(const struct reg_stream *s, size_t *len);

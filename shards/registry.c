@@ -16,6 +16,7 @@ struct registry {
     pthread_mutex_t lock;
     struct registry_opts opts;
     struct meta *meta;           /* NULL: memory only */
+    struct reg_account account;  /* as stored: a scheduled end is applied when read */
     struct reg_stream **streams; /* sorted by name */
     size_t nstreams, cap;
 };
@@ -160,6 +161,8 @@ static void registry_tick(struct registry *reg)
         if (due && (s->info.status == REG_CREATING || s->info.status == REG_UPDATING)) {
             s->info.status = REG_ACTIVE;
             s->status_ms = now;
+            if (s->info.warm_set) /* the warming an update asked for is done */
+                s->info.warm_current_mibps = s->info.warm_target_mibps;
         }
         if (consumers_tick(reg, s, now)) {
             stream_derive(s);
@@ -240,6 +243,8 @@ int registry_create(const struct registry_opts *opts, struct registry **out)
         int rc = meta_open(opts->data_dir, &reg->meta);
         if (rc == 0)
             rc = meta_load(reg->meta, load_cb, reg);
+        if (rc == 0)
+            rc = meta_account_load(reg->meta, &reg->account);
         if (rc != 0) {
             registry_destroy(reg);
             return rc;
@@ -308,6 +313,7 @@ static struct reg_stream *stream_new(const char *name, uint32_t count, enum reg_
     s->info.created_ms = now;
     s->info.retention_hours = REG_RETENTION_MIN;
     s->info.max_record_kib = REG_RECORD_KIB_DEFAULT;
+    s->info.warm_current_mibps = REG_ON_DEMAND_MIBPS;
     s->status_ms = now;
     s->shards = sc_calloc(count, sizeof(*s->shards));
     s->cap_shards = s->nshards = count;
@@ -323,15 +329,47 @@ static struct reg_stream *stream_new(const char *name, uint32_t count, enum reg_
     return s;
 }
 
+/* The stored settings brought to `now`: a disable scheduled for the earliest allowed end has
+ * taken effect once that passed. */
+static struct reg_account account_now(const struct registry *reg, int64_t now)
+{
+    struct reg_account a = reg->account;
+    if (a.commitment == REG_COMMIT_ENDING && now >= a.earliest_end_ms) {
+        a.commitment = REG_COMMIT_DISABLED;
+        a.ended_ms = a.earliest_end_ms;
+    }
+    return a;
+}
+
+/* Whether a stream in `mode` may take a warm throughput now. Lock held. */
+static int warm_check(const struct registry *reg, enum reg_mode mode)
+{
+    if (mode != REG_ON_DEMAND)
+        return REG_ERR_NOT_ON_DEMAND;
+    if (account_now(reg, clock_now_ms()).commitment == REG_COMMIT_DISABLED)
+        return REG_ERR_NO_COMMITMENT;
+    return 0;
+}
+
+static void warm_target(struct reg_stream *s, uint32_t mibps)
+{
+    ASSERT(mibps <= REG_WARM_MAX_MIBPS);
+    s->info.warm_set = true;
+    s->info.warm_target_mibps = mibps;
+}
+
 int registry_stream_create(struct registry *reg, const char *name, uint32_t shard_count,
                            enum reg_mode mode, const struct reg_tag *tags, size_t ntags,
-                           uint32_t max_record_kib)
+                           const struct reg_create_opts *o)
 {
+    static const struct reg_create_opts defaults = {0};
+    if (o == NULL)
+        o = &defaults;
     if (mode == REG_ON_DEMAND)
         shard_count = REG_ON_DEMAND_SHARDS;
     ASSERT(shard_count >= 1 && strlen(name) <= REG_NAME_MAX);
-    ASSERT(max_record_kib == 0 ||
-           (max_record_kib >= REG_RECORD_KIB_DEFAULT && max_record_kib <= REG_RECORD_KIB_MAX));
+    ASSERT(o->max_record_kib == 0 || (o->max_record_kib >= REG_RECORD_KIB_DEFAULT &&
+                                      o->max_record_kib <= REG_RECORD_KIB_MAX));
     pthread_mutex_lock(&reg->lock);
     registry_tick(reg);
     int rc = 0;
@@ -349,9 +387,13 @@ int registry_stream_create(struct registry *reg, const char *name, uint32_t shar
         rc = KERR_LIMIT_EXCEEDED;
         goto out;
     }
+    if (o->warm && (rc = warm_check(reg, mode)) != 0)
+        goto out;
     struct reg_stream *s = stream_new(name, shard_count, mode, clock_now_ms());
-    if (max_record_kib != 0)
-        s->info.max_record_kib = max_record_kib;
+    if (o->max_record_kib != 0)
+        s->info.max_record_kib = o->max_record_kib;
+    if (o->warm)
+        warm_target(s, o->warm_mibps);
     if (ntags > 0 && tags_merge(&s->info, tags, ntags) != 0) {
         reg_stream_free(s);
         rc = KERR_INVALID_ARGUMENT;
@@ -686,16 +728,81 @@ int registry_encryption_set(struct registry *reg, const char *name, enum reg_enc
     return rc;
 }
 
-int registry_mode_set(struct registry *reg, const char *name, enum reg_mode mode)
+int registry_mode_set(struct registry *reg, const char *name, enum reg_mode mode,
+                      const uint32_t *warm_mibps)
 {
     size_t pos;
     struct reg_stream *c;
     int rc = lock_clone_active(reg, name, &pos, &c);
     if (rc != 0)
         return rc;
-    c->info.mode = mode;
-    set_updating(c);
-    rc = stream_commit(reg, pos, c);
+    if (warm_mibps != NULL && (rc = warm_check(reg, mode)) != 0) {
+        reg_stream_free(c);
+    } else {
+        c->info.mode = mode;
+        if (warm_mibps != NULL)
+            warm_target(c, *warm_mibps);
+        set_updating(c);
+        rc = stream_commit(reg, pos, c);
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int registry_warm_set(struct registry *reg, const char *name, uint32_t mibps, uint32_t *current)
+{
+    size_t pos;
+    struct reg_stream *c;
+    int rc = lock_clone_active(reg, name, &pos, &c);
+    if (rc != 0)
+        return rc;
+    *current = c->info.warm_current_mibps;
+    if ((rc = warm_check(reg, c->info.mode)) != 0) {
+        reg_stream_free(c);
+    } else {
+        warm_target(c, mibps);
+        set_updating(c);
+        rc = stream_commit(reg, pos, c);
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+/* ---- account settings ---------------------------------------------------------------------- */
+
+void registry_account_get(struct registry *reg, struct reg_account *out)
+{
+    pthread_mutex_lock(&reg->lock);
+    *out = account_now(reg, clock_now_ms());
+    pthread_mutex_unlock(&reg->lock);
+}
+
+int registry_commitment_set(struct registry *reg, bool enable, struct reg_account *out)
+{
+    pthread_mutex_lock(&reg->lock);
+    int64_t now = clock_now_ms();
+    struct reg_account a = account_now(reg, now);
+    if (enable && a.commitment == REG_COMMIT_DISABLED) {
+        a = (struct reg_account){REG_COMMIT_ENABLED, now, 0, now + REG_COMMITMENT_MIN_MS};
+    } else if (enable && a.commitment == REG_COMMIT_ENDING) {
+        a.commitment = REG_COMMIT_ENABLED; /* the scheduled end is cancelled */
+    } else if (!enable && a.commitment == REG_COMMIT_ENABLED) {
+        if (now >= a.earliest_end_ms) {
+            a.commitment = REG_COMMIT_DISABLED;
+            a.ended_ms = now;
+        } else {
+            a.commitment = REG_COMMIT_ENDING;
+        }
+    }
+    int rc = 0;
+    const struct reg_account *b = &reg->account;
+    bool changed = a.commitment != b->commitment || a.started_ms != b->started_ms ||
+                   a.ended_ms != b->ended_ms || a.earliest_end_ms != b->earliest_end_ms;
+    if (changed && reg->meta != NULL)
+        rc = meta_account_put(reg->meta, &a);
+    if (rc == 0)
+        reg->account = a;
+    *out = account_now(reg, now);
     pthread_mutex_unlock(&reg->lock);
     return rc;
 }

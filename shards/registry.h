@@ -15,6 +15,7 @@
 #ifndef SC_REGISTRY_H
 #define SC_REGISTRY_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,10 +47,24 @@ struct shardlog; /* storage helper's per-shard log (shards/shardlog.h), attached
  * UpdateMaxRecordSize asked for more, up to 10 MiB (AWS's large records). */
 #define REG_RECORD_KIB_DEFAULT 1024u
 #define REG_RECORD_KIB_MAX 10240u
+/* On-demand Advantage: the account's MinimumThroughputBillingCommitment lasts at least 24 h
+ * once enabled (a disable before then is scheduled for that time); while it is on, ON_DEMAND
+ * streams take a warm throughput of up to 10 GiB/s. Bookkeeping only: no capacity changes. */
+#define REG_COMMITMENT_MIN_MS (24 * 3600 * 1000LL)
+#define REG_WARM_MAX_MIBPS 10240u
+#define REG_ON_DEMAND_MIBPS 4u /* an on-demand stream's write capacity before any warming */
 
 enum reg_status { REG_CREATING, REG_DELETING, REG_ACTIVE, REG_UPDATING };
 enum reg_mode { REG_PROVISIONED, REG_ON_DEMAND };
 enum reg_encryption { REG_ENC_NONE, REG_ENC_KMS };
+/* ENDING: disabled before the earliest allowed end, so still on until then. */
+enum reg_commitment { REG_COMMIT_DISABLED, REG_COMMIT_ENABLED, REG_COMMIT_ENDING };
+
+/* The account's settings (DescribeAccountSettings). Times are epoch ms, 0 when not set. */
+struct reg_account {
+    enum reg_commitment commitment;
+    int64_t started_ms, ended_ms, earliest_end_ms;
+};
 
 /* Shard-level metric bits (Enable/DisableEnhancedMonitoring), in the model's order. */
 enum reg_metric {
@@ -90,6 +105,10 @@ struct reg_stream_info {
     char key_id[REG_KEY_ID_MAX + 1];
     uint32_t metrics; /* enum reg_metric bits */
     uint32_t max_record_kib; /* REG_RECORD_KIB_DEFAULT..REG_RECORD_KIB_MAX */
+    /* Warm throughput (ON_DEMAND streams): the target once one was set, and what the stream is
+     * warmed to — REG_ON_DEMAND_MIBPS before any, the target once an update went ACTIVE. */
+    bool warm_set;
+    uint32_t warm_target_mibps, warm_current_mibps;
     size_t tag_count;
     struct reg_tag tags[REG_TAGS_MAX]; /* sorted by key (byte order) */
     uint32_t shard_count;              /* all shards, open and closed */
@@ -127,14 +146,21 @@ struct registry_opts {
 int registry_create(const struct registry_opts *opts, struct registry **out);
 void registry_destroy(struct registry *reg);
 
+/* CreateStream's optional settings; all zero (or a NULL pointer) means the defaults. */
+struct reg_create_opts {
+    uint32_t max_record_kib; /* 0: REG_RECORD_KIB_DEFAULT, else within the REG_RECORD_KIB_ range */
+    bool warm;               /* WarmThroughputMiBps given (ON_DEMAND, commitment on) */
+    uint32_t warm_mibps;     /* <= REG_WARM_MAX_MIBPS */
+};
+
 /* Creates a stream in CREATING with `shard_count` shards (ON_DEMAND: REG_ON_DEMAND_SHARDS,
- * shard_count ignored) split per u128_split; tags (may be NULL) are copied and sorted;
- * max_record_kib 0 means REG_RECORD_KIB_DEFAULT, else within the REG_RECORD_KIB_ range.
+ * shard_count ignored) split per u128_split; tags (may be NULL) are copied and sorted.
  * KERR_RESOURCE_IN_USE: exists. KERR_LIMIT_EXCEEDED: max_creating streams are CREATING, or the
- * open-shard quota would be exceeded. KERR_INVALID_ARGUMENT: more than 50 tags. */
+ * open-shard quota would be exceeded. KERR_INVALID_ARGUMENT: more than 50 tags. With a warm
+ * throughput: REG_ERR_NOT_ON_DEMAND or REG_ERR_NO_COMMITMENT. */
 int registry_stream_create(struct registry *reg, const char *name, uint32_t shard_count,
                            enum reg_mode mode, const struct reg_tag *tags, size_t ntags,
-                           uint32_t max_record_kib);
+                           const struct reg_create_opts *o);
 
 /* Marks the stream DELETING (gone after transition_ms). Consumers are dropped when `force`,
  * otherwise KERR_RESOURCE_IN_USE if any exist. KERR_RESOURCE_NOT_FOUND: no such stream
@@ -153,6 +179,22 @@ int registry_stream_max_record(struct registry *reg, const char *name, uint32_t 
  * under an earlier, larger maximum stay readable). KERR_RESOURCE_NOT_FOUND; KERR_RESOURCE_IN_USE
  * if the stream is not ACTIVE. */
 int registry_max_record_set(struct registry *reg, const char *name, uint32_t kib);
+/* Warm throughput errors (negative, besides the kerr codes): the stream is PROVISIONED; the
+ * account's commitment is off. */
+#define REG_ERR_NOT_ON_DEMAND (-EMEDIUMTYPE)
+#define REG_ERR_NO_COMMITMENT (-EPERM)
+
+/* UpdateStreamWarmThroughput: target `mibps` (<= REG_WARM_MAX_MIBPS); the stream goes UPDATING
+ * and, when ACTIVE again, is warmed to it. *current gets the value before. KERR_RESOURCE_NOT_FOUND;
+ * KERR_RESOURCE_IN_USE if not ACTIVE; REG_ERR_NOT_ON_DEMAND; REG_ERR_NO_COMMITMENT. */
+int registry_warm_set(struct registry *reg, const char *name, uint32_t mibps, uint32_t *current);
+
+/* The account's settings as of now (a scheduled end that passed reads DISABLED). */
+void registry_account_get(struct registry *reg, struct reg_account *out);
+/* UpdateAccountSettings: enable or disable the commitment (see REG_COMMITMENT_MIN_MS; enabling
+ * again before a scheduled end cancels it). *out gets the result. 0 or -errno (persistence). */
+int registry_commitment_set(struct registry *reg, bool enable, struct reg_account *out);
+
 /* The stream's status alone, likewise (a subscription's periodic check). */
 int registry_stream_status(struct registry *reg, const char *name, enum reg_status *out);
 
@@ -212,8 +254,10 @@ int registry_policy_get(struct registry *reg, const char *stream, const char *co
 int registry_policy_delete(struct registry *reg, const char *stream, const char *consumer,
                            int64_t consumer_created_secs);
 
-/* Switches the capacity mode. Stream goes UPDATING. KERR_RESOURCE_IN_USE if not ACTIVE. */
-int registry_mode_set(struct registry *reg, const char *name, enum reg_mode mode);
+/* Switches the capacity mode. Stream goes UPDATING. KERR_RESOURCE_IN_USE if not ACTIVE.
+ * warm_mibps (NULL: none) also sets a warm throughput, as registry_warm_set, for the new mode. */
+int registry_mode_set(struct registry *reg, const char *name, enum reg_mode mode,
+                      const uint32_t *warm_mibps);
 
 /* Account totals for DescribeLimits. */
 void registry_limits(struct registry *reg, uint32_t *open_shards, uint32_t *on_demand_streams);

@@ -9,7 +9,8 @@ import {
     DecreaseStreamRetentionPeriodCommand, DescribeLimitsCommand, DeleteStreamCommand,
     PutResourcePolicyCommand, GetResourcePolicyCommand, DeleteResourcePolicyCommand,
     RegisterStreamConsumerCommand, DeregisterStreamConsumerCommand,
-    UpdateMaxRecordSizeCommand, PutRecordCommand, GetShardIteratorCommand, GetRecordsCommand,
+    UpdateMaxRecordSizeCommand, DescribeAccountSettingsCommand, UpdateAccountSettingsCommand,
+    UpdateStreamWarmThroughputCommand, PutRecordCommand, GetShardIteratorCommand, GetRecordsCommand,
     waitUntilStreamExists, waitUntilStreamNotExists,
 } from '@aws-sdk/client-kinesis';
 import { startServer, waitFor, stopServerAndClient, expectError } from './harness.mjs';
@@ -205,6 +206,39 @@ function controlSuite(tls) {
             assert.equal(got[0].SequenceNumber, put.SequenceNumber);
             assert.deepEqual(Buffer.from(got[0].Data), Buffer.from(data));
             assert.deepEqual(Buffer.from(got[1].Data), Buffer.from(data));
+            await client.send(new DeleteStreamCommand({ StreamName: name }));
+            const w = await waitUntilStreamNotExists({ client, maxWaitTime: 30, minDelay: 1 },
+                { StreamName: name });
+            assert.equal(w.state, 'SUCCESS');
+        });
+
+        it('On-demand Advantage: the account commitment and warm throughput', async () => {
+            const name = `js-warm-${tls ? 'tls' : 'h2c'}`;
+            assert.equal((await client.send(new DescribeAccountSettingsCommand({})))
+                .MinimumThroughputBillingCommitment.Status, 'DISABLED');
+            const on = (await client.send(new UpdateAccountSettingsCommand({
+                MinimumThroughputBillingCommitment: { Status: 'ENABLED' } })))
+                .MinimumThroughputBillingCommitment;
+            assert.equal(on.Status, 'ENABLED');
+            assert.ok(on.StartedAt instanceof Date);
+            assert.ok(Math.abs(on.StartedAt.getTime() - Date.now()) < 120000);
+            assert.equal(on.EarliestAllowedEndAt.getTime() - on.StartedAt.getTime(), 86400000);
+            await client.send(new CreateStreamCommand({ StreamName: name,
+                StreamModeDetails: { StreamMode: 'ON_DEMAND' }, WarmThroughputMiBps: 32 }));
+            const sum = await waitActive(client, name);
+            assert.deepEqual(sum.WarmThroughput, { TargetMiBps: 32, CurrentMiBps: 32 });
+            const up = await client.send(new UpdateStreamWarmThroughputCommand({
+                StreamARN: sum.StreamARN, WarmThroughputMiBps: 128 }));
+            assert.equal(up.StreamName, name);
+            assert.deepEqual(up.WarmThroughput, { TargetMiBps: 128, CurrentMiBps: 32 });
+            assert.equal((await waitActive(client, name)).WarmThroughput.CurrentMiBps, 128);
+            await expectError(client.send(new UpdateStreamWarmThroughputCommand({
+                StreamName: s1, WarmThroughputMiBps: 1 })), 'InvalidArgumentException');
+            const off = (await client.send(new UpdateAccountSettingsCommand({
+                MinimumThroughputBillingCommitment: { Status: 'DISABLED' } })))
+                .MinimumThroughputBillingCommitment;
+            assert.equal(off.Status, 'ENABLED_UNTIL_EARLIEST_ALLOWED_END');
+            assert.deepEqual(off.EarliestAllowedEndAt, on.EarliestAllowedEndAt);
             await client.send(new DeleteStreamCommand({ StreamName: name }));
             const w = await waitUntilStreamNotExists({ client, maxWaitTime: 30, minDelay: 1 },
                 { StreamName: name });

@@ -172,8 +172,9 @@ static void test_gate(void)
     CHECK_EQ_INT(X.status, 400);
     CHECK_EQ_STR(X.etype, "UnknownOperationException");
     CHECK(strstr(X.body, "\"__type\":\"UnknownOperationException\"") != NULL);
-    raw("POST", "application/x-amz-json-1.1", "UpdateStreamWarmThroughput", AUTH, "{}"); /* in the model, no handler */
-    CHECK_EQ_STR(X.etype, "UnknownOperationException");
+    /* Every model operation has a handler now: this one validates its input. */
+    raw("POST", "application/x-amz-json-1.1", "UpdateStreamWarmThroughput", AUTH, "{}");
+    CHECK_EQ_STR(X.etype, "ValidationException");
     raw("POST", "text/plain", "ListStreams", AUTH, "{}");
     CHECK_EQ_STR(X.etype, "UnknownOperationException");
     raw("POST", NULL, "ListStreams", AUTH, "{}");

@@ -32,8 +32,8 @@ static void test_lifecycle(void)
     struct registry_opts o = opts(NULL);
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "s1", 3, REG_PROVISIONED, NULL, 0, 0), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "s1", 3, REG_PROVISIONED, NULL, 0, 0),
+    CHECK_EQ_INT(registry_stream_create(reg, "s1", 3, REG_PROVISIONED, NULL, 0, NULL), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "s1", 3, REG_PROVISIONED, NULL, 0, NULL),
                  KERR_RESOURCE_IN_USE);
     struct reg_stream_info info;
     CHECK_EQ_INT(registry_stream_get(reg, "s1", &info), 0);
@@ -68,7 +68,7 @@ static void test_clock_steps_back(void)
     struct registry_opts o = opts(NULL);
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "b", 1, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "b", 1, REG_PROVISIONED, NULL, 0, NULL), 0);
     clock_advance_ms(-3600 * 1000);
     struct reg_stream_info info;
     CHECK_EQ_INT(registry_stream_get(reg, "b", &info), 0);
@@ -97,14 +97,14 @@ static void test_limits(void)
     char name[16];
     for (int i = 0; i < 5; i++) {
         snprintf(name, sizeof(name), "c%d", i);
-        CHECK_EQ_INT(registry_stream_create(reg, name, 1, REG_PROVISIONED, NULL, 0, 0), 0);
+        CHECK_EQ_INT(registry_stream_create(reg, name, 1, REG_PROVISIONED, NULL, 0, NULL), 0);
     }
-    CHECK_EQ_INT(registry_stream_create(reg, "c5", 1, REG_PROVISIONED, NULL, 0, 0),
+    CHECK_EQ_INT(registry_stream_create(reg, "c5", 1, REG_PROVISIONED, NULL, 0, NULL),
                  KERR_LIMIT_EXCEEDED);
     clock_advance_ms(600);
-    CHECK_EQ_INT(registry_stream_create(reg, "big", 16, REG_PROVISIONED, NULL, 0, 0),
+    CHECK_EQ_INT(registry_stream_create(reg, "big", 16, REG_PROVISIONED, NULL, 0, NULL),
                  KERR_LIMIT_EXCEEDED); /* 5 + 16 > 20 */
-    CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0, NULL), 0);
     uint32_t open, od;
     registry_limits(reg, &open, &od);
     CHECK_EQ_INT(open, 9);
@@ -127,7 +127,7 @@ static void test_tags_retention(void)
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
     struct reg_tag t[2] = {{"b", "2"}, {"a", "1"}};
-    CHECK_EQ_INT(registry_stream_create(reg, "s", 1, REG_PROVISIONED, t, 2, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "s", 1, REG_PROVISIONED, t, 2, NULL), 0);
     clock_advance_ms(600);
     struct reg_stream_info info;
     registry_stream_get(reg, "s", &info);
@@ -158,7 +158,7 @@ static void test_reshard_consumers(void)
     struct registry_opts o = opts(NULL);
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "s", 2, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "s", 2, REG_PROVISIONED, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_split(reg, "s", 0, 1), KERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(registry_shard_split(reg, "s", 0, 1000), 0);
@@ -280,7 +280,7 @@ static struct registry *registry_with_stream(const char *name, uint32_t shard_li
     o.shard_limit = shard_limit;
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, name, 3, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, name, 3, REG_PROVISIONED, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     return reg;
 }
@@ -324,7 +324,7 @@ static void test_update_shard_count(void)
     CHECK_EQ_INT(registry_shard_count_update(reg, "u", 3, &r), 0);
     clock_advance_ms(600);
     check_uniform(reg, "u", 3);
-    CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_count_update(reg, "od", 5, &r), KERR_VALIDATION);
     registry_destroy(reg);
@@ -354,8 +354,8 @@ static void test_update_shard_count_per_day(void)
     o.limit_daily = true;
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "d", 2, REG_PROVISIONED, NULL, 0, 0), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "e", 2, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "d", 2, REG_PROVISIONED, NULL, 0, NULL), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "e", 2, REG_PROVISIONED, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     struct reg_rescale r;
     int64_t first = clock_now_ms(), first_hi = 0;
@@ -420,8 +420,8 @@ static void test_encryption_per_day(void)
     o.limit_daily = true;
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "k", 1, REG_PROVISIONED, NULL, 0, 0), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "m", 1, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "k", 1, REG_PROVISIONED, NULL, 0, NULL), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "m", 1, REG_PROVISIONED, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     /* Wall time moves on its own too: the first start happened in [first, first_hi]. */
     int64_t retry = -1, first = clock_now_ms(), first_hi = 0;
@@ -512,7 +512,7 @@ static void test_resource_policies(void)
     struct registry_opts o = opts(dir);
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "p", 1, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "p", 1, REG_PROVISIONED, NULL, 0, NULL), 0);
     CHECK_EQ_INT(registry_policy_put(reg, "p", NULL, -1, "{}"), KERR_RESOURCE_IN_USE);
     CHECK_EQ_INT(registry_policy_put(reg, "nope", NULL, -1, "{}"), KERR_RESOURCE_NOT_FOUND);
     clock_advance_ms(600);
@@ -591,9 +591,9 @@ static void test_max_record_size(void)
     struct registry_opts o = opts(dir);
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "d", 1, REG_PROVISIONED, NULL, 0, 0), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "l", 1, REG_ON_DEMAND, NULL, 0, REG_RECORD_KIB_MAX),
-                 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "d", 1, REG_PROVISIONED, NULL, 0, NULL), 0);
+    struct reg_create_opts large = {.max_record_kib = REG_RECORD_KIB_MAX};
+    CHECK_EQ_INT(registry_stream_create(reg, "l", 1, REG_ON_DEMAND, NULL, 0, &large), 0);
     uint32_t kib = 0;
     CHECK_EQ_INT(registry_stream_max_record(reg, "d", &kib), 0);
     CHECK_EQ_INT(kib, 1024);
@@ -647,6 +647,119 @@ static void test_max_record_size(void)
     }
 }
 
+/* On-demand Advantage: the commitment's 24 h minimum, a disable scheduled and cancelled, the
+ * account file across restarts; warm throughput only on ON_DEMAND streams while it is on, the
+ * current value following the target once the stream is ACTIVE again, kept in the file. */
+static void test_account_and_warm(void)
+{
+    char dir[] = "/tmp/sc-registry-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct registry_opts o = opts(dir);
+    struct registry *reg;
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    struct reg_account a;
+    registry_account_get(reg, &a);
+    CHECK_EQ_INT(a.commitment, REG_COMMIT_DISABLED);
+    CHECK_EQ_INT(a.started_ms, 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "od", 1, REG_ON_DEMAND, NULL, 0, NULL), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "pv", 1, REG_PROVISIONED, NULL, 0, NULL), 0);
+    struct reg_create_opts warm = {.warm = true, .warm_mibps = 100};
+    CHECK_EQ_INT(registry_stream_create(reg, "w", 1, REG_ON_DEMAND, NULL, 0, &warm),
+                 REG_ERR_NO_COMMITMENT);
+    clock_advance_ms(600);
+    uint32_t before = 0;
+    CHECK_EQ_INT(registry_warm_set(reg, "od", 50, &before), REG_ERR_NO_COMMITMENT);
+    int64_t t0 = clock_now_ms();
+    CHECK_EQ_INT(registry_commitment_set(reg, true, &a), 0);
+    CHECK_EQ_INT(a.commitment, REG_COMMIT_ENABLED);
+    CHECK(a.started_ms >= t0 && a.started_ms <= clock_now_ms()); /* the test clock runs too */
+    CHECK_EQ_INT(a.earliest_end_ms, a.started_ms + REG_COMMITMENT_MIN_MS);
+    t0 = a.started_ms;
+    CHECK_EQ_INT(registry_commitment_set(reg, true, &a), 0); /* again: unchanged */
+    CHECK_EQ_INT(a.started_ms, t0);
+    CHECK_EQ_INT(registry_warm_set(reg, "pv", 50, &before), REG_ERR_NOT_ON_DEMAND);
+    CHECK_EQ_INT(registry_warm_set(reg, "nope", 50, &before), KERR_RESOURCE_NOT_FOUND);
+    CHECK_EQ_INT(registry_warm_set(reg, "od", 50, &before), 0);
+    CHECK_EQ_INT(before, REG_ON_DEMAND_MIBPS);
+    struct reg_stream_info info;
+    CHECK_EQ_INT(registry_stream_get(reg, "od", &info), 0);
+    CHECK_EQ_INT(info.status, REG_UPDATING);
+    CHECK(info.warm_set && info.warm_target_mibps == 50 && info.warm_current_mibps == 4);
+    CHECK_EQ_INT(registry_warm_set(reg, "od", 60, &before), KERR_RESOURCE_IN_USE);
+    CHECK_EQ_INT(registry_stream_create(reg, "w", 1, REG_ON_DEMAND, NULL, 0, &warm), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "wp", 1, REG_PROVISIONED, NULL, 0, &warm),
+                 REG_ERR_NOT_ON_DEMAND);
+    uint32_t w = 70;
+    CHECK_EQ_INT(registry_mode_set(reg, "pv", REG_PROVISIONED, &w), REG_ERR_NOT_ON_DEMAND);
+    /* Disabled within the 24 h: scheduled; enabled again: cancelled; disabled again. */
+    clock_advance_ms(3600 * 1000);
+    CHECK_EQ_INT(registry_commitment_set(reg, false, &a), 0);
+    CHECK_EQ_INT(a.commitment, REG_COMMIT_ENDING);
+    CHECK_EQ_INT(a.ended_ms, 0);
+    CHECK_EQ_INT(registry_commitment_set(reg, true, &a), 0);
+    CHECK_EQ_INT(a.commitment, REG_COMMIT_ENABLED);
+    CHECK_EQ_INT(a.started_ms, t0);
+    CHECK_EQ_INT(registry_commitment_set(reg, false, &a), 0);
+    CHECK_EQ_INT(a.commitment, REG_COMMIT_ENDING);
+    /* While ending the streams may still be warmed. */
+    CHECK_EQ_INT(registry_stream_get(reg, "od", &info), 0);
+    CHECK_EQ_INT(info.status, REG_ACTIVE);
+    CHECK_EQ_INT(info.warm_current_mibps, 50);
+    CHECK_EQ_INT(registry_mode_set(reg, "pv", REG_ON_DEMAND, &w), 0);
+    registry_destroy(reg);
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    registry_account_get(reg, &a);
+    CHECK_EQ_INT(a.commitment, REG_COMMIT_ENDING);
+    CHECK_EQ_INT(a.earliest_end_ms, t0 + REG_COMMITMENT_MIN_MS);
+    CHECK_EQ_INT(registry_stream_get(reg, "od", &info), 0);
+    CHECK(info.warm_set && info.warm_target_mibps == 50 && info.warm_current_mibps == 50);
+    CHECK_EQ_INT(registry_stream_get(reg, "w", &info), 0);
+    CHECK(info.warm_set && info.warm_target_mibps == 100 && info.warm_current_mibps == 100);
+    clock_advance_ms(600);
+    CHECK_EQ_INT(registry_stream_get(reg, "pv", &info), 0);
+    CHECK(info.mode == REG_ON_DEMAND && info.warm_current_mibps == 70);
+    /* The earliest end passes: DISABLED, ended then, and no more warming. */
+    clock_advance_ms(REG_COMMITMENT_MIN_MS);
+    registry_account_get(reg, &a);
+    CHECK_EQ_INT(a.commitment, REG_COMMIT_DISABLED);
+    CHECK_EQ_INT(a.ended_ms, t0 + REG_COMMITMENT_MIN_MS);
+    CHECK_EQ_INT(registry_warm_set(reg, "od", 10, &before), REG_ERR_NO_COMMITMENT);
+    /* After the 24 h a disable is immediate. */
+    int64_t t1 = clock_now_ms();
+    CHECK_EQ_INT(registry_commitment_set(reg, true, &a), 0);
+    CHECK(a.started_ms >= t1 && a.started_ms <= clock_now_ms());
+    t1 = a.started_ms;
+    clock_advance_ms(REG_COMMITMENT_MIN_MS + 1);
+    CHECK_EQ_INT(registry_commitment_set(reg, false, &a), 0);
+    CHECK_EQ_INT(a.commitment, REG_COMMIT_DISABLED);
+    CHECK(a.ended_ms > t1 + REG_COMMITMENT_MIN_MS && a.ended_ms <= clock_now_ms());
+    registry_destroy(reg);
+    CHECK_EQ_INT(registry_create(&o, &reg), 0);
+    registry_account_get(reg, &a);
+    CHECK_EQ_INT(a.commitment, REG_COMMIT_DISABLED);
+    CHECK_EQ_INT(a.started_ms, t1);
+    registry_destroy(reg);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    /* The account file's format: a bad status, a bad checksum, trailing lines are refused. */
+    static const char *const bodies[] = {"commitment 1 5 0 7\n", "commitment 3 5 0 7\n",
+                                         "commitment 1 5 0 7\nx\n"};
+    for (size_t k = 0; k < SC_ARRAY_LEN(bodies); k++) {
+        char text[200];
+        int n = snprintf(text, sizeof(text), "shardcast-account 1\n%s", bodies[k]);
+        snprintf(text + n, sizeof(text) - (size_t)n, "crc %08x\n",
+                 crc32_update(0, text, (size_t)n));
+        struct reg_account got;
+        CHECK_EQ_INT(meta_account_decode(text, strlen(text), &got), k == 0 ? 0 : -EBADMSG);
+        if (k == 0)
+            CHECK(got.commitment == REG_COMMIT_ENABLED && got.started_ms == 5 &&
+                  got.earliest_end_ms == 7);
+        text[strlen(text) - 2] ^= 1;
+        CHECK_EQ_INT(meta_account_decode(text, strlen(text), &got), -EBADMSG);
+    }
+}
+
 static int seal_calls;
 
 static int fake_seal(void *arg, const char *stream, uint32_t index, uint64_t *end)
@@ -665,8 +778,8 @@ static void test_seal_hook(void)
     o.seal = fake_seal;
     struct registry *reg;
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "ok", 2, REG_PROVISIONED, NULL, 0, 0), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "bad", 2, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "ok", 2, REG_PROVISIONED, NULL, 0, NULL), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "bad", 2, REG_PROVISIONED, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_merge(reg, "ok", 0, 1), 0);
     CHECK_EQ_INT(seal_calls, 2);
@@ -697,8 +810,8 @@ static void test_persistence(void)
             memcpy(t[2].key + 4 * i, "\xf0\x9f\x98\x80", 4);
         memcpy(t[2].value + 4 * i, "\xf0\x9f\x98\x80", 4);
     }
-    CHECK_EQ_INT(registry_stream_create(reg, "p1", 3, REG_PROVISIONED, t, 3, 0), 0);
-    CHECK_EQ_INT(registry_stream_create(reg, "..", 1, REG_ON_DEMAND, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "p1", 3, REG_PROVISIONED, t, 3, NULL), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "..", 1, REG_ON_DEMAND, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_split(reg, "p1", 1, 200), KERR_INVALID_ARGUMENT);
     struct reg_consumer c;
@@ -751,7 +864,7 @@ static void *mt_worker(void *arg)
     for (int i = 0; i < 25; i++) {
         snprintf(name, sizeof(name), "t%d-%02d", id, i);
         int rc, tries = 0;
-        while ((rc = registry_stream_create(g_mt, name, 1, REG_PROVISIONED, NULL, 0, 0)) ==
+        while ((rc = registry_stream_create(g_mt, name, 1, REG_PROVISIONED, NULL, 0, NULL)) ==
                    KERR_LIMIT_EXCEEDED &&
                ++tries < 100000)
             clock_advance_ms(1); /* other threads' streams are CREATING: let time pass */
@@ -827,6 +940,7 @@ int main(void)
     TEST_RUN(test_encryption_per_day);
     TEST_RUN(test_resource_policies);
     TEST_RUN(test_max_record_size);
+    TEST_RUN(test_account_and_warm);
     TEST_RUN(test_seal_hook);
     TEST_RUN(test_persistence);
     TEST_RUN(test_shard_ids);

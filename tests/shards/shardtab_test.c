@@ -104,7 +104,7 @@ static void test_route_refs(void)
     struct sio *sio = sio_new();
     struct shard_rt *s;
     CHECK_EQ_INT(shardtab_route(t, "a", 0, &s), KERR_RESOURCE_NOT_FOUND);
-    CHECK_EQ_INT(registry_stream_create(reg, "a", 4, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "a", 4, REG_PROVISIONED, NULL, 0, NULL), 0);
     CHECK_EQ_INT(shardtab_route(t, "a", 0, &s), KERR_RESOURCE_NOT_FOUND); /* CREATING */
     clock_advance_ms(600);
     u128 start, end;
@@ -145,7 +145,7 @@ static void test_recreate_housekeep(void)
     struct registry *reg = reg_new();
     struct shardtab *t = tab_new(reg, false);
     struct sio *sio = sio_new();
-    CHECK_EQ_INT(registry_stream_create(reg, "r", 1, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "r", 1, REG_PROVISIONED, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     struct shard_rt *s;
     CHECK_EQ_INT(shardtab_route(t, "r", 7, &s), 0);
@@ -156,7 +156,7 @@ static void test_recreate_housekeep(void)
     CHECK_EQ_INT(registry_stream_delete(reg, "r", false), 0);
     CHECK_EQ_INT(shardtab_route(t, "r", 7, &s), KERR_RESOURCE_NOT_FOUND);
     clock_advance_ms(600);
-    CHECK_EQ_INT(registry_stream_create(reg, "r", 1, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "r", 1, REG_PROVISIONED, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     /* Old incarnation not reaped yet: retry later. */
     CHECK_EQ_INT(shardtab_route(t, "r", 7, &s), -EAGAIN);
@@ -197,7 +197,7 @@ static void test_seal(void)
     struct registry *reg = reg_new();
     struct shardtab *t = tab_new(reg, false);
     struct sio *sio = sio_new();
-    CHECK_EQ_INT(registry_stream_create(reg, "z", 2, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "z", 2, REG_PROVISIONED, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     struct shard_rt *s;
     CHECK_EQ_INT(shardtab_get(t, "z", 0, &s), 0);
@@ -235,7 +235,7 @@ static void test_seal(void)
     shard_rt_decref(s);
     /* A stream whose first touch is a split: its directory gets its marker on the first write,
      * so a restart keeps it. */
-    CHECK_EQ_INT(registry_stream_create(reg, "y", 1, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "y", 1, REG_PROVISIONED, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     CHECK_EQ_INT(registry_shard_split(reg, "y", 0, 1000), 0);
     CHECK_EQ_INT(shardtab_route(t, "y", 5, &s), 0);
@@ -264,7 +264,7 @@ static void test_tick_retention(void)
     ASSERT(shardtab_create(reg, &o, &t) == 0);
     g_tab = t;
     struct sio *sio = sio_new();
-    CHECK_EQ_INT(registry_stream_create(reg, "ret", 1, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "ret", 1, REG_PROVISIONED, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     struct shard_rt *s;
     CHECK_EQ_INT(shardtab_route(t, "ret", 1, &s), 0);
@@ -307,7 +307,7 @@ static void test_rates(void)
 {
     struct registry *reg = reg_new();
     struct shardtab *t = tab_new(reg, true);
-    CHECK_EQ_INT(registry_stream_create(reg, "q", 1, REG_PROVISIONED, NULL, 0, 0), 0);
+    CHECK_EQ_INT(registry_stream_create(reg, "q", 1, REG_PROVISIONED, NULL, 0, NULL), 0);
     clock_advance_ms(600);
     struct shard_rt *s;
     CHECK_EQ_INT(shardtab_route(t, "q", 1, &s), 0);
