@@ -347,19 +347,21 @@ static void sel_parse(struct put_req *r, const struct jscan_val *sn, const struc
         (void)type_ok(r, sid, JSCAN_STRING, "a String");
 }
 
-/* The selected stream's maximum record size, for the checks of model validation: the model's
- * own 10 MiB while the stream is not known (a bad selector or a missing stream is answered after
- * validation, as AWS orders them). */
-static uint64_t stream_max_record(const struct api_sel *sel)
+/* The selected stream's maximum record size, for the checks of model validation, and its
+ * encryption, for the answer (one registry lookup per request). While the stream is not known
+ * the model's own 10 MiB applies: a bad selector or a missing stream is answered after
+ * validation, as AWS orders them. */
+static void stream_view(struct put_req *r, const struct api_sel *sel)
 {
     char n[REG_NAME_MAX + 1], region[64], account[16];
     const char *name = sel->name;
     if (name == NULL && sel->arn != NULL && arn_parse_stream(sel->arn, n, region, account) == 0)
         name = n;
-    uint32_t kib = REG_RECORD_KIB_MAX;
+    struct reg_put_view view = {REG_ENC_NONE, REG_RECORD_KIB_MAX};
     if (name != NULL)
-        (void)registry_stream_max_record(api_registry(), name, &kib);
-    return (uint64_t)kib << 10;
+        (void)registry_stream_put_view(api_registry(), name, &view);
+    r->kms = view.encryption == REG_ENC_KMS;
+    r->max_record = (uint64_t)view.max_record_kib << 10;
 }
 
 /* ---- request -------------------------------------------------------------------------------- */
@@ -410,7 +412,7 @@ static bool req_parse(struct put_req *r, char *name, char *arn, struct api_sel *
             }
         }
         sel_parse(r, &sn, &sa, &sid, sel, name, arn);
-        r->max_record = stream_max_record(sel);
+        stream_view(r, sel);
         if (r->single) {
             r->n = 1;
             r->e = sc_calloc(1, sizeof(*r->e));
@@ -717,8 +719,6 @@ static void put(struct api_ctx *c, bool single)
         req_free(r);
         return;
     }
-    enum reg_encryption enc;
-    r->kms = registry_stream_encryption(api_registry(), r->stream, &enc) == 0 && enc == REG_ENC_KMS;
     uint64_t now_ns = clock_mono_ns();
     r->pending = 1; /* held until every pass submitted, so no callback finishes r early */
     for (int attempt = 0; attempt < PUT_ROUTE_ATTEMPTS; attempt++) {

@@ -454,10 +454,16 @@ int registry_stream_encryption(struct registry *reg, const char *name, enum reg_
     return info_copy(reg, name, offsetof(struct reg_stream_info, encryption), sizeof(*out), out);
 }
 
-int registry_stream_max_record(struct registry *reg, const char *name, uint32_t *kib)
+int registry_stream_put_view(struct registry *reg, const char *name, struct reg_put_view *out)
 {
-    return info_copy(reg, name, offsetof(struct reg_stream_info, max_record_kib), sizeof(*kib),
-                     kib);
+    size_t pos;
+    int rc = lock_find(reg, name, &pos, true);
+    if (rc != 0)
+        return rc;
+    const struct reg_stream_info *i = &reg->streams[pos]->info;
+    *out = (struct reg_put_view){i->encryption, i->max_record_kib};
+    pthread_mutex_unlock(&reg->lock);
+    return 0;
 }
 
 int registry_stream_status(struct registry *reg, const char *name, enum reg_status *out)

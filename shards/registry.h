@@ -173,8 +173,13 @@ int registry_stream_get(struct registry *reg, const char *name, struct reg_strea
 /* The stream's encryption alone, without copying its description (PutRecord answers carry
  * EncryptionType KMS). KERR_RESOURCE_NOT_FOUND if absent. */
 int registry_stream_encryption(struct registry *reg, const char *name, enum reg_encryption *out);
-/* The stream's maximum record size alone, likewise (PutRecord's size checks). */
-int registry_stream_max_record(struct registry *reg, const char *name, uint32_t *kib);
+/* What PutRecord(s) need of the stream, in one lookup: its encryption and maximum record
+ * size. KERR_RESOURCE_NOT_FOUND if absent. */
+struct reg_put_view {
+    enum reg_encryption encryption;
+    uint32_t max_record_kib;
+};
+int registry_stream_put_view(struct registry *reg, const char *name, struct reg_put_view *out);
 /* UpdateMaxRecordSize: kib within the REG_RECORD_KIB_ range, applied at once (records stored
  * under an earlier, larger maximum stay readable). KERR_RESOURCE_NOT_FOUND; KERR_RESOURCE_IN_USE
  * if the stream is not ACTIVE. */

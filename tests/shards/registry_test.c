@@ -594,12 +594,13 @@ static void test_max_record_size(void)
     CHECK_EQ_INT(registry_stream_create(reg, "d", 1, REG_PROVISIONED, NULL, 0, NULL), 0);
     struct reg_create_opts large = {.max_record_kib = REG_RECORD_KIB_MAX};
     CHECK_EQ_INT(registry_stream_create(reg, "l", 1, REG_ON_DEMAND, NULL, 0, &large), 0);
-    uint32_t kib = 0;
-    CHECK_EQ_INT(registry_stream_max_record(reg, "d", &kib), 0);
-    CHECK_EQ_INT(kib, 1024);
-    CHECK_EQ_INT(registry_stream_max_record(reg, "l", &kib), 0);
-    CHECK_EQ_INT(kib, 10240);
-    CHECK_EQ_INT(registry_stream_max_record(reg, "x", &kib), KERR_RESOURCE_NOT_FOUND);
+    struct reg_put_view view;
+    CHECK_EQ_INT(registry_stream_put_view(reg, "d", &view), 0);
+    CHECK_EQ_INT(view.max_record_kib, 1024);
+    CHECK_EQ_INT(view.encryption, REG_ENC_NONE);
+    CHECK_EQ_INT(registry_stream_put_view(reg, "l", &view), 0);
+    CHECK_EQ_INT(view.max_record_kib, 10240);
+    CHECK_EQ_INT(registry_stream_put_view(reg, "x", &view), KERR_RESOURCE_NOT_FOUND);
     CHECK_EQ_INT(registry_max_record_set(reg, "d", 5000), KERR_RESOURCE_IN_USE); /* CREATING */
     CHECK_EQ_INT(registry_max_record_set(reg, "x", 5000), KERR_RESOURCE_NOT_FOUND);
     clock_advance_ms(600);
@@ -611,10 +612,10 @@ static void test_max_record_size(void)
     CHECK_EQ_INT(info.status, REG_ACTIVE); /* applied at once, no UPDATING */
     registry_destroy(reg);
     CHECK_EQ_INT(registry_create(&o, &reg), 0);
-    CHECK_EQ_INT(registry_stream_max_record(reg, "d", &kib), 0);
-    CHECK_EQ_INT(kib, 5000);
-    CHECK_EQ_INT(registry_stream_max_record(reg, "l", &kib), 0);
-    CHECK_EQ_INT(kib, 1024);
+    CHECK_EQ_INT(registry_stream_put_view(reg, "d", &view), 0);
+    CHECK_EQ_INT(view.max_record_kib, 5000);
+    CHECK_EQ_INT(registry_stream_put_view(reg, "l", &view), 0);
+    CHECK_EQ_INT(view.max_record_kib, 1024);
     CHECK_EQ_INT(registry_stream_delete(reg, "d", false), 0);
     CHECK_EQ_INT(registry_stream_delete(reg, "l", false), 0);
     clock_advance_ms(600);
