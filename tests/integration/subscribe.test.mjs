@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import {
     CreateStreamCommand, DescribeStreamSummaryCommand, RegisterStreamConsumerCommand,
-    DescribeStreamConsumerCommand, SubscribeToShardCommand, PutRecordsCommand,
+    DescribeStreamConsumerCommand, SubscribeToShardCommand, PutRecordsCommand, PutRecordCommand,
 } from '@aws-sdk/client-kinesis';
 import { startServer, waitFor, stopServerAndClient } from './harness.mjs';
 
@@ -22,8 +22,9 @@ async function expectError(promise, name) {
     });
 }
 
-async function setupStream(client, name, shards, consumers) {
-    await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+async function setupStream(client, name, shards, consumers, maxRecordKiB = undefined) {
+    await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards,
+        MaxRecordSizeInKiB: maxRecordKiB }));
     const sum = await waitFor(async () => {
         const r = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
         return r.StreamDescriptionSummary.StreamStatus === 'ACTIVE' && r.StreamDescriptionSummary;
@@ -190,6 +191,25 @@ function suite(tls) {
             assert.deepEqual(latest.keys(), ['new-0', 'new-1', 'new-2', 'new-3', 'new-4']);
             await ts.until((s) => s.records.length >= 5, 'AT_TIMESTAMP records');
             assert.deepEqual(ts.keys(), ['new-0', 'new-1', 'new-2', 'new-3', 'new-4']);
+        });
+
+        it('a 10 MiB record arrives whole, on the tail and in catch-up', async () => {
+            const SL = `${S}-large`;
+            const { arns: al } = await setupStream(client, SL, 1, 2, 10240);
+            const tail = sub(al[0], SHARD(0), { Type: 'LATEST' });
+            await tail.ready;
+            await tail.until((s) => s.events >= 1, 'tail pipe live');
+            const big = new Uint8Array(10 * 1024 * 1024 - 1).map((_, i) => (i * 131 + (i >> 10)) & 255);
+            const r = await client.send(new PutRecordCommand({ StreamName: SL, PartitionKey: 'k',
+                Data: big }));
+            await tail.until((s) => s.records.length >= 1, 'the record on the tail', 30000);
+            const catchup = sub(al[1], SHARD(0), { Type: 'TRIM_HORIZON' });
+            await catchup.until((s) => s.records.length >= 1, 'the record in catch-up', 30000);
+            for (const s of [tail, catchup]) {
+                assert.equal(s.records.length, 1);
+                assert.equal(s.records[0].SequenceNumber, r.SequenceNumber);
+                assert.equal(Buffer.compare(Buffer.from(s.records[0].Data), Buffer.from(big)), 0);
+            }
         });
 
         it('5 consumers x 3 shards each get every record exactly once, in order', async () => {
