@@ -18,9 +18,6 @@
 #include "server/worker.h"
 
 #define H2_HEADER_BYTES_MAX SERVER_HEADER_MAX_BYTES
-/* Request bodies buffered per connection (before dispatch), across all its streams: with 1024
- * concurrent streams the per-stream limit alone would allow gigabytes. */
-#define H2_CONN_BODY_BYTES_MAX (64u << 20)
 
 struct h2c;
 
@@ -281,9 +278,17 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id, const 
         reject(s, 413, "SerializationException", "request body too large");
         return 0;
     }
-    if (s->h2->body_bytes + len > H2_CONN_BODY_BYTES_MAX) {
-        s->rejected = true;
-        nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id, NGHTTP2_ENHANCE_YOUR_CALM);
+    /* Bodies buffered across the connection's streams: with 1024 concurrent streams the
+     * per-stream limit alone would allow gigabytes. Past the bound the stream is answered at
+     * once with an error SDKs retry (an RST_STREAM reached clients as a transport failure) and
+     * its partial body is dropped; the others go on. */
+    if (s->h2->body_bytes + len > conn_opts(s->h2->c)->h2_conn_body_bytes) {
+        s->h2->body_bytes -= s->body_len;
+        free(s->body);
+        s->body = NULL;
+        s->body_len = s->body_cap = 0;
+        reject(s, 503, "ServiceUnavailable",
+               "Too many request bytes in flight on this connection; retry.");
         return 0;
     }
     s->h2->body_bytes += len;

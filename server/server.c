@@ -43,6 +43,8 @@ static void fill_defaults(struct server *s, const struct server_opts *o)
         s->opts.max_conns_per_worker = SERVER_MAX_CONNS_PER_WORKER;
     if (!s->opts.body_max_bytes)
         s->opts.body_max_bytes = 32u << 20;
+    if (!s->opts.h2_conn_body_bytes)
+        s->opts.h2_conn_body_bytes = SERVER_H2_BODIES_PER_CONN * s->opts.body_max_bytes;
 }
 
 static void server_free(struct server *s)

@@ -34,12 +34,17 @@ struct server_opts {
     uint32_t idle_timeout_ms;     /* idle keep-alive / idle h2 connection */
     uint32_t shutdown_grace_ms;   /* bounded wait for in-flight work in server_stop */
     uint32_t max_conns_per_worker;
+    /* Request bodies an h2 connection may have buffered at once, across its streams (a stream
+     * past it is answered 503 ServiceUnavailable, retryable); 0 = SERVER_H2_BODIES_PER_CONN
+     * times body_max_bytes. */
+    uint64_t h2_conn_body_bytes;
 };
 
 #define SERVER_HEADER_TIMEOUT_MS 30000u
 #define SERVER_IDLE_TIMEOUT_MS 120000u
 #define SERVER_SHUTDOWN_GRACE_MS 5000u
 #define SERVER_MAX_CONNS_PER_WORKER 4096u
+#define SERVER_H2_BODIES_PER_CONN 5u /* five largest PutRecords in flight on one connection */
 #define SERVER_HEADER_MAX_BYTES (64u * 1024u)
 
 struct server;

@@ -410,6 +410,72 @@ static void test_h2_client_goaway_keeps_stream(uint16_t port)
     CHECK(!rst);
 }
 
+/* Reads h2 frames until EOF or `streams` streams ended (END_STREAM); appends each stream's DATA
+ * payload to out[id] (ids 1, 3, 5 -> slots 0, 1, 2). */
+static void h2_read_bodies(int fd, char out[3][256], int streams)
+{
+    static uint8_t in[1 << 16];
+    size_t got = 0, off = 0;
+    size_t lens[3] = {0};
+    int ended = 0;
+    while (ended < streams) {
+        if (off + 9 > got || off + 9 + ((size_t)in[off] << 16 | (size_t)in[off + 1] << 8 |
+                                        in[off + 2]) > got) {
+            if (got == sizeof(in))
+                break;
+            ssize_t n = recv(fd, in + got, sizeof(in) - got, 0);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            continue;
+        }
+        size_t flen = (size_t)in[off] << 16 | (size_t)in[off + 1] << 8 | in[off + 2];
+        uint8_t type = in[off + 3], flags = in[off + 4];
+        uint32_t sid = (uint32_t)in[off + 5] << 24 | (uint32_t)in[off + 6] << 16 |
+                       (uint32_t)in[off + 7] << 8 | in[off + 8];
+        if (sid >= 1 && sid <= 5 && sid % 2 == 1) {
+            size_t k = sid / 2;
+            if (type == 0 && lens[k] + flen < 256) {
+                memcpy(out[k] + lens[k], in + off + 9, flen);
+                lens[k] += flen;
+                out[k][lens[k]] = '\0';
+            }
+            ended += (type == 0 || type == 1) && (flags & 1);
+        }
+        off += 9 + flen;
+    }
+}
+
+/* Bodies buffered on one h2 connection past its bound (100 000 bytes here): the stream whose
+ * DATA crosses it is answered 503 ServiceUnavailable at once, the others complete. */
+static void test_h2_conn_body_budget(uint16_t port)
+{
+    int fd = connect_port(port);
+    static uint8_t out[200000];
+    static uint8_t chunk[60000];
+    memset(chunk, 'b', sizeof(chunk));
+    size_t len = 24;
+    memcpy(out, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+    put_frame(out, &len, 4, 0, 0, NULL, 0);
+    static const uint8_t post[] = {0x83, 0x86, 0x84, 0x01, 1, 't'}; /* POST http / t */
+    put_frame(out, &len, 1, 0x04, 1, post, sizeof(post)); /* HEADERS, END_HEADERS */
+    for (int i = 0; i < 4; i++) /* frames of at most 16 KiB (SETTINGS_MAX_FRAME_SIZE) */
+        put_frame(out, &len, 0, 0, 1, chunk, sizeof(chunk) / 4);
+    put_frame(out, &len, 1, 0x04, 3, post, sizeof(post));
+    for (int i = 0; i < 4; i++) /* 120 000 buffered: over */
+        put_frame(out, &len, 0, 0, 3, chunk, sizeof(chunk) / 4);
+    put_frame(out, &len, 1, 0x04, 5, post, sizeof(post));
+    put_frame(out, &len, 0, 0x01, 5, chunk, 100); /* END_STREAM */
+    put_frame(out, &len, 0, 0x01, 1, chunk, 10);  /* END_STREAM: 60 010 */
+    CHECK(send(fd, out, len, 0) == (ssize_t)len);
+    char bodies[3][256] = {{0}};
+    h2_read_bodies(fd, bodies, 3);
+    close(fd);
+    CHECK_EQ_STR(bodies[0], "body=60010");
+    CHECK(strstr(bodies[1], "\"__type\":\"ServiceUnavailable\"") != NULL);
+    CHECK_EQ_STR(bodies[2], "body=100");
+}
+
 static void test_header_timeout(uint16_t port)
 {
     int fd = connect_port(port);
@@ -537,7 +603,8 @@ int main(void)
         return 77;
     }
     struct server_opts o = {.handler = handler, .host = "127.0.0.1", .port = 0, .workers = 2,
-                            .body_max_bytes = 1 << 20, .header_timeout_ms = 1000};
+                            .body_max_bytes = 1 << 20, .header_timeout_ms = 1000,
+                            .h2_conn_body_bytes = 100000};
     struct server *srv;
     int rc = server_start(&o, &srv);
     CHECK_EQ_INT(rc, 0);
@@ -553,6 +620,7 @@ int main(void)
     test_h2_stream(port);
     test_h2_disconnect_mid_stream(port);
     test_h2_client_goaway_keeps_stream(port);
+    test_h2_conn_body_budget(port);
     test_header_timeout(port);
     test_big_stream(port);
     test_stop_finishes_streams(srv, port);
