@@ -15,6 +15,20 @@
  * missing continuation byte). */
 size_t utf8_check(const uint8_t *p, const uint8_t *end);
 
+/* Length of the well-formed UTF-8 s[0..len) in UTF-16 code units: how Java's String.length(),
+ * and so every length constraint of AWS's model, counts (a 4-byte sequence is a surrogate
+ * pair, two). */
+static inline size_t utf8_utf16_len(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)s[i];
+        n += (b & 0xC0) != 0x80;
+        n += b >= 0xF0;
+    }
+    return n;
+}
+
 /* Bytes code point cp (<= U+10FFFF, not a surrogate: the caller's to ensure) takes. */
 size_t utf8_encoded_len(uint32_t cp);
 

@@ -41,7 +41,7 @@ static void add_tags(struct api_ctx *c, const char *name, json_t *tags)
     json_object_foreach(tags, k, val)
     {
         const char *v = json_is_string(val) ? json_string_value(val) : "";
-        size_t kl = validate_utf8_len(k), vl = validate_utf8_len(v);
+        size_t kl = validate_len(k), vl = validate_len(v);
         if (kl < 1 || kl > REG_TAG_KEY_MAX || vl > REG_TAG_VALUE_MAX || !tag_text_ok(k) ||
             !tag_text_ok(v)) {
             free(tv);

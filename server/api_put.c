@@ -134,17 +134,6 @@ static void cstr(char *out, size_t cap, const char *s, size_t len)
     out[n] = '\0';
 }
 
-/* Characters as Java counts them (UTF-16 units): 4-byte sequences are surrogate pairs. */
-static size_t utf16_len(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char b = (unsigned char)s[i];
-        n += (b & 0xC0) != 0x80;
-        n += b >= 0xF0;
-    }
-    return n;
-}
 
 /* The model's 0|([1-9]\d{0,N-1}) patterns: ExplicitHashKey (N 39), SequenceNumberForOrdering
  * (N 129). */
@@ -213,7 +202,7 @@ static void entry_validate(struct put_req *r, struct put_entry *e, const struct 
                       "Member must not be null");
     } else if (type_ok(r, pkey, JSCAN_STRING, "a String")) {
         e->key = str_of(r, pkey, &e->key_len);
-        size_t chars = utf16_len(e->key, e->key_len);
+        size_t chars = utf8_utf16_len(e->key, e->key_len);
         if (chars < 1 || chars > PUT_KEY_CHARS_MAX) {
             char *shown = sc_malloc(e->key_len + 1);
             cstr(shown, e->key_len + 1, e->key, e->key_len);
@@ -306,7 +295,7 @@ static void sel_parse(struct put_req *r, const struct jscan_val *sn, const struc
         for (size_t i = 0; i < len && pat; i++)
             pat = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
                   (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-';
-        size_t chars = utf16_len(s, len);
+        size_t chars = utf8_utf16_len(s, len);
         if (chars < 1)
             validate_fail(v, shown, "streamName",
                           "Member must have length greater than or equal to 1");
@@ -327,7 +316,7 @@ static void sel_parse(struct put_req *r, const struct jscan_val *sn, const struc
         const char *s = str_of(r, sa, &len);
         char shown[300];
         cstr(shown, sizeof(shown), s, len);
-        if (len < 1 || utf16_len(s, len) > ARN_MAX) {
+        if (len < 1 || utf8_utf16_len(s, len) > ARN_MAX) {
             validate_fail(v, shown, "streamARN",
                           len < 1 ? "Member must have length greater than or equal to 1"
                                   : "Member must have length less than or equal to 2048");

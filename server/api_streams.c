@@ -69,7 +69,7 @@ static int tags_from_map(struct api_ctx *c, json_t *map, struct reg_tag *out, si
     json_object_foreach(map, k, val)
     {
         const char *v = json_is_string(val) ? json_string_value(val) : "";
-        size_t kl = validate_utf8_len(k), vl = validate_utf8_len(v);
+        size_t kl = validate_len(k), vl = validate_len(v);
         if (kl < 1 || kl > REG_TAG_KEY_MAX || vl > REG_TAG_VALUE_MAX || !tag_chars_ok(k) ||
             !tag_chars_ok(v)) {
             api_reply_error(c, KERR_INVALID_ARGUMENT,

@@ -100,12 +100,9 @@ static json_t *member(struct validate *v, json_t *obj, const char *name, const c
     return val;
 }
 
-size_t validate_utf8_len(const char *s)
+size_t validate_len(const char *s)
 {
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        n += (*p & 0xC0) != 0x80;
-    return n;
+    return utf8_utf16_len(s, strlen(s));
 }
 
 static bool name_pattern_ok(const char *s)
@@ -128,7 +125,7 @@ const char *validate_string(struct validate *v, json_t *obj, const char *name, c
     if (val == NULL || !type_ok(v, val, JSON_STRING))
         return NULL;
     const char *s = json_string_value(val);
-    size_t n = validate_utf8_len(s);
+    size_t n = validate_len(s);
     if (n < min_len) {
         validate_fail(v, s, path, "Member must have length greater than or equal to %zu", min_len);
         return NULL;

@@ -65,8 +65,9 @@ json_t *validate_array(struct validate *v, json_t *obj, const char *name, const 
 json_t *validate_map(struct validate *v, json_t *obj, const char *name, const char *path,
                      bool required, size_t min, size_t max);
 
-/* Character count of a UTF-8 string (code points). */
-size_t validate_utf8_len(const char *s);
+/* Length of a UTF-8 string as the model's constraints count it: UTF-16 code units (Java's
+ * String.length(); an emoji counts two). */
+size_t validate_len(const char *s);
 
 /* 0 when no error, else KERR_SERIALIZATION or KERR_VALIDATION with *msg pointing into v. */
 int validate_finish(struct validate *v, const char **msg);

@@ -272,6 +272,16 @@ class ApiErrorsTest(ServerTestCase):
         self.assertEqual({key: got.get(key) for key in big}, big)
         k.remove_tags_from_stream(StreamName="tg", TagKeys=list(big))
         self.assertEqual(len(k.list_tags_for_stream(StreamName="tg")["Tags"]), 2)
+        # ...as Java counts them, in UTF-16 units: a character beyond U+FFFF counts two.
+        emoji = "\U0001F600"
+        k.add_tags_to_stream(StreamName="tg", Tags={emoji * 64: emoji * 128})
+        self.assertIn({"Key": emoji * 64, "Value": emoji * 128},
+                      k.list_tags_for_stream(StreamName="tg")["Tags"])
+        k.remove_tags_from_stream(StreamName="tg", TagKeys=[emoji * 64])
+        self.err("AddTagsToStream", {"StreamName": "tg", "Tags": {emoji * 65: ""}},
+                 "InvalidArgumentException")
+        self.err("AddTagsToStream", {"StreamName": "tg", "Tags": {"k": emoji * 129}},
+                 "InvalidArgumentException")
 
     def test_tag_resource(self):
         self.create_active("tr")
