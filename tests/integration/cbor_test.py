@@ -331,6 +331,9 @@ class CborTest(ServerTestCase):
                  ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="ACTIVE")
         s = self.ok("DescribeStreamSummary", {"StreamName": "cl"})["StreamDescriptionSummary"]
         self.assertEqual(s["MaxRecordSizeInKiB"], 10240)
+        tail_arn = self.consumer(s["StreamARN"], "lt")
+        tail = Subscription(self.server, self.subscribe_body(tail_arn, Type="LATEST"), "h2c")
+        wait_for(lambda: tail.events or tail.error, what="the tail pipe live")
         big = os.urandom(10 * 1024 * 1024 - 1)
         r = self.ok("PutRecord", {"StreamName": "cl", "Data": big, "PartitionKey": "k"},
                     enc=definite)
@@ -342,6 +345,16 @@ class CborTest(ServerTestCase):
         recs = self.ok("GetRecords", {"ShardIterator": it})["Records"]
         self.assertEqual([(x["SequenceNumber"], x["Data"]) for x in recs],
                          [(r["SequenceNumber"], big)])
+        # SubscribeToShard in CBOR: the tail's twin of the shared frame (h2c) and a catch-up
+        # pipe's own frame (HTTP/1.1) carry it as one byte string.
+        catch = Subscription(self.server, self.subscribe_body(self.consumer(
+            s["StreamARN"], "lc")), "h1")
+        for sub in (tail, catch):
+            wait_for(lambda: sub.records or sub.error, timeout=60, what="the record")
+            self.assertIsNone(sub.error)
+            self.assertEqual([(x["SequenceNumber"], x["Data"]) for x in sub.records],
+                             [(r["SequenceNumber"], big)])
+            sub.close()
 
     def test_consumers(self):
         s = self.create_active("c3")
