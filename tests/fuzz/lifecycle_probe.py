@@ -1,7 +1,9 @@
 """By hand, not a ctest: clients racing stream lifecycles against one shardcastd.
 
-Four threads pick at random (fixed seed) among CreateStream / DeleteStream, PutRecord(s),
-GetShardIterator + GetRecords, Register/DeregisterStreamConsumer, SubscribeToShard over HTTP/1.1
+Four threads pick at random (fixed seed) among CreateStream (some with large records) /
+DeleteStream, PutRecord(s) (some of 3 MiB), UpdateMaxRecordSize, UpdateAccountSettings and
+UpdateStreamWarmThroughput, GetShardIterator + GetRecords, Register/DeregisterStreamConsumer,
+SubscribeToShard over HTTP/1.1
 (read for up to 0.5 s, then hang up), Split/MergeShards, UpdateShardCount, ListShards,
 DescribeStream, and "rude" requests (a whole or half request, then a close or a reset without
 reading the answer) on two stream names. Every answer must be 200, 400 or 503, the server must
@@ -128,13 +130,18 @@ class Probe:
         op = rng.choice(["CreateStream", "DeleteStream"] * CHURN + [
             "PutRecord", "PutRecord", "PutRecords", "PutRecords", "GetRecords", "GetRecords",
             "Rude", "Register", "Deregister", "Subscribe", "Split", "Merge",
-            "UpdateShardCount", "ListShards", "Describe"])
+            "UpdateShardCount", "ListShards", "Describe", "MaxRecordSize", "Warm"])
         if op == "CreateStream":
-            st, out = self.call(op, {"StreamName": name, "ShardCount": rng.choice([1, 2, 3])})
+            body = {"StreamName": name, "ShardCount": rng.choice([1, 2, 3])}
+            if rng.randrange(3) == 0:
+                body = {"StreamName": name, "StreamModeDetails": {"StreamMode": "ON_DEMAND"}}
+            if rng.randrange(3) == 0:
+                body["MaxRecordSizeInKiB"] = rng.choice([1024, 4096, 10240])
+            st, out = self.call(op, body)
         elif op == "DeleteStream":
             st, out = self.call(op, dict(sel, EnforceConsumerDeletion=rng.choice([True, False])))
         elif op == "PutRecord":
-            data = base64.b64encode(rng.randbytes(rng.choice([1, 100, 3000]))).decode()
+            data = base64.b64encode(rng.randbytes(rng.choice([1, 100, 3000, 3 << 20]))).decode()
             st, out = self.call(op, dict(sel, Data=data, PartitionKey="k%d" % rng.randrange(100)))
         elif op == "PutRecords":
             recs = [{"Data": base64.b64encode(rng.randbytes(50)).decode(), "PartitionKey": "p%d" % i}
@@ -179,6 +186,18 @@ class Probe:
                                          ScalingType="UNIFORM_SCALING"))
         elif op == "ListShards":
             st, out = self.call(op, sel)
+        elif op == "MaxRecordSize":
+            op = "UpdateMaxRecordSize"
+            st, out = self.call(op, {"StreamARN": arn(name),
+                                     "MaxRecordSizeInKiB": rng.choice([1024, 4096, 10240])})
+        elif op == "Warm":
+            if rng.randrange(4) == 0:
+                op = "UpdateAccountSettings"
+                st, out = self.call(op, {"MinimumThroughputBillingCommitment": {
+                    "Status": rng.choice(["ENABLED", "DISABLED"])}})
+            else:
+                op = "UpdateStreamWarmThroughput"
+                st, out = self.call(op, dict(sel, WarmThroughputMiBps=rng.choice([0, 8, 100])))
         else:
             op = "DescribeStream"
             st, out = self.call(op, sel)
