@@ -26,7 +26,8 @@ static void usage(FILE *f)
             "  --rate N              records/s produced (default 100)\n"
             "  --tick-ms N           producer pacing: every N ms one PutRecords batch of the\n"
             "                        records due (default 5)\n"
-            "  --record-size N       bytes per record, >= %d (default 100)\n"
+            "  --record-size N       bytes per record, %d - %d (default 100); past 1 MiB the\n"
+            "                        stream is created with MaxRecordSizeInKiB for them\n"
             "  --duration S          measured seconds (default 10)\n"
             "  --warmup S            unmeasured seconds first (default 2)\n"
             "  --drain-ms N          wait for late deliveries after producing (default 5000)\n"
@@ -46,7 +47,7 @@ static void usage(FILE *f)
             "region AWS_REGION or AWS_DEFAULT_REGION; requests are unsigned without them.\n"
             "Exit: 0 ok, 1 run failed or records lost, 2 usage, 3 endpoint unreachable or\n"
             "credentials refused.\n",
-            LT_PAYLOAD_MIN);
+            LT_PAYLOAD_MIN, LT_PAYLOAD_MAX);
 }
 
 static bool parse_num(const char *s, double lo, double hi, double *out)
@@ -114,7 +115,7 @@ static bool apply_numeric(int o, const char *arg, struct lt_config *cfg, bool *o
         {O_POLL, 1, 60000, offsetof(struct lt_config, poll_interval_ms), false},
         {'r', 0.1, 10e6, offsetof(struct lt_config, rate), true},
         {O_TICK, 1, 1000, offsetof(struct lt_config, tick_ms), false},
-        {O_SIZE, LT_PAYLOAD_MIN, 1 << 20, offsetof(struct lt_config, record_size), false},
+        {O_SIZE, LT_PAYLOAD_MIN, LT_PAYLOAD_MAX, offsetof(struct lt_config, record_size), false},
         {'d', 0.1, 86400, offsetof(struct lt_config, duration_s), true},
         {'w', 0, 3600, offsetof(struct lt_config, warmup_s), true},
         {O_DRAIN, 0, 600000, offsetof(struct lt_config, drain_ms), false},

@@ -207,8 +207,10 @@ static void on_ptimer(evutil_socket_t fd, short what, void *arg)
     double elapsed = (double)(now - r->t0_mono_ns) / 1e9;
     uint64_t due = (uint64_t)(elapsed * r->cfg.rate);
     uint64_t owed = due > r->sent + r->behind ? due - r->sent - r->behind : 0;
-    uint32_t per_batch = (uint32_t)SC_MIN((uint64_t)LT_PUT_BATCH_MAX,
-                                          LT_PUT_BYTES_MAX / (uint64_t)(r->cfg.record_size * 2));
+    /* At least one: a record past 2 MiB goes alone (a call may carry 10 MiB). */
+    uint32_t per_batch = (uint32_t)SC_MAX(
+        1, SC_MIN((uint64_t)LT_PUT_BATCH_MAX,
+                  LT_PUT_BYTES_MAX / ((uint64_t)r->cfg.record_size * 2)));
     while (owed > 0) {
         if (r->in_flight >= LT_PUT_INFLIGHT) {
             /* Keep a bounded backlog: beyond one second of records we give up on them. */

@@ -135,10 +135,12 @@ static int ensure_stream(struct run *r)
                                 json_pack("{s:s, s:i}", "StreamName", r->cfg.stream, "Limit", 1),
                                 &resp, type);
         if (rv == 1 && strcmp(type, "ResourceNotFoundException") == 0 && !r->created_stream) {
-            rv = kapi_call_sync(
-                &r->api, r->ctl, "CreateStream",
-                json_pack("{s:s, s:i}", "StreamName", r->cfg.stream, "ShardCount", r->cfg.shards),
-                &resp, type);
+            json_t *req =
+                json_pack("{s:s, s:i}", "StreamName", r->cfg.stream, "ShardCount", r->cfg.shards);
+            int kib = (r->cfg.record_size + LT_KEY_MAX + 1023) / 1024;
+            if (kib > 1024) /* AWS's large records: only then, so other endpoints see the old call */
+                json_object_set_new(req, "MaxRecordSizeInKiB", json_integer(kib));
+            rv = kapi_call_sync(&r->api, r->ctl, "CreateStream", req, &resp, type);
             json_decref(resp);
             if (rv != 0 && !(rv == 1 && strcmp(type, "ResourceInUseException") == 0))
                 return setup_error(r, "CreateStream", rv, type);

@@ -31,6 +31,10 @@ enum lt_exit { LT_EXIT_OK = 0, LT_EXIT_FAILED = 1, LT_EXIT_USAGE = 2, LT_EXIT_UN
  * with the receiver's wall clock), record id, then padding up to --record-size. */
 #define LT_MAGIC "SCLT"
 #define LT_PAYLOAD_MIN 20
+/* A record's data + partition key (the id, at most 20 digits) within Kinesis's 10 MiB; past
+ * 1 MiB the stream must allow large records (created so when this run creates it). */
+#define LT_KEY_MAX 20
+#define LT_PAYLOAD_MAX ((10 << 20) - LT_KEY_MAX)
 /* The per-second timeline covers at most this many seconds of the measured window. */
 #define LT_TIMELINE_MAX_S 600
 

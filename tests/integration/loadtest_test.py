@@ -97,6 +97,22 @@ class LoadtestSmoke(unittest.TestCase):
                      srv.aws("list-stream-consumers", "--stream-arn", arn)["Consumers"]}
             self.assertEqual(names, {"shardcast-lt-0", "shardcast-lt-1"})
 
+    def test_large_records(self):
+        """3 MiB records: the run creates a stream that takes them (MaxRecordSizeInKiB) and
+        every one arrives on both paths."""
+        with Server("--limits", "off") as srv:
+            out, res, _ = self.run_ok(
+                srv.endpoint, "--mode", "both", "--pollers", 1, "--consumers", 1, "--rate", 2,
+                "--record-size", 3 << 20, "--duration", 2, "--warmup", 0.5, "--stream", "lt-big")
+            self.assertTrue(res["ok"])
+            self.assertEqual(res["config"]["record_size"], 3 << 20)
+            self.check_path(res, "standard", 1, out)
+            self.check_path(res, "enhanced", 1, out)
+            self.assertEqual(srv.call("DescribeStreamSummary", {"StreamName": "lt-big"})[1][
+                "StreamDescriptionSummary"]["MaxRecordSizeInKiB"], 3073)
+            code, _, err, _, _ = loadtest(srv.endpoint, "--record-size", (10 << 20) - 19)
+            self.assertEqual(code, 2, err)
+
     def test_cbor_subscriptions(self):
         # --cbor: SubscribeToShard in application/x-amz-cbor-1.1 as KCL sends it; every event is
         # decoded from CBOR (a JSON payload fails the run), so a record arriving means its CBOR
