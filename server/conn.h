@@ -91,6 +91,7 @@ struct http_exchange {
     struct http_header *hdrs;
     size_t nhdrs, hdrs_cap;
     uint8_t *body;
+    size_t body_charged; /* of the body budget, refunded with the body */
 
     const struct http_stream_ops *sops;
     void *sarg;
@@ -111,8 +112,9 @@ void http_exchange_set_line(struct http_exchange *x, const char *method, const c
 /* Copies, lowercasing the name. -E2BIG beyond HTTP_HEADERS_MAX. */
 int http_exchange_add_header(struct http_exchange *x, const char *name, size_t nlen,
                              const char *value, size_t vlen);
-/* Takes ownership of body (malloc'd, body[len] == '\0'); NULL allowed when len == 0. */
-void http_exchange_set_body(struct http_exchange *x, uint8_t *body, size_t len);
+/* Takes ownership of body (malloc'd, body[len] == '\0'); NULL allowed when len == 0. `charged`
+ * is what its buffer holds of the request body budget (reqbudget.h): refunded when x is freed. */
+void http_exchange_set_body(struct http_exchange *x, uint8_t *body, size_t len, size_t charged);
 /* Hands the request to the worker's handler. x may be gone when this returns. */
 void http_exchange_dispatch(struct http_exchange *x);
 /* The transport is done with x (end of body sent): closed(0) for streams, then free. */

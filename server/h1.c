@@ -11,6 +11,7 @@
 
 #include "common/common.h"
 #include "server/conn.h"
+#include "server/reqbudget.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -28,20 +29,25 @@ void h1_parser_reset(struct h1_parser *p)
     size_t head_max = p->head_max;
     uint64_t body_max = p->body_max;
     free(p->head);
+    if (p->body != NULL)
+        reqbudget_refund(p->body_cap);
     free(p->body);
     h1_parser_init(p, head_max, body_max);
 }
 
 void h1_parser_dispose(struct h1_parser *p) { h1_parser_reset(p); }
 
-uint8_t *h1_parser_take_body(struct h1_parser *p, size_t *len)
+uint8_t *h1_parser_take_body(struct h1_parser *p, size_t *len, size_t *charged)
 {
     uint8_t *b = p->body;
     *len = p->body_len;
+    *charged = p->body_cap;
     p->body = NULL;
     p->body_len = p->body_cap = 0;
     return b;
 }
+
+#define BUDGET_MSG "too many request bytes buffered in the server; retry"
 
 static enum h1_result fail(struct h1_parser *p, int status, const char *msg)
 {
@@ -182,6 +188,8 @@ static enum h1_result head_semantics(struct h1_parser *p)
     if (p->chunked) {
         p->state = H1P_CHUNK_SIZE;
     } else if (p->content_length > 0) {
+        if (!reqbudget_charge((size_t)p->content_length + 1))
+            return fail(p, 503, BUDGET_MSG);
         p->body_cap = (size_t)p->content_length + 1;
         p->body = sc_malloc(p->body_cap);
         p->state = H1P_BODY;
@@ -250,25 +258,31 @@ static enum h1_result feed_head(struct h1_parser *p, struct evbuffer *in)
     return parse_head(p, in, len);
 }
 
-static void body_reserve(struct h1_parser *p, size_t more)
+/* Room for `more` bytes and the NUL, charged to the body budget; false when it refuses. */
+static bool body_reserve(struct h1_parser *p, size_t more)
 {
     size_t need = p->body_len + more + 1;
     if (need <= p->body_cap)
-        return;
+        return true;
     size_t cap = p->body_cap ? p->body_cap : 1024;
     while (cap < need)
         cap *= 2;
+    if (!reqbudget_charge(cap - p->body_cap))
+        return false;
     p->body = sc_realloc(p->body, cap);
     p->body_cap = cap;
+    return true;
 }
 
-static void take_bytes(struct h1_parser *p, struct evbuffer *in, uint64_t *left)
+static enum h1_result take_bytes(struct h1_parser *p, struct evbuffer *in, uint64_t *left)
 {
     size_t n = SC_MIN(evbuffer_get_length(in), (size_t)*left);
-    body_reserve(p, n);
+    if (!body_reserve(p, n))
+        return fail(p, 503, BUDGET_MSG);
     ASSERT(evbuffer_remove(in, p->body + p->body_len, n) == (int)n);
     p->body_len += n;
     *left -= n;
+    return H1_MORE;
 }
 
 /* Reads one CRLF-terminated line (without CRLF) into buf; 1 got it, 0 need more, -1 too long. */
@@ -334,7 +348,8 @@ static enum h1_result step(struct h1_parser *p, struct evbuffer *in)
         return feed_head(p, in);
     case H1P_BODY: {
         uint64_t left = p->content_length - p->body_len;
-        take_bytes(p, in, &left);
+        if (take_bytes(p, in, &left) != H1_MORE)
+            return H1_ERROR;
         if (left == 0)
             p->state = H1P_DONE;
         return H1_MORE;
@@ -342,7 +357,8 @@ static enum h1_result step(struct h1_parser *p, struct evbuffer *in)
     case H1P_CHUNK_SIZE:
         return feed_chunk_size(p, in);
     case H1P_CHUNK_DATA:
-        take_bytes(p, in, &p->chunk_left);
+        if (take_bytes(p, in, &p->chunk_left) != H1_MORE)
+            return H1_ERROR;
         if (p->chunk_left == 0)
             p->state = H1P_CHUNK_CRLF;
         return H1_MORE;
@@ -370,7 +386,8 @@ enum h1_result h1_parser_feed(struct h1_parser *p, struct evbuffer *in)
 {
     for (;;) {
         if (p->state == H1P_DONE) {
-            body_reserve(p, 0);
+            if (!body_reserve(p, 0))
+                return fail(p, 503, BUDGET_MSG);
             p->body[p->body_len] = '\0';
             return H1_DONE;
         }
@@ -552,7 +569,9 @@ static void h1_error(struct conn *c, int status, const char *msg)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     struct evbuffer *body = evbuffer_new();
-    const char *type = status == 413 ? "SerializationException" : "InvalidArgumentException";
+    const char *type = status == 413   ? "SerializationException"
+                       : status == 503 ? "ServiceUnavailable"
+                                       : "InvalidArgumentException";
     http_error_json(body, type, msg);
     char framing[160];
     snprintf(framing, sizeof(framing),
@@ -574,8 +593,9 @@ static void h1_dispatch(struct conn *c)
         http_exchange_add_header(x, p->hdrs[i].name, p->hdrs[i].name_len, p->hdrs[i].value,
                                  p->hdrs[i].value_len);
     size_t len;
-    uint8_t *body = h1_parser_take_body(p, &len);
-    http_exchange_set_body(x, body, len);
+    size_t charged;
+    uint8_t *body = h1_parser_take_body(p, &len, &charged);
+    http_exchange_set_body(x, body, len, charged);
     h->keep_alive = p->keep_alive;
     h->head_method = strcmp(p->method, "HEAD") == 0;
     h->http10 = p->minor == 0;

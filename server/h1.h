@@ -47,8 +47,10 @@ struct h1_parser {
 void h1_parser_init(struct h1_parser *p, size_t head_max, uint64_t body_max);
 /* Consumes bytes of one request from `in` (never beyond its end). See enum h1_result. */
 enum h1_result h1_parser_feed(struct h1_parser *p, struct evbuffer *in);
-/* Takes the body (malloc'd, body[len] == '\0'); the parser forgets it. */
-uint8_t *h1_parser_take_body(struct h1_parser *p, size_t *len);
+/* Takes the body (malloc'd, body[len] == '\0') and *charged, what its buffer holds of the body
+ * budget (reqbudget.h; refund it when freeing the body); the parser forgets both. A body past the
+ * budget fails the request with 503. */
+uint8_t *h1_parser_take_body(struct h1_parser *p, size_t *len, size_t *charged);
 /* Frees the current request; ready for the next one. */
 void h1_parser_reset(struct h1_parser *p);
 void h1_parser_dispose(struct h1_parser *p);

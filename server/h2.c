@@ -13,6 +13,7 @@
 
 #include "common/common.h"
 #include "server/conn.h"
+#include "server/reqbudget.h"
 #include "server/server.h"
 #include "server/stats.h"
 #include "server/worker.h"
@@ -266,6 +267,18 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *frame, const uin
     return 0;
 }
 
+/* Frees a stream's partial body and gives its bytes back to both budgets. */
+static void drop_body(struct h2s *s)
+{
+    if (s->body == NULL)
+        return;
+    s->h2->body_bytes -= s->body_len;
+    reqbudget_refund(s->body_cap);
+    free(s->body);
+    s->body = NULL;
+    s->body_len = s->body_cap = 0;
+}
+
 static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id, const uint8_t *data,
                          size_t len, void *user)
 {
@@ -275,6 +288,7 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id, const 
     if (s == NULL || s->x == NULL || s->rejected)
         return 0;
     if (s->body_len + len > conn_opts(s->h2->c)->body_max_bytes) {
+        drop_body(s);
         reject(s, 413, "SerializationException", "request body too large");
         return 0;
     }
@@ -282,20 +296,19 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id, const 
      * per-stream limit alone would allow gigabytes. Past the bound the stream is answered at
      * once with an error SDKs retry (an RST_STREAM reached clients as a transport failure) and
      * its partial body is dropped; the others go on. */
-    if (s->h2->body_bytes + len > conn_opts(s->h2->c)->h2_conn_body_bytes) {
-        s->h2->body_bytes -= s->body_len;
-        free(s->body);
-        s->body = NULL;
-        s->body_len = s->body_cap = 0;
+    bool conn_full = s->h2->body_bytes + len > conn_opts(s->h2->c)->h2_conn_body_bytes;
+    size_t cap = s->body_cap ? s->body_cap : 1024;
+    while (cap < s->body_len + len + 1)
+        cap *= 2;
+    if (conn_full || (cap > s->body_cap && !reqbudget_charge(cap - s->body_cap))) {
+        drop_body(s);
         reject(s, 503, "ServiceUnavailable",
-               "Too many request bytes in flight on this connection; retry.");
+               conn_full ? "Too many request bytes in flight on this connection; retry."
+                         : "Too many request bytes buffered in the server; retry.");
         return 0;
     }
     s->h2->body_bytes += len;
-    if (s->body_len + len + 1 > s->body_cap) {
-        size_t cap = s->body_cap ? s->body_cap : 1024;
-        while (cap < s->body_len + len + 1)
-            cap *= 2;
+    if (cap > s->body_cap) {
         s->body = sc_realloc(s->body, cap);
         s->body_cap = cap;
     }
@@ -313,11 +326,12 @@ static void dispatch(struct h2s *s)
     struct http_exchange *x = s->x;
     http_exchange_set_line(x, s->method, s->path, s->authority ? s->authority : s->host);
     if (s->body == NULL)
-        s->body = sc_malloc(1);
+        s->body = sc_malloc(1); /* not charged: a byte per body-less request */
     s->body[s->body_len] = '\0';
-    http_exchange_set_body(x, s->body, s->body_len);
+    http_exchange_set_body(x, s->body, s->body_len, s->body_cap);
     s->h2->body_bytes -= s->body_len;
     s->body = NULL;
+    s->body_len = s->body_cap = 0;
     http_exchange_dispatch(x);
 }
 
@@ -343,13 +357,11 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *frame, void 
 
 static void h2s_free(struct h2s *s)
 {
-    if (s->body != NULL)
-        s->h2->body_bytes -= s->body_len;
+    drop_body(s);
     free(s->method);
     free(s->path);
     free(s->authority);
     free(s->host);
-    free(s->body);
     free(s);
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/common.h"
 #include "server/conn.h"
+#include "server/reqbudget.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -64,11 +65,13 @@ int http_exchange_add_header(struct http_exchange *x, const char *name, size_t n
     return 0;
 }
 
-void http_exchange_set_body(struct http_exchange *x, uint8_t *body, size_t len)
+void http_exchange_set_body(struct http_exchange *x, uint8_t *body, size_t len, size_t charged)
 {
     ASSERT(body != NULL || len == 0);
     free(x->body);
+    reqbudget_refund(x->body_charged);
     x->body = body;
+    x->body_charged = charged;
     x->req.body = body ? body : (const uint8_t *)"";
     x->req.body_len = len;
 }
@@ -84,6 +87,7 @@ static void exchange_free(struct http_exchange *x)
     free(x->path);
     free(x->authority);
     free(x->body);
+    reqbudget_refund(x->body_charged);
     if (x->pending)
         evbuffer_free(x->pending);
     free(x);

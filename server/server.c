@@ -8,6 +8,7 @@
 #include "common/common.h"
 #include "server/listener.h"
 #include "server/tls.h"
+#include "server/reqbudget.h"
 #include "server/stats.h"
 #include "server/worker.h"
 
@@ -45,6 +46,8 @@ static void fill_defaults(struct server *s, const struct server_opts *o)
         s->opts.body_max_bytes = 32u << 20;
     if (!s->opts.h2_conn_body_bytes)
         s->opts.h2_conn_body_bytes = SERVER_H2_BODIES_PER_CONN * s->opts.body_max_bytes;
+    if (!s->opts.body_budget_bytes)
+        s->opts.body_budget_bytes = SERVER_BODY_BUDGET_BYTES;
 }
 
 static void server_free(struct server *s)
@@ -78,6 +81,7 @@ int server_start(const struct server_opts *o, struct server **out)
     ASSERT(o->handler != NULL && o->host != NULL && o->workers >= 1);
     struct server *s = sc_calloc(1, sizeof(*s));
     fill_defaults(s, o);
+    reqbudget_set(s->opts.body_budget_bytes);
     int rc = 0;
     if (o->tls && (s->tls_ctx = tls_ctx_create(o->tls_cert, o->tls_key)) == NULL) {
         server_free(s);

@@ -38,6 +38,9 @@ struct server_opts {
      * past it is answered 503 ServiceUnavailable, retryable); 0 = SERVER_H2_BODIES_PER_CONN
      * times body_max_bytes. */
     uint64_t h2_conn_body_bytes;
+    /* Request bodies the whole server may hold at once (reqbudget.h); 0 =
+     * SERVER_BODY_BUDGET_BYTES. Past it a request is answered 503 ServiceUnavailable. */
+    uint64_t body_budget_bytes;
 };
 
 #define SERVER_HEADER_TIMEOUT_MS 30000u
@@ -45,6 +48,7 @@ struct server_opts {
 #define SERVER_SHUTDOWN_GRACE_MS 5000u
 #define SERVER_MAX_CONNS_PER_WORKER 4096u
 #define SERVER_H2_BODIES_PER_CONN 5u /* five largest PutRecords in flight on one connection */
+#define SERVER_BODY_BUDGET_BYTES (1ull << 30) /* ~70 of the largest PutRecords at once */
 #define SERVER_HEADER_MAX_BYTES (64u * 1024u)
 
 struct server;

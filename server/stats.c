@@ -8,6 +8,7 @@
 
 #include "common/common.h"
 #include "server/http.h"
+#include "server/reqbudget.h"
 #include "subscribe/leases.h"
 #include "subscribe/pipe.h"
 
@@ -41,7 +42,7 @@ void stats_json(struct evbuffer *out)
         evbuffer_add_printf(out, ",\"worker_connections\":");
         workers(out);
     }
-    evbuffer_add_printf(out, "}\n");
+    evbuffer_add_printf(out, ",\"request_body_bytes\":%" PRIu64 "}\n", reqbudget_charged());
 }
 
 void stats_set_workers(void (*fn)(struct evbuffer *out))

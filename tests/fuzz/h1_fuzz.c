@@ -16,6 +16,7 @@
 
 #include "common/common.h"
 #include "server/h1.h"
+#include "server/reqbudget.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -46,8 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ASSERT(p.minor == 0 || p.minor == 1);
             continue;
         case H1_DONE: {
-            size_t len;
-            uint8_t *body = h1_parser_take_body(&p, &len);
+            size_t len, charged;
+            uint8_t *body = h1_parser_take_body(&p, &len, &charged);
+            reqbudget_refund(charged);
             ASSERT(len <= FUZZ_BODY_MAX);
             ASSERT(body == NULL ? len == 0 : body[len] == '\0');
             if (!p.chunked)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "server/h1.h"
+#include "server/reqbudget.h"
 #include "tests/test.h"
 
 #define HEAD_MAX 1024
@@ -52,8 +53,9 @@ static struct result run(const char *msg, size_t len, size_t cut)
         if (r == H1_ERROR)
             res.status = p.error_status;
         else {
-            size_t n;
-            uint8_t *b = h1_parser_take_body(&p, &n);
+            size_t n, charged;
+            uint8_t *b = h1_parser_take_body(&p, &n, &charged);
+            reqbudget_refund(charged);
             CHECK(b != NULL && b[n] == '\0');
             if (n < sizeof(res.body))
                 memcpy(res.body, b, n + 1);

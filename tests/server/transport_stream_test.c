@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "server/http.h"
+#include "server/reqbudget.h"
 #include "server/server.h"
 #include "server/worker.h"
 #include "tests/test.h"
@@ -476,6 +477,60 @@ static void test_h2_conn_body_budget(uint16_t port)
     CHECK_EQ_STR(bodies[2], "body=100");
 }
 
+/* The server-wide budget of buffered request bodies (300 000 bytes here): one h1 request
+ * holding 200 001 of it leaves too little for another of 150 000 (503 ServiceUnavailable at its
+ * head, then the close) and for an h2 body of 112 000 (503 on the DATA that crosses it); once
+ * the first completes, the budget is whole again. */
+static void test_body_budget(uint16_t port)
+{
+    static char big[200000];
+    memset(big, 'a', sizeof(big));
+    static char buf[4096];
+    int a = connect_port(port);
+    const char *ha = "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 200000\r\n\r\n";
+    send(a, ha, strlen(ha), 0);
+    send(a, big, 1000, 0);
+    for (int i = 0; i < 300 && reqbudget_charged() != 200001; i++)
+        usleep(10000);
+    CHECK_EQ_INT(reqbudget_charged(), 200001);
+    int b = connect_port(port);
+    const char *hb = "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 150000\r\n\r\n";
+    send(b, hb, strlen(hb), 0);
+    read_until(b, buf, sizeof(buf), "never-there"); /* until the close */
+    close(b);
+    CHECK(strncmp(buf, "HTTP/1.1 503 ", 13) == 0);
+    CHECK(strstr(buf, "\"__type\":\"ServiceUnavailable\"") != NULL);
+    /* h2: the stream's DATA crosses the budget. */
+    int h = connect_port(port);
+    static uint8_t out[140000];
+    size_t len = 24;
+    memcpy(out, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+    put_frame(out, &len, 4, 0, 0, NULL, 0);
+    static const uint8_t post[] = {0x83, 0x86, 0x84, 0x01, 1, 't'};
+    put_frame(out, &len, 1, 0x04, 1, post, sizeof(post));
+    for (int i = 0; i < 7; i++)
+        put_frame(out, &len, 0, i == 6 ? 0x01 : 0, 1, big, 16000);
+    CHECK(send(h, out, len, 0) == (ssize_t)len);
+    char bodies[3][256] = {{0}};
+    h2_read_bodies(h, bodies, 1);
+    close(h);
+    CHECK(strstr(bodies[0], "\"__type\":\"ServiceUnavailable\"") != NULL);
+    /* The first request completes; then the budget is whole again. */
+    send(a, big + 1000, sizeof(big) - 1000, 0);
+    read_until(a, buf, sizeof(buf), "body=200000");
+    CHECK(strstr(buf, "body=200000") != NULL);
+    close(a);
+    for (int i = 0; i < 300 && reqbudget_charged() != 0; i++)
+        usleep(10000);
+    CHECK_EQ_INT(reqbudget_charged(), 0);
+    b = connect_port(port);
+    send(b, hb, strlen(hb), 0);
+    send(b, big, 150000, 0);
+    read_until(b, buf, sizeof(buf), "body=150000");
+    close(b);
+    CHECK(strstr(buf, "body=150000") != NULL);
+}
+
 static void test_header_timeout(uint16_t port)
 {
     int fd = connect_port(port);
@@ -604,7 +659,7 @@ int main(void)
     }
     struct server_opts o = {.handler = handler, .host = "127.0.0.1", .port = 0, .workers = 2,
                             .body_max_bytes = 1 << 20, .header_timeout_ms = 1000,
-                            .h2_conn_body_bytes = 100000};
+                            .h2_conn_body_bytes = 100000, .body_budget_bytes = 300000};
     struct server *srv;
     int rc = server_start(&o, &srv);
     CHECK_EQ_INT(rc, 0);
@@ -621,9 +676,11 @@ int main(void)
     test_h2_disconnect_mid_stream(port);
     test_h2_client_goaway_keeps_stream(port);
     test_h2_conn_body_budget(port);
+    test_body_budget(port);
     test_header_timeout(port);
     test_big_stream(port);
     test_stop_finishes_streams(srv, port);
     CHECK_EQ_INT(atomic_load(&closed_calls), atomic_load(&streams_started));
+    CHECK_EQ_INT(reqbudget_charged(), 0); /* every charge refunded once all is freed */
     TEST_EXIT();
 }
