@@ -386,7 +386,9 @@ enum h1_result h1_parser_feed(struct h1_parser *p, struct evbuffer *in)
 {
     for (;;) {
         if (p->state == H1P_DONE) {
-            if (!body_reserve(p, 0))
+            if (p->body == NULL)
+                p->body = sc_calloc(1, 1); /* not charged: a byte per body-less request */
+            else if (!body_reserve(p, 0))
                 return fail(p, 503, BUDGET_MSG);
             p->body[p->body_len] = '\0';
             return H1_DONE;

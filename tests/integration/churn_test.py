@@ -459,7 +459,8 @@ class ChurnTest(unittest.TestCase):
         while time.monotonic() < deadline:
             st = self.stats()
             quiet = (st["pipes_open"] == 0 and st["leases"] == 0
-                     and sum(st.get("worker_connections", [1])) <= 1)
+                     and sum(st.get("worker_connections", [1])) <= 1
+                     and st["request_body_bytes"] == 0)  # cut uploads refunded too
             reaped = sorted(os.listdir(streams_dir)) == ["keep"]
             if quiet and reaped:
                 time.sleep(0.2)  # the stats connection itself closes
