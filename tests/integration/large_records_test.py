@@ -154,8 +154,11 @@ class LargeRecordsTest(LargeRecordsBase):
         wait_for(lambda: tail.events >= 1 or tail.error, what="first event")
         big = payload(10 * MIB - 3, 2)
         small = b"after"
+        flat0 = self.stats()["tail_bytes_flattened"]
         r1 = self.k.put_record(StreamName="ten", Data=big, PartitionKey="key")
         wait_for(lambda: tail.records or tail.error, timeout=60, what="the big record")
+        # Its frame references the record in the tail block: nothing flattened (copied).
+        self.assertEqual(self.stats()["tail_bytes_flattened"], flat0)
         # Handed the shared frame (past the queue's 8 MiB bound, into its empty queue), not
         # dropped to catch-up to read the record again. (Checked before the next records: one
         # arriving while these 13 MiB are still being sent does fall back, as it should.)
