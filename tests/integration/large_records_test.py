@@ -65,7 +65,9 @@ class LargeRecordsBase(ServerTestCase):
 
 
 class LargeRecordsTest(LargeRecordsBase):
-    server_args = ("--limits", "off", "--heartbeat-ms", "500")
+    # Streams stay CREATING for a second (not the harness's 50 ms): the check that a young
+    # stream refuses UpdateMaxRecordSize must not race a loaded machine.
+    server_args = ("--limits", "off", "--heartbeat-ms", "500", "--stream-transition-ms", "1000")
 
     def test_maximum_set_described_and_kept(self):
         self.create("dflt")
@@ -210,17 +212,19 @@ class LargeRecordsLimitsTest(LargeRecordsBase):
 
     def test_burst_follows_the_maximum(self):
         self.create("w1")
-        # 300 KiB: more than the refill (1 MiB/s) while the second call travels, on a slow box.
+        # 900 KiB: more than the bucket refills (1 MiB/s) while the second call travels, even
+        # on a loaded machine (it would need 0.9 s between the two admissions).
+        second = b"x" * (900 << 10)
         self.k.put_record(StreamName="w1", Data=b"x" * (MIB - 1), PartitionKey="k")
         self.client_error(self.k.put_record, "ProvisionedThroughputExceededException",
-                          StreamName="w1", Data=b"x" * (300 << 10), PartitionKey="k")
+                          StreamName="w1", Data=second, PartitionKey="k")
         self.create("w10", 10240)
         self.k.put_record(StreamName="w10", Data=payload(10 * MIB - 1, 4), PartitionKey="k")
         # The bucket is spent: the next record waits for the refill.
         self.client_error(self.k.put_record, "ProvisionedThroughputExceededException",
-                          StreamName="w10", Data=b"x" * (300 << 10), PartitionKey="k")
+                          StreamName="w10", Data=second, PartitionKey="k")
         time.sleep(1.0)
-        self.k.put_record(StreamName="w10", Data=b"x" * (300 << 10), PartitionKey="k")
+        self.k.put_record(StreamName="w10", Data=second, PartitionKey="k")
 
     def test_pipe_delivers_a_ten_mib_record_at_its_rate(self):
         self.create("p10", 10240)
