@@ -47,8 +47,6 @@ uint8_t *h1_parser_take_body(struct h1_parser *p, size_t *len, size_t *charged)
     return b;
 }
 
-#define BUDGET_MSG "too many request bytes buffered in the server; retry"
-
 static enum h1_result fail(struct h1_parser *p, int status, const char *msg)
 {
     p->state = H1P_ERROR;
@@ -189,7 +187,7 @@ static enum h1_result head_semantics(struct h1_parser *p)
         p->state = H1P_CHUNK_SIZE;
     } else if (p->content_length > 0) {
         if (!reqbudget_charge((size_t)p->content_length + 1))
-            return fail(p, 503, BUDGET_MSG);
+            return fail(p, 503, REQBUDGET_REFUSED_MSG);
         p->body_cap = (size_t)p->content_length + 1;
         p->body = sc_malloc(p->body_cap);
         p->state = H1P_BODY;
@@ -278,7 +276,7 @@ static enum h1_result take_bytes(struct h1_parser *p, struct evbuffer *in, uint6
 {
     size_t n = SC_MIN(evbuffer_get_length(in), (size_t)*left);
     if (!body_reserve(p, n))
-        return fail(p, 503, BUDGET_MSG);
+        return fail(p, 503, REQBUDGET_REFUSED_MSG);
     ASSERT(evbuffer_remove(in, p->body + p->body_len, n) == (int)n);
     p->body_len += n;
     *left -= n;
@@ -389,7 +387,7 @@ enum h1_result h1_parser_feed(struct h1_parser *p, struct evbuffer *in)
             if (p->body == NULL)
                 p->body = sc_calloc(1, 1); /* not charged: a byte per body-less request */
             else if (!body_reserve(p, 0))
-                return fail(p, 503, BUDGET_MSG);
+                return fail(p, 503, REQBUDGET_REFUSED_MSG);
             p->body[p->body_len] = '\0';
             return H1_DONE;
         }

@@ -304,7 +304,7 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id, const 
         drop_body(s);
         reject(s, 503, "ServiceUnavailable",
                conn_full ? "Too many request bytes in flight on this connection; retry."
-                         : "Too many request bytes buffered in the server; retry.");
+                         : REQBUDGET_REFUSED_MSG);
         return 0;
     }
     s->h2->body_bytes += len;

@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The message both transports answer a refused charge with (503 ServiceUnavailable). */
+#define REQBUDGET_REFUSED_MSG "Too many request bytes buffered in the server; retry."
+
 void reqbudget_set(uint64_t bytes);
 bool reqbudget_charge(size_t bytes);
 void reqbudget_refund(size_t bytes);
